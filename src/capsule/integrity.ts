@@ -1,0 +1,83 @@
+/**
+ * Content hashes for the capsule's `integrity` record.
+ *
+ * Per table: the sum, modulo 2^256, of sha256(canonical JSON of each row). A sum does not depend
+ * on row order, so the exporter can hash rows as they stream out and the materializer can hash
+ * the rows it reads back from the target database in any order, each with constant memory.
+ * Canonical JSON: object keys sorted by code unit, no whitespace, numbers exactly as written.
+ * Algorithm id: "replay-env.rows-sha256-sum.v1".
+ */
+import { createHash } from 'node:crypto';
+import { isLosslessNumber } from '../util/exact-json.js';
+
+export const INTEGRITY_ALGORITHM = 'replay-env.rows-sha256-sum.v1' as const;
+const MOD = 1n << 256n;
+
+export function canonicalJson(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (isLosslessNumber(value)) return normalizeNumber((value as { value: string }).value);
+  if (typeof value === 'number') return normalizeNumber(String(value));
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+}
+
+/** Number text as Postgres' jsonb prints it back: `1E+2`/`1e2` stay as the digits jsonb would show. */
+function normalizeNumber(text: string): string {
+  // Postgres renders jsonb numbers in plain notation (numeric output); exponent forms from other
+  // writers are expanded so the same value hashes the same on both sides.
+  if (!/[eE]/.test(text)) return text;
+  const m = /^(-?)(\d+)(?:\.(\d+))?[eE]([+-]?\d+)$/.exec(text);
+  if (!m) return text;
+  const [, sign, int, frac = '', expText] = m;
+  const exp = Number(expText);
+  let digits = int! + frac;
+  let point = int!.length + exp;
+  if (point <= 0) {
+    digits = '0'.repeat(1 - point) + digits;
+    point = 1;
+  }
+  if (point >= digits.length) digits = digits + '0'.repeat(point - digits.length);
+  const whole = digits.slice(0, point).replace(/^0+(?=\d)/, '');
+  const rest = digits.slice(point);
+  return `${sign}${whole}${rest ? `.${rest}` : ''}`;
+}
+
+export class TableHasher {
+  private sum = 0n;
+  rows = 0;
+
+  add(row: unknown): void {
+    this.addCanonical(canonicalJson(row));
+  }
+
+  addCanonical(text: string): void {
+    const h = createHash('sha256').update(text, 'utf8').digest('hex');
+    this.sum = (this.sum + BigInt(`0x${h}`)) % MOD;
+    this.rows++;
+  }
+
+  digest(): string {
+    return this.sum.toString(16).padStart(64, '0');
+  }
+}
+
+/** Hash over subject, graph and every table's hash, in a fixed order. */
+export function contentHash(
+  subject: unknown,
+  graph: unknown,
+  tables: Record<string, { rows: number; sha256: string }>,
+): string {
+  const h = createHash('sha256');
+  h.update(canonicalJson(subject));
+  h.update('\n');
+  h.update(canonicalJson(graph));
+  for (const name of Object.keys(tables).sort()) {
+    h.update(`\n${name}:${tables[name]!.rows}:${tables[name]!.sha256}`);
+  }
+  return h.digest('hex');
+}

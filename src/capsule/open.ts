@@ -1,0 +1,62 @@
+/**
+ * Opening a capsule file as a byte stream: plain JSON, gzip (detected by its magic bytes, not
+ * the file name) or encrypted (detected by our header; see capsule/encryption.ts when present).
+ */
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { InputError } from '../errors.js';
+
+export const ENCRYPTED_MAGIC = Buffer.from('REPLAYENC1\n');
+
+export type CapsuleEncoding = 'json' | 'gzip' | 'encrypted';
+
+export async function detectEncoding(path: string): Promise<CapsuleEncoding> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(
+      code === 'ENOENT'
+        ? `${path}: capsule not found`
+        : `${path}: cannot read capsule (${(err as Error).message})`,
+    );
+  }
+  try {
+    const buf = Buffer.alloc(ENCRYPTED_MAGIC.length);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    if (bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return 'gzip';
+    if (bytesRead === ENCRYPTED_MAGIC.length && buf.equals(ENCRYPTED_MAGIC)) return 'encrypted';
+    return 'json';
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface OpenOptions {
+  /** Decrypts an encrypted capsule; supplied by the front door (key from the environment). */
+  decrypt?: (path: string) => Readable;
+}
+
+/** A stream of the capsule's JSON text (decompressed/decrypted). */
+export async function openCapsuleText(path: string, options: OpenOptions = {}): Promise<Readable> {
+  const encoding = await detectEncoding(path);
+  if (encoding === 'encrypted') {
+    if (!options.decrypt) {
+      throw new InputError(
+        `${path}: capsule is encrypted; set REPLAY_CAPSULE_KEY to the key it was encrypted with`,
+      );
+    }
+    const inner = options.decrypt(path);
+    return inner;
+  }
+  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  if (encoding === 'gzip') {
+    const gunzip = createGunzip();
+    file.on('error', (e) => gunzip.destroy(e));
+    return file.pipe(gunzip);
+  }
+  return file;
+}

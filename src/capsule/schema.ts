@@ -1,0 +1,70 @@
+/**
+ * The replay capsule (contract: shared/spec/CAPSULE.md).
+ *
+ * Version 1 is the original tool's shape; everything we add is an extra top-level key that a
+ * version-1 reader ignores (`integrity`, `schema`, `closure`, `findings`). Row values are exact
+ * JSON (see util/exact-json.ts), so `tables` is validated only as "objects in arrays".
+ */
+import { z } from 'zod';
+
+export const CAPSULE_SCHEMA_VERSION = 1;
+
+export const graphEntrySchema = z
+  .object({ reasons: z.array(z.string()) })
+  .catchall(z.union([z.string(), z.null()]));
+
+export const tableIntegritySchema = z.object({
+  rows: z.number().int().nonnegative(),
+  /** Order-independent content hash of the table's rows: see capsule/integrity.ts. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+export const integritySchema = z.object({
+  /** How the hashes were computed, so a later reader knows which algorithm to repeat. */
+  algorithm: z.literal('replay-env.rows-sha256-sum.v1'),
+  exporter: z.object({ name: z.string(), version: z.string() }),
+  tables: z.record(z.string(), tableIntegritySchema),
+  /** Hash over subject, graph and every table hash. */
+  contentSha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+export const findingSchema = z.object({
+  table: z.string(),
+  row: z.number().int().nonnegative(),
+  path: z.string(),
+  kind: z.string(),
+});
+
+export const subjectRewriteSchema = z.object({
+  from: z.record(z.string(), z.string()),
+  to: z.record(z.string(), z.string()),
+  at: z.string(),
+});
+
+/** Everything in a capsule except the table rows. */
+export const capsuleHeaderSchema = z.looseObject({
+  schemaVersion: z.literal(CAPSULE_SCHEMA_VERSION, {
+    error: (iss) => `must be 1, got ${JSON.stringify(iss.input)}`,
+  }),
+  app: z.string().min(1),
+  adapter: z.string(),
+  exportedAt: z.string().optional(),
+  window: z.object({ sinceDays: z.number(), sinceAt: z.string() }).partial().optional(),
+  subject: z.record(z.string(), z.string()),
+  graph: z.array(graphEntrySchema),
+  redaction: z.enum(['safe', 'raw']),
+  source: z.looseObject({}).optional(),
+  materialization: z.looseObject({ subjectScopeRewrite: subjectRewriteSchema.optional() }).optional(),
+  integrity: integritySchema.optional(),
+  /** extension: DDL of the exported tables (zero-setup replay). */
+  schema: z.unknown().optional(),
+  /** extension: rows added by referential closure, per table and reason. */
+  closure: z.unknown().optional(),
+  /** extension: secret-scanner findings accepted with --allow-findings. */
+  findings: z.array(findingSchema).optional(),
+});
+
+export type CapsuleHeader = z.infer<typeof capsuleHeaderSchema>;
+export type GraphEntry = z.infer<typeof graphEntrySchema>;
+export type CapsuleIntegrity = z.infer<typeof integritySchema>;
+export type Row = Record<string, import('../util/exact-json.js').ExactJson>;

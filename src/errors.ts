@@ -1,0 +1,34 @@
+/**
+ * Errors that carry the exit code the CLI reports.
+ * 0 success, 1 a check or gate failed (or the operation itself failed), 2 bad input or usage.
+ * Stages throw these; only the front doors turn them into exit codes and text.
+ */
+export class ReplayError extends Error {
+  readonly exitCode: 1 | 2;
+  constructor(message: string, exitCode: 1 | 2 = 1, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ReplayError';
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad input: a missing or invalid file, a schema violation, a bad flag. Exit code 2. */
+export class InputError extends ReplayError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 2, options);
+    this.name = 'InputError';
+  }
+}
+
+/** A check, gate or operation failed. Exit code 1. */
+export class FailureError extends ReplayError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 1, options);
+    this.name = 'FailureError';
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

