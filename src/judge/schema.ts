@@ -1,0 +1,70 @@
+/**
+ * The judgement: what `judge` decides about a trace. Versioned; schema/judgement.schema.json is
+ * generated from it. One Markdown renderer (judge/markdown.ts) turns it into the CLI output, the
+ * job summary, the check run and the PR comment.
+ */
+import { z } from 'zod';
+import { decisionSchema } from '../trace/schema.js';
+
+export const JUDGEMENT_SCHEMA_VERSION = 1;
+
+export const verdictSchema = z.enum(['pass', 'warn', 'fail', 'skip']);
+export type Verdict = z.infer<typeof verdictSchema>;
+
+export const judgeResultSchema = z.object({
+  /** e.g. capsule-integrity, materialization-integrity, no-external-side-effects, golden-match, duration */
+  id: z.string(),
+  title: z.string(),
+  verdict: verdictSchema,
+  summary: z.string(),
+  /** Evidence lines, already safe to show (no capsule rows, secrets masked). */
+  evidence: z.array(z.string()).default([]),
+});
+
+export const differenceSchema = z.object({
+  probe: z.string(),
+  /** JSON path inside the probe's recorded result, e.g. $.http.json.items[0].name */
+  path: z.string(),
+  change: z.enum(['removed', 'added', 'changed', 'type', 'status', 'failed', 'new-error', 'pixels', 'rows']),
+  risk: z.enum(['fail', 'warn', 'info']),
+  golden: z.string().optional(),
+  actual: z.string().optional(),
+});
+
+export const annotationSchema = z.object({
+  /** Repository-relative file path (manifest or golden). */
+  path: z.string(),
+  startLine: z.number().int().positive(),
+  endLine: z.number().int().positive(),
+  level: z.enum(['notice', 'warning', 'failure']),
+  title: z.string().optional(),
+  message: z.string(),
+});
+
+export const judgementSchema = z.object({
+  schemaVersion: z.literal(JUDGEMENT_SCHEMA_VERSION),
+  kind: z.literal('replay-env.judgement'),
+  app: z.string(),
+  scenario: z.string().optional(),
+  createdAt: z.string(),
+  decision: decisionSchema,
+  /** Why: the policy conditions that held, in order of severity. */
+  reasons: z.array(z.string()),
+  /** A human-review condition held (shown as such; the decision is at least warn). */
+  humanReview: z.boolean(),
+  judges: z.array(judgeResultSchema),
+  differences: z.array(differenceSchema).default([]),
+  /** The facts the policy was evaluated on. */
+  facts: z.record(z.string(), z.union([z.boolean(), z.number(), z.string()])),
+  trace: z.object({ path: z.string().optional(), sha256: z.string().optional() }),
+  golden: z.object({ path: z.string() }).nullable().default(null),
+  policy: z.object({ path: z.string(), name: z.string().optional() }),
+  annotations: z.array(annotationSchema).default([]),
+  /** Paths of evidence files (screenshots…) relative to the judgement file. */
+  evidence: z.array(z.string()).default([]),
+});
+
+export type Judgement = z.infer<typeof judgementSchema>;
+export type JudgeResult = z.infer<typeof judgeResultSchema>;
+export type Difference = z.infer<typeof differenceSchema>;
+export type Annotation = z.infer<typeof annotationSchema>;
