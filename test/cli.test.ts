@@ -13,7 +13,17 @@ describe('replay-env CLI', () => {
   it('lists every product command in --help', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['doctor', 'export-postgres', 'inspect', 'materialize-postgres', 'run', 'judge', 'bless', 'playbook', 'demo']) {
+    for (const c of [
+      'doctor',
+      'export-postgres',
+      'inspect',
+      'materialize-postgres',
+      'run',
+      'judge',
+      'bless',
+      'playbook',
+      'demo',
+    ]) {
       expect(r.stdout).toContain(c);
     }
   });

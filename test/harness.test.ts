@@ -6,7 +6,9 @@ describe('test Postgres harness', () => {
   const other = useTestDatabase();
 
   it('gives each user its own fresh database on a real server', async () => {
-    const { rows } = await db.query<{ version: string; db: string }>('select version() as version, current_database() as db');
+    const { rows } = await db.query<{ version: string; db: string }>(
+      'select version() as version, current_database() as db',
+    );
     expect(rows[0]!.version).toMatch(/^PostgreSQL \d+/);
     expect(rows[0]!.db).toBe(db.name);
     expect(other.name).not.toBe(db.name);

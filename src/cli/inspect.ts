@@ -1,13 +1,27 @@
-// PLACEHOLDER: replaced by the issue that builds `replay-env inspect`.
-
-import { FailureError } from '../errors.js';
+/** `replay-env inspect CAPSULE`: the front door of capsule/inspect.ts. */
+import { resolve } from 'node:path';
+import { formatInspection, inspectCapsule } from '../capsule/inspect.js';
+import { printJson } from './context.js';
 import type { RegisterCommand } from './registry.js';
 
-export const registerInspect: RegisterCommand = (program) => {
+export const registerInspect: RegisterCommand = (program, io) => {
   program
     .command('inspect')
-    .description('(not built yet)')
-    .action(() => {
-      throw new FailureError('inspect: not built yet');
+    .description(
+      "Summarise a capsule without loading it: app, window, subject, graph, per-table row counts, integrity, the file's size and sha256.",
+    )
+    .argument('<capsule>', 'capsule file (.json or .json.gz)')
+    .option('--json', 'print a machine-readable report')
+    .option(
+      '--max-subjects <n>',
+      'graph subjects listed in the text output',
+      (v) => Number.parseInt(v, 10),
+      50,
+    )
+    .action(async (capsule: string, opts: { json?: boolean; maxSubjects: number }) => {
+      const report = await inspectCapsule(resolve(io.cwd, capsule));
+      report.file.path = capsule;
+      if (opts.json) printJson(io, report);
+      else io.stdout(formatInspection(report, opts.maxSubjects));
     });
 };

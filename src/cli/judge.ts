@@ -1,13 +1,79 @@
-// PLACEHOLDER: replaced by the issue that builds `replay-env judge`.
-
-import { FailureError } from '../errors.js';
+/**
+ * `replay-env judge --trace T`: run the judges, apply the gate policy, print the decision.
+ * Exit 0 continue, 1 block, warn → 0 (or 1 with --warn-exit 1); 2 bad input.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { judgeTrace } from '../judge/judge.js';
+import { renderJudgementMarkdown, renderJudgementText } from '../judge/markdown.js';
+import { loadSetupGolden, loadSetupPolicy, resolveSetup } from '../judge/setup.js';
+import { readTrace } from '../judge/trace-file.js';
+import { oneOf } from './options.js';
 import type { RegisterCommand } from './registry.js';
 
-export const registerJudge: RegisterCommand = (program) => {
+interface JudgeFlags {
+  trace: string;
+  golden?: string;
+  policy?: string;
+  scenario?: string;
+  out?: string;
+  format: 'text' | 'json' | 'markdown';
+  warnExit: '0' | '1';
+  app?: string;
+  loop?: string;
+}
+
+export const registerJudge: RegisterCommand = (program, io, setExitCode) => {
   program
     .command('judge')
-    .description('(not built yet)')
-    .action(() => {
-      throw new FailureError('judge: not built yet');
+    .description('judge a trace against its golden and the gate policy: block / warn / continue')
+    .requiredOption('--trace <file>', 'the trace written by `replay-env run`')
+    .option(
+      '--golden <dir>',
+      'directory of golden traces (default: manifest golden.dir, else golden/<appId>)',
+    )
+    .option('--policy <file>', 'gate policy YAML (default: loops/user-history-replay/gate.yaml)')
+    .option('--scenario <id>', 'registered scenario (default: the trace’s scenario)')
+    .option('--out <file>', 'write the judgement JSON here')
+    .option(
+      '--format <format>',
+      'text | json | markdown',
+      oneOf(['text', 'json', 'markdown'] as const),
+      'text',
+    )
+    .option('--warn-exit <code>', 'exit code for warn: 0 or 1', oneOf(['0', '1'] as const), '0')
+    .option('--app <manifest>', 'the app manifest (golden noise rules, golden dir, policy)')
+    .option('--loop <dir>', 'a loop folder with judges.yaml and scenarios.yaml (default: the shipped one)')
+    .action((flags: JudgeFlags) => {
+      const loaded = readTrace(resolve(io.cwd, flags.trace));
+      const setup = resolveSetup({ ...flags, cwd: io.cwd }, loaded.trace);
+      const policy = loadSetupPolicy(setup);
+      const golden = loadSetupGolden(setup);
+      const out = flags.out ? resolve(io.cwd, flags.out) : undefined;
+      const judgement = judgeTrace({
+        trace: loaded.trace,
+        tracePath: loaded.path,
+        traceSha256: loaded.sha256,
+        golden,
+        goldenPath: setup.goldenPath,
+        policy,
+        manifest: setup.manifest,
+        scenario: setup.scenario,
+        judges: setup.judges,
+        evidenceBase: out ? dirname(out) : undefined,
+        repoRoot: io.cwd,
+      });
+      if (out) {
+        mkdirSync(dirname(out), { recursive: true });
+        const tmp = `${out}.tmp-${process.pid}`;
+        writeFileSync(tmp, `${JSON.stringify(judgement, null, 2)}\n`);
+        renameSync(tmp, out);
+      }
+      if (flags.format === 'json') io.stdout(`${JSON.stringify(judgement, null, 2)}\n`);
+      else if (flags.format === 'markdown')
+        io.stdout(renderJudgementMarkdown(judgement, { fullJudgementRef: out }));
+      else io.stdout(renderJudgementText(judgement));
+      if (judgement.decision === 'block') setExitCode(1);
+      else if (judgement.decision === 'warn') setExitCode(Number(flags.warnExit));
     });
 };

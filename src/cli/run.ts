@@ -1,13 +1,269 @@
-// PLACEHOLDER: replaced by the issue that builds `replay-env run`.
-
-import { FailureError } from '../errors.js';
+/**
+ * `replay-env run`: materialize the capsule, run the app's commands and probes against the replay,
+ * record the trace. Exit 0 when the run's own gate is continue/warn, 1 when it blocks, 2 on bad
+ * input. Ctrl-C / SIGTERM stop every process the run started before it exits.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { InputError } from '../errors.js';
+import { loadManifest } from '../manifest/load.js';
+import { type Manifest, replayUrlEnv } from '../manifest/schema.js';
+import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
+import { stopAllProcesses } from '../run/processes.js';
+import { type RunProgress, runReplay } from '../run/replay.js';
+import type { Trace, TraceEvent } from '../trace/schema.js';
+import { traceText } from '../trace/write.js';
+import type { CliIO } from './context.js';
+import { collectKeyValue, oneOf, positiveInt } from './options.js';
 import type { RegisterCommand } from './registry.js';
+import { addZeroSetupOptions, finishTarget, type ZeroSetupTarget, zeroSetupTarget } from './zero-setup.js';
 
-export const registerRun: RegisterCommand = (program) => {
+interface RunFlags {
+  app: string;
+  capsule?: string;
+  dbUrl?: string;
+  allowRemote?: boolean;
+  skipMaterialize?: boolean;
+  useLocalSubject?: boolean;
+  rewriteSubject?: [string, string][];
+  loadStrategy?: 'jsonb' | 'copy';
+  chunkSize?: number;
+  traceOut?: string;
+  artifactsDir?: string;
+  scenario?: string;
+  profile?: boolean;
+  json?: boolean;
+  createSchema?: boolean;
+  replaceSchema?: boolean;
+  keepDb?: boolean;
+}
+
+/** The replay database URL: --db-url, else the manifest's replay env var; refused when production-looking. */
+export function resolveReplayUrl(
+  manifest: Manifest,
+  flags: { dbUrl?: string; allowRemote?: boolean },
+  io: CliIO,
+) {
+  const envName = replayUrlEnv(manifest);
+  const url = flags.dbUrl ?? io.env[envName];
+  if (!url) {
+    throw new InputError(
+      `no replay database: pass --db-url or set ${envName} (the manifest's postgres.replayDatabaseUrlEnv) to a local, throwaway Postgres database`,
+    );
+  }
+  const verdict = classifyDatabaseUrl(url);
+  const source = flags.dbUrl ? '--db-url' : envName;
+  if (verdict.kind === 'invalid') throw new InputError(`${source}: ${verdict.reason}`);
+  if (verdict.kind === 'production')
+    throw new InputError(
+      `${source}: refusing to replay into ${displayUrl(url)}: it looks like a production database (${verdict.reason})`,
+    );
+  if (verdict.kind === 'remote' && !flags.allowRemote)
+    throw new InputError(`${source}: refusing to replay into ${displayUrl(url)}: ${verdict.reason}`);
+  return url;
+}
+
+/** --use-local-subject / --rewrite-subject → the subject values the replay should use. */
+export function subjectRewrite(
+  manifest: Manifest,
+  manifestPath: string,
+  flags: { useLocalSubject?: boolean; rewriteSubject?: [string, string][] },
+): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  if (flags.useLocalSubject) {
+    if (!manifest.localSubject || Object.keys(manifest.localSubject).length === 0)
+      throw new InputError(`${manifestPath}: localSubject: is required by --use-local-subject`);
+    Object.assign(out, manifest.localSubject);
+  }
+  for (const [k, v] of flags.rewriteSubject ?? []) {
+    if (!manifest.subjectKeys.includes(k))
+      throw new InputError(
+        `--rewrite-subject ${k}=${v}: ${JSON.stringify(k)} is not a subject key (subject keys: ${manifest.subjectKeys.join(', ')})`,
+      );
+    out[k] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+const seconds = (ms: number | undefined) => `${((ms ?? 0) / 1000).toFixed(1)}s`;
+const STEP_LABEL: Record<TraceEvent['kind'], string> = {
+  command: 'command',
+  'background-start': 'start',
+  'background-stop': 'stop',
+  'probe-http': 'http probe',
+  'probe-command': 'command probe',
+  'probe-sql': 'sql probe',
+  'probe-browser': 'browser probe',
+  setup: 'setup',
+  migrate: 'migrate',
+};
+
+function eventLine(e: TraceEvent): string {
+  const mark = e.ok ? 'ok  ' : e.allowFailure ? 'WARN' : 'FAIL';
+  const error = e.error ? ` — ${e.error.split('\n')[0]}` : '';
+  return `${mark} ${STEP_LABEL[e.kind]} ${e.name} (${seconds(e.durationMs)})${error}`;
+}
+
+function progressLine(p: RunProgress): string | null {
+  switch (p.kind) {
+    case 'materialize-start':
+      return 'materializing the capsule…';
+    case 'materialize-done':
+      return p.record.status === 'ok'
+        ? `materialized (${p.record.strategy ?? ''} ${seconds(p.record.durationMs)})`
+        : `materialization ${p.record.status}${p.record.error ? `: ${p.record.error.split('\n')[0]}` : ''}`;
+    case 'step-start':
+      return null;
+    case 'step-done':
+      return eventLine(p.event);
+  }
+}
+
+export function summary(trace: Trace, tracePath?: string): string {
+  const lines: string[] = [];
+  lines.push(`replay-env run: ${trace.app}: gate ${trace.gate.decision.toUpperCase()}`);
+  const m = trace.materialization;
+  if (m.status === 'skipped') lines.push('  materialization: skipped');
+  else {
+    const mismatched = m.counts.filter((c) => c.database !== null && c.database !== c.capsule);
+    lines.push(
+      `  materialization: ${m.status}${m.strategy ? ` (${m.strategy}, ${seconds(m.durationMs)})` : ''}` +
+        (m.counts.length
+          ? `, ${m.counts.length} tables, ${mismatched.length ? `${mismatched.length} count mismatch(es)` : 'counts match'}`
+          : ''),
+    );
+    if (m.error) lines.push(`    ${m.error.split('\n')[0]}`);
+  }
+  for (const e of trace.events) lines.push(`  ${eventLine(e)}`);
+  const denied = trace.outbound.filter((o) => !o.allowed);
+  if (trace.outbound.length > 0)
+    lines.push(
+      `  outbound: ${trace.outbound.length} attempt(s), ${denied.length} denied${denied.length ? ` (${[...new Set(denied.map((d) => d.host))].join(', ')})` : ''}`,
+    );
+  for (const a of trace.artifacts) lines.push(`  ${a.kind}: ${a.path}`);
+  if (trace.gate.reasons.length) {
+    lines.push('  reasons:');
+    for (const r of trace.gate.reasons) lines.push(`    - ${r}`);
+  }
+  if (tracePath) lines.push(`  trace: ${tracePath}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function profileText(trace: Trace): string {
+  const lines = ['profile:'];
+  const m = trace.materialization;
+  if (m.durationMs !== undefined) lines.push(`  materialize ${seconds(m.durationMs)}`);
+  for (const [phase, ms] of Object.entries(m.phases ?? {})) lines.push(`    ${phase} ${seconds(ms)}`);
+  for (const e of trace.events) lines.push(`  ${e.kind} ${e.name} ${seconds(e.durationMs)}`);
+  lines.push(`  total ${seconds(trace.durationMs)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function runCommand(flags: RunFlags, io: CliIO, setExitCode: (c: number) => void): Promise<void> {
+  const manifestPath = isAbsolute(flags.app) ? flags.app : resolve(io.cwd, flags.app);
+  const { manifest } = loadManifest(manifestPath);
+  // Zero-setup (cli/zero-setup.ts): no --db-url and no env var → a throwaway embedded PostgreSQL.
+  if (flags.dbUrl ?? io.env[replayUrlEnv(manifest)]) resolveReplayUrl(manifest, flags, io);
+  const zs = await zeroSetupTarget(
+    io,
+    manifest,
+    flags.capsule ? resolve(io.cwd, flags.capsule) : undefined,
+    flags,
+  );
+  try {
+    await runWithTarget(flags, io, setExitCode, manifest, manifestPath, zs);
+  } finally {
+    await finishTarget(io, zs, flags.keepDb);
+  }
+}
+
+async function runWithTarget(
+  flags: RunFlags,
+  io: CliIO,
+  setExitCode: (c: number) => void,
+  manifest: Manifest,
+  manifestPath: string,
+  zs: ZeroSetupTarget,
+): Promise<void> {
+  const databaseUrl = zs.target.url;
+  const rewrite = subjectRewrite(manifest, flags.app, flags);
+  if (flags.skipMaterialize && (rewrite || flags.loadStrategy || flags.chunkSize))
+    io.stderr('replay-env: note: --skip-materialize ignores the subject rewrite and load options\n');
+
+  // Ctrl-C / SIGTERM: abort the run (it stops its process groups and still writes the trace);
+  // a second signal stops everything at once.
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      io.stderr(`replay-env: ${sig}: stopping the run and every process it started…\n`);
+      controller.abort();
+    } else void stopAllProcesses(0);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const { trace, tracePath } = await runReplay({
+      manifest,
+      manifestPath,
+      ...(flags.capsule ? { capsulePath: flags.capsule } : {}),
+      databaseUrl,
+      ...(zs.prepareTarget ? { prepareTarget: zs.prepareTarget } : {}),
+      runSetup: zs.runSetup,
+      skipMaterialize: Boolean(flags.skipMaterialize),
+      ...(rewrite ? { rewrite } : {}),
+      ...(flags.loadStrategy ? { loadStrategy: flags.loadStrategy } : {}),
+      ...(flags.chunkSize ? { chunkSize: flags.chunkSize } : {}),
+      ...(flags.artifactsDir ? { artifactsDir: flags.artifactsDir } : {}),
+      ...(flags.traceOut ? { traceOut: flags.traceOut } : {}),
+      ...(flags.scenario ? { scenario: flags.scenario } : {}),
+      env: io.env,
+      cwd: io.cwd,
+      signal: controller.signal,
+      onEvent: flags.json
+        ? undefined
+        : (p) => {
+            const line = progressLine(p);
+            if (line) io.stderr(`${line}\n`);
+          },
+    });
+    if (flags.json) io.stdout(traceText(trace));
+    else io.stdout(summary(trace, tracePath));
+    if (flags.profile) {
+      if (zs.target.embedded) io.stderr(`embedded PostgreSQL startup: ${zs.target.startupMs} ms\n`);
+      const sr = zs.schemaReport();
+      if (sr) io.stderr(`create schema: ${sr.ms} ms (${sr.tables.length} tables)\n`);
+      io.stderr(profileText(trace));
+    }
+    setExitCode(trace.gate.decision === 'block' ? 1 : 0);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await stopAllProcesses();
+  }
+}
+
+export const registerRun: RegisterCommand = (program, io, setExitCode) => {
   program
     .command('run')
-    .description('(not built yet)')
-    .action(() => {
-      throw new FailureError('run: not built yet');
-    });
+    .description(
+      "materialize a capsule, run the app's commands and probes against the replay, and record the trace",
+    )
+    .requiredOption('--app <manifest>', 'the app manifest (JSON)')
+    .option('--capsule <file>', 'capsule to materialize first (and describe in the trace)')
+    .option('--db-url <url>', 'replay database URL (default: the manifest replayDatabaseUrlEnv variable)')
+    .option('--allow-remote', 'allow a non-local replay database (never a production-looking one)')
+    .option('--skip-materialize', 'do not load the capsule; run against the database as it is')
+    .option('--use-local-subject', "rewrite the capsule's subject to the manifest's localSubject")
+    .option('--rewrite-subject <key=value>', 'rewrite a subject key (repeatable)', collectKeyValue)
+    .option('--load-strategy <strategy>', 'jsonb or copy', oneOf(['jsonb', 'copy'] as const))
+    .option('--chunk-size <n>', 'rows per load statement (default 1000)', positiveInt)
+    .option('--trace-out <file>', 'write the trace here (atomically)')
+    .option('--artifacts-dir <dir>', 'where screenshots go (default: next to the trace)')
+    .option('--scenario <id>', 'scenario id recorded in the trace')
+    .option('--profile', 'print per-step timings to stderr')
+    .option('--json', 'print the trace as JSON instead of the summary');
+  addZeroSetupOptions(program.commands.at(-1)!).action((flags: RunFlags) =>
+    runCommand(flags, io, setExitCode),
+  );
 };

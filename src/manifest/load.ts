@@ -1,4 +1,5 @@
 /** Loading a manifest file: read, parse, validate, and report every problem at once. */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { parseJsonText, readTextFile } from '../util/json-file.js';
@@ -40,4 +41,20 @@ export function validateManifest(raw: unknown, path: string, text = ''): LoadedM
     text,
     unknownKeys: findUnknownKeys(manifestSchema, raw),
   };
+}
+
+/**
+ * `--app` takes a manifest path; a bare name (`--app pagila`) that is not a file means
+ * `config/apps/<name>.json` under the working directory.
+ */
+export function resolveAppPath(app: string, cwd: string): string {
+  const direct = resolve(cwd, app);
+  if (existsSync(direct) || /[\\/]/.test(app) || app.endsWith('.json')) return direct;
+  const conventional = resolve(cwd, 'config', 'apps', `${app}.json`);
+  return existsSync(conventional) ? conventional : direct;
+}
+
+/** Resolve `--app` against the working directory and load it. */
+export function loadAppManifest(app: string, cwd: string): LoadedManifest {
+  return loadManifest(resolveAppPath(app, cwd));
 }

@@ -191,6 +191,8 @@ export const goldenSchema = z.object({
 });
 
 export const manifestBaseSchema = z.object({
+  /** Editor hint: path or URL of schema/manifest.schema.json. */
+  $schema: z.string().optional(),
   appId: nonEmpty('the app name'),
   adapter: z.literal(ADAPTER, { error: (iss) => `must be "${ADAPTER}", got ${show(iss.input)}` }),
   repoPath: z.string().optional(),

@@ -88,6 +88,13 @@ export const browserResultSchema = z.object({
   screenshot: z.string().optional(),
   consoleErrors: z.array(z.string()).default([]),
   failedRequests: z.array(z.object({ url: z.string(), failure: z.string() })).default([]),
+  /**
+   * Outbound attempts Chromium made on its own (sign-in, component updates, …), to hosts the page
+   * never requested: not the app's doing, so they are kept here and not in the trace's `outbound`.
+   */
+  browserTraffic: z
+    .array(z.object({ host: z.string(), port: z.number().int(), allowed: z.boolean() }))
+    .optional(),
 });
 
 export const traceEventSchema = z.object({

@@ -1,5 +1,6 @@
 /** Reading JSON/YAML input files with errors that name the file, and the line and column. */
 import { readFileSync } from 'node:fs';
+import { parse as losslessParse } from 'lossless-json';
 import { InputError } from '../errors.js';
 
 export function readTextFile(path: string, what = 'file'): string {
@@ -35,8 +36,16 @@ export function parseJsonText(
   try {
     return parse(text);
   } catch (err) {
-    const msg = (err as Error).message;
-    // V8: "... in JSON at position 12 (line 2 column 3)"; lossless-json: "... (char 12)"
+    let msg = (err as Error).message;
+    // V8: "... in JSON at position 12 (line 2 column 3)"; lossless-json: "... at position 12".
+    // Some V8 messages ("Unexpected token 'o', ...") carry no position: ask lossless-json for it.
+    if (!/position \d+|\(char \d+\)|line \d+ column \d+/.test(msg)) {
+      try {
+        losslessParse(text);
+      } catch (second) {
+        msg = (second as Error).message;
+      }
+    }
     const lc = /line (\d+) column (\d+)/.exec(msg);
     const pos = /position (\d+)|\(char (\d+)\)/.exec(msg);
     let where = '';
@@ -45,7 +54,7 @@ export function parseJsonText(
       const { line, column } = lineColumn(text, Number(pos[1] ?? pos[2]));
       where = `line ${line}, column ${column}`;
     }
-    const reason = msg.replace(/\s*\(line \d+ column \d+\)/, '').replace(/ in JSON at position \d+/, '');
+    const reason = msg.replace(/\s*\(line \d+ column \d+\)/, '').replace(/ (in JSON )?at position \d+/, '');
     throw new InputError(`${path}: invalid JSON${where ? ` at ${where}` : ''}: ${reason}`);
   }
 }

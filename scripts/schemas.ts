@@ -1,0 +1,73 @@
+/**
+ * The JSON Schemas we publish in schema/, generated from the zod schemas (the single source of
+ * truth). Add an entry here to publish another; `npm run schemas` writes them and a test fails
+ * when a file on disk is stale.
+ */
+import { z } from 'zod';
+import { capsuleHeaderSchema } from '../src/capsule/schema.js';
+import { judgementSchema } from '../src/judge/schema.js';
+import { manifestSchema } from '../src/manifest/schema.js';
+import { traceSchema } from '../src/trace/schema.js';
+
+export interface PublishedSchema {
+  /** Path under the repository root. */
+  file: string;
+  title: string;
+  description: string;
+  schema: z.ZodType;
+  /**
+   * `input` describes what a user may write (optional and defaulted fields are optional);
+   * `output` what the tool writes.
+   */
+  io: 'input' | 'output';
+}
+
+export const PUBLISHED_SCHEMAS: PublishedSchema[] = [
+  {
+    file: 'schema/manifest.schema.json',
+    title: 'replay-env app manifest',
+    description:
+      'One JSON manifest per app (config/apps/<app>.json). Unknown keys are accepted and listed by `replay-env doctor`.',
+    schema: manifestSchema,
+    io: 'input',
+  },
+  {
+    file: 'schema/capsule-header.schema.json',
+    title: 'replay-env capsule (everything except table rows)',
+    description: 'A replay capsule, schemaVersion 1; `tables` maps table names to arrays of row objects.',
+    schema: capsuleHeaderSchema,
+    io: 'input',
+  },
+  {
+    file: 'schema/trace.schema.json',
+    title: 'replay-env trace',
+    description: 'What `replay-env run` records.',
+    schema: traceSchema,
+    io: 'output',
+  },
+  {
+    file: 'schema/judgement.schema.json',
+    title: 'replay-env judgement',
+    description: 'What `replay-env judge` writes.',
+    schema: judgementSchema,
+    io: 'output',
+  },
+];
+
+/** The file's exact text for one entry (stable: 2-space JSON, trailing newline). */
+export function renderSchema(entry: PublishedSchema): string {
+  const json = z.toJSONSchema(entry.schema, {
+    io: entry.io,
+    target: 'draft-2020-12',
+    unrepresentable: 'any',
+  }) as Record<string, unknown>;
+  const { $schema, ...rest } = json;
+  const doc = {
+    $schema,
+    $id: `https://replay-env.dev/${entry.file}`,
+    title: entry.title,
+    description: entry.description,
+    ...rest,
+  };
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}

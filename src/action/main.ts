@@ -1,0 +1,20 @@
+/**
+ * The Action's front door (kept thin, like actions/checkout): read the inputs once, run, and turn
+ * the outcome into the step's result. Errors become one core.setFailed message, no stack trace.
+ */
+import * as core from '@actions/core';
+import { errorMessage, InputError } from '../errors.js';
+import { readSettings } from './inputs.js';
+import { runAction } from './run-action.js';
+
+export async function run(): Promise<void> {
+  try {
+    const settings = readSettings((name) => core.getInput(name));
+    const result = await runAction(settings, process.env);
+    if (result.failed) core.setFailed(result.failMessage ?? `replay-env decision: ${result.decision}`);
+  } catch (err) {
+    if (!(err instanceof InputError) && process.env.REPLAY_ENV_DEBUG === '1')
+      core.debug((err as Error)?.stack ?? '');
+    core.setFailed(errorMessage(err));
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The one place the Action calls the product's stages — the same modules as the CLI, no second
+ * implementation: manifest → (doctor) → materialize + commands + probes (runReplay) → judge → gate.
+ * Everything else under src/action is GitHub plumbing.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import type { OpenOptions } from '../capsule/open.js';
+import { FailureError } from '../errors.js';
+import { defaultPolicyPath, loadPolicy } from '../gate/policy.js';
+import { findGolden, goldenPathFor, readGolden } from '../judge/golden.js';
+import { judgeTrace } from '../judge/judge.js';
+import { findScenario, loadJudgesConfig, loadScenarios, type Scenario } from '../judge/loop.js';
+import { GITHUB_CHECK_SUMMARY_LIMIT, renderJudgementMarkdown } from '../judge/markdown.js';
+import type { Judgement } from '../judge/schema.js';
+import { offlineChecks, targetSafetyCheck } from '../manifest/doctor.js';
+import type { LoadedManifest } from '../manifest/load.js';
+import { liveChecks } from '../postgres/doctor-checks.js';
+import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
+import { runReplay } from '../run/replay.js';
+import type { Trace } from '../trace/schema.js';
+
+export interface ScenarioRun {
+  manifest: LoadedManifest;
+  /** The scenario from the registry (undefined: the manifest alone). */
+  scenario?: Scenario;
+  capsulePath?: string;
+  capsuleOpen?: OpenOptions;
+  databaseUrl: string;
+  rewrite?: Record<string, string>;
+  loadStrategy: 'jsonb' | 'copy';
+  goldenDir?: string;
+  policy?: string;
+  scenariosFile?: string;
+  /** Directory for this scenario's trace, judgement and screenshots. */
+  outDir: string;
+  workspace: string;
+  env: Record<string, string | undefined>;
+  log: (line: string) => void;
+}
+
+export interface ScenarioOutcome {
+  judgement: Judgement;
+  markdown: string;
+  tracePath: string;
+  judgementPath: string;
+  /** trace, judgement and evidence files (screenshots) for the artifact. */
+  files: string[];
+}
+
+/** The same target rule as the CLI: never write into a production-looking database. */
+export function assertSafeTarget(url: string): void {
+  const verdict = classifyDatabaseUrl(url);
+  if (verdict.kind === 'local') return;
+  throw new FailureError(
+    `input "database-url" ${displayUrl(url)} is refused as a replay target: ${verdict.reason}. ` +
+      "The Action replays into a throwaway database — use the job's Postgres service container (postgres://postgres:postgres@localhost:5432/postgres).",
+  );
+}
+
+export async function runScenario(run: ScenarioRun): Promise<ScenarioOutcome> {
+  await mkdir(run.outDir, { recursive: true });
+  // <name>.judgement.json: aggregate mode collects these from the shards' artifacts.
+  const name = basename(run.outDir);
+  const tracePath = join(run.outDir, `${name}.trace.json`);
+  const judgementPath = join(run.outDir, `${name}.judgement.json`);
+  const { trace } = await runReplay({
+    manifest: run.manifest.manifest,
+    manifestPath: run.manifest.path,
+    capsulePath: run.capsulePath,
+    capsuleOpen: run.capsuleOpen,
+    databaseUrl: run.databaseUrl,
+    rewrite: run.rewrite,
+    loadStrategy: run.loadStrategy,
+    artifactsDir: join(run.outDir, 'artifacts'),
+    traceOut: tracePath,
+    env: run.env,
+    cwd: run.workspace,
+    scenario: run.scenario?.id,
+    onEvent: (p) => {
+      if (p.kind === 'materialize-done') run.log(`materialize: ${p.record.status}`);
+      else if (p.kind === 'step-done')
+        run.log(`${p.event.kind} ${p.event.name}: ${p.event.ok ? 'ok' : 'FAILED'}`);
+    },
+  });
+  const judgement = judgeForAction({
+    trace,
+    tracePath,
+    manifest: run.manifest,
+    scenarioId: run.scenario?.id,
+    scenariosFile: run.scenariosFile,
+    goldenDir: run.goldenDir,
+    policy: run.policy,
+    workspace: run.workspace,
+  });
+  await writeFile(judgementPath, `${JSON.stringify(judgement, null, 2)}\n`);
+  const markdown = renderForAction(judgement);
+  // Artifact paths in the trace are relative to the trace file.
+  const evidence = trace.artifacts.map((a) => join(run.outDir, a.path));
+  return { judgement, markdown, tracePath, judgementPath, files: [tracePath, judgementPath, ...evidence] };
+}
+
+// ---- judge, scenarios registry, doctor, capsule decryption: the stage modules ----
+
+export type RegistryScenario = Scenario;
+
+export function loadScenarioRegistry(path: string): Scenario[] {
+  return loadScenarios(path);
+}
+
+export interface JudgeForAction {
+  trace: Trace;
+  tracePath: string;
+  manifest: LoadedManifest;
+  scenarioId?: string;
+  scenariosFile?: string;
+  goldenDir?: string;
+  policy?: string;
+  workspace: string;
+}
+
+export function judgeForAction(input: JudgeForAction): Judgement {
+  const scenario =
+    input.scenarioId && input.scenariosFile
+      ? findScenario(loadScenarios(input.scenariosFile), input.scenarioId, input.scenariosFile)
+      : undefined;
+  const golden = scenario?.golden
+    ? readGolden(isAbsolute(scenario.golden) ? scenario.golden : resolve(input.workspace, scenario.golden))
+    : input.goldenDir
+      ? findGolden(input.goldenDir, input.scenarioId)
+      : null;
+  const policy = loadPolicy(input.policy ?? defaultPolicyPath());
+  // judges.yaml next to the scenarios registry when the repository has its own loop folder.
+  const judgesPath = input.scenariosFile ? join(dirname(input.scenariosFile), 'judges.yaml') : undefined;
+  const judges = judgesPath && existsSync(judgesPath) ? loadJudgesConfig(judgesPath) : loadJudgesConfig();
+  return judgeTrace({
+    trace: input.trace,
+    tracePath: input.tracePath,
+    golden,
+    goldenPath: input.goldenDir ? goldenPathFor(input.goldenDir, input.scenarioId) : undefined,
+    policy,
+    manifest: input.manifest.manifest,
+    scenario,
+    judges,
+  });
+}
+
+export function renderForAction(judgement: Judgement): string {
+  return renderJudgementMarkdown(judgement, { maxChars: GITHUB_CHECK_SUMMARY_LIMIT - 2_000 });
+}
+
+/** The doctor's offline and live checks; any failing check stops the Action before loading. */
+export async function runDoctor(
+  url: string,
+  manifest: LoadedManifest,
+  log: (line: string) => void,
+): Promise<void> {
+  const checks = [
+    ...offlineChecks(manifest, manifest.path),
+    targetSafetyCheck(url, false),
+    ...(await liveChecks(url, manifest)),
+  ];
+  for (const c of checks) log(`${c.status.padEnd(4)} ${c.id}: ${c.message}`);
+  const failed = checks.filter((c) => c.status === 'fail');
+  if (failed.length)
+    throw new FailureError(
+      `doctor found ${failed.length} problem(s) with the replay database ${displayUrl(url)}: ${failed
+        .map((c) => `${c.id}: ${c.message}`)
+        .join('; ')}`,
+    );
+}
+
+/** Encrypted capsules: the key comes from REPLAY_CAPSULE_KEY in the step's env. */
+export function capsuleOpenOptions(_env: Record<string, string | undefined>): OpenOptions {
+  return {};
+}

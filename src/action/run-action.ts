@@ -1,0 +1,311 @@
+/**
+ * The Action, start to end, for validated settings:
+ *
+ *   run:        manifest → scenarios (+ shard) → capsule → wait for Postgres → doctor → per scenario
+ *               the pipeline → judgement files + job summary + outputs (no network yet) →
+ *               artifact upload → check run(s) + sticky comment → fail per fail-on
+ *   aggregate:  judgement files of the shards → one check run + one comment (worst decision wins)
+ */
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import * as core from '@actions/core';
+import { InputError } from '../errors.js';
+import type { Judgement } from '../judge/schema.js';
+import { loadManifest } from '../manifest/load.js';
+import type { Decision } from '../trace/schema.js';
+import { type EventContext, readEventContext } from './event-context.js';
+import { createOctokit } from './github.js';
+import {
+  assertSafeTarget,
+  capsuleOpenOptions,
+  loadScenarioRegistry,
+  type RegistryScenario,
+  renderForAction,
+  runDoctor,
+  runScenario,
+  type ScenarioOutcome,
+} from './pipeline.js';
+import { aggregateMarkdown, mergeAnnotations, readJudgementsDir, worstDecision } from './report/aggregate.js';
+import { checkRunTitle } from './report/check-run.js';
+import { Publisher, type ReportUnit } from './report/publish.js';
+import { writeJobSummary } from './report/summary.js';
+import { uploadEvidence } from './report/upload.js';
+import { restoreCapsule } from './restore-capsule.js';
+import { selectScenarios } from './scenarios.js';
+import type { Settings } from './settings.js';
+import { waitForPostgres } from './wait-for-postgres.js';
+
+export interface ActionResult {
+  decision: Decision;
+  failed: boolean;
+  failMessage?: string;
+}
+
+/** Should the step fail for this decision? */
+export function failsStep(decision: Decision, failOn: Settings['failOn']): boolean {
+  if (failOn === 'never') return false;
+  if (failOn === 'warn') return decision !== 'continue';
+  return decision === 'block';
+}
+
+export function slug(s: string): string {
+  return (
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'default'
+  );
+}
+
+function defaultCheckName(
+  settings: Settings,
+  app: string,
+  scenario: string | undefined,
+  many: boolean,
+): string {
+  if (settings.checkName)
+    return many && scenario ? `${settings.checkName} / ${scenario}` : settings.checkName;
+  return `replay-env / ${app} / ${scenario ?? 'default'}`;
+}
+
+export async function runAction(settings: Settings, env: NodeJS.ProcessEnv): Promise<ActionResult> {
+  const event = readEventContext(env);
+  if (event.eventName === 'workflow_dispatch' && Object.keys(event.dispatchInputs).length)
+    core.info(`workflow_dispatch inputs: ${JSON.stringify(event.dispatchInputs)}`);
+  const workspace = env.GITHUB_WORKSPACE ?? process.cwd();
+  const outRoot = join(env.RUNNER_TEMP ?? tmpdir(), 'replay-env', String(event.runId ?? process.pid));
+  await mkdir(outRoot, { recursive: true });
+  return settings.mode === 'aggregate'
+    ? aggregate(settings, event, outRoot)
+    : replay(settings, event, env, workspace, outRoot);
+}
+
+async function replay(
+  settings: Settings,
+  event: EventContext,
+  env: NodeJS.ProcessEnv,
+  workspace: string,
+  outRoot: string,
+): Promise<ActionResult> {
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(workspace, p));
+  if (!settings.app) throw new InputError('input "app" is required: the path of the replay manifest');
+  const manifest = loadManifest(abs(settings.app));
+  const app = manifest.manifest.appId;
+
+  // Scenarios: none (the manifest alone) or a selection from the registry, maybe one shard.
+  let scenarios: (RegistryScenario | undefined)[] = [undefined];
+  const scenariosFile = abs(settings.scenariosFile);
+  if (settings.scenarios) {
+    const registry = loadScenarioRegistry(scenariosFile);
+    scenarios = selectScenarios(registry, settings.scenarios, settings.shard, settings.scenariosFile);
+    core.info(
+      `Scenarios${settings.shard ? ` (shard ${settings.shard.index}/${settings.shard.total})` : ''}: ${
+        scenarios.map((s) => s!.id).join(', ') || 'none'
+      }`,
+    );
+    if (scenarios.length === 0) {
+      core.notice('No scenario falls into this shard; nothing to replay.');
+      core.setOutput('decision', 'continue');
+      return { decision: 'continue', failed: false };
+    }
+  }
+  const many = scenarios.length > 1;
+
+  // Postgres: safe target, reachable, doctor checks against it.
+  assertSafeTarget(settings.databaseUrl);
+  const ready = await core.group('Waiting for Postgres', () =>
+    waitForPostgres(settings.databaseUrl, {
+      timeoutSeconds: settings.databaseTimeoutSeconds,
+      onRetry: (n, reason, ms) => core.info(`attempt ${n}: ${reason}; retrying in ${ms} ms`),
+    }),
+  );
+  core.info(`Postgres ${ready.version} is ready`);
+  await core.group('Doctor', () => runDoctor(settings.databaseUrl, manifest, (l) => core.info(l)));
+
+  const capsuleCache = new Map<string, string>();
+  const outcomes: { outcome: ScenarioOutcome; checkName: string }[] = [];
+  for (const scenario of scenarios) {
+    const checkName = defaultCheckName(settings, app, scenario?.id, many);
+    // The input capsule overrides a single scenario's; with several, each scenario names its own.
+    const fromInput = !many && (settings.capsule || settings.capsuleArtifact);
+    const source = fromInput
+      ? { path: settings.capsule, artifact: settings.capsuleArtifact }
+      : {
+          path: scenario && 'path' in scenario.capsule ? scenario.capsule.path : undefined,
+          artifact: scenario && 'artifact' in scenario.capsule ? scenario.capsule.artifact : undefined,
+        };
+    let capsulePath: string | undefined;
+    if (source.path || source.artifact) {
+      const key = JSON.stringify(source);
+      capsulePath = capsuleCache.get(key);
+      if (!capsulePath) {
+        const restored = await restoreCapsule({
+          capsule: source.path,
+          artifact: source.artifact,
+          // workflow_run: artifacts come from the run that triggered us unless told otherwise.
+          runId: settings.capsuleRunId ?? (source.artifact ? event.triggeringRunId : undefined),
+          repository: settings.capsuleRepository,
+          token: settings.githubToken,
+          currentRepository: { owner: event.owner, repo: event.repo },
+          workspace,
+          downloadDir: join(outRoot, 'capsules'),
+        });
+        core.info(`Capsule: ${restored.source} → ${restored.path} (${restored.encoding})`);
+        capsulePath = restored.path;
+        capsuleCache.set(key, capsulePath);
+      }
+    }
+    const rewrite = subjectRewriteFor(settings, manifest, scenario);
+    const outcome = await core.group(`Replay ${checkName}`, () =>
+      runScenario({
+        manifest,
+        scenario,
+        capsulePath,
+        capsuleOpen: capsuleOpenOptions(env),
+        databaseUrl: settings.databaseUrl,
+        rewrite,
+        loadStrategy: settings.loadStrategy,
+        goldenDir: settings.goldenDir ? abs(settings.goldenDir) : undefined,
+        policy: settings.policy ? abs(settings.policy) : undefined,
+        scenariosFile: settings.scenarios ? scenariosFile : undefined,
+        outDir: join(outRoot, slug(scenario?.id ?? app)),
+        workspace,
+        env: { ...env },
+        log: (l) => core.info(l),
+      }),
+    );
+    core.info(`${checkName}: ${outcome.judgement.decision}`);
+    outcomes.push({ outcome, checkName });
+  }
+
+  // Before any network call: judgement files are on disk; now the summary and the outputs.
+  const decision = worstDecision(outcomes.map((o) => o.outcome.judgement.decision));
+  const parts = outcomes.map((o) => ({
+    judgement: o.outcome.judgement,
+    markdown: o.outcome.markdown,
+    checkName: o.checkName,
+  }));
+  const summaryTitle = many ? `replay-env / ${app} (${outcomes.length} scenarios)` : outcomes[0]!.checkName;
+  const combined = many ? aggregateMarkdown(summaryTitle, parts) : outcomes[0]!.outcome.markdown;
+  await writeJobSummary(combined);
+  core.setOutput('decision', decision);
+  core.setOutput('trace-path', outcomes.map((o) => o.outcome.tracePath).join('\n'));
+  core.setOutput('judgement-path', outcomes.map((o) => o.outcome.judgementPath).join('\n'));
+
+  // Network: artifact, check runs, comment.
+  if (settings.traceArtifact !== 'none') {
+    const name =
+      settings.traceArtifact ??
+      `replay-env-${slug(app)}${settings.shard ? `-shard-${settings.shard.index}-of-${settings.shard.total}` : ''}${
+        !many && scenarios[0] ? `-${slug(scenarios[0].id)}` : ''
+      }`;
+    await uploadEvidence(
+      name,
+      outcomes.flatMap((o) => o.outcome.files),
+      outRoot,
+    );
+  }
+  const publisher = new Publisher(
+    settings.githubToken ? createOctokit({ token: settings.githubToken }) : undefined,
+    event,
+  );
+  for (const o of outcomes) {
+    const res = await publisher.checkRun(unitFor(o.checkName, o.outcome.judgement, o.outcome.markdown));
+    const part = parts.find((p) => p.checkName === o.checkName);
+    if (part && res?.url) Object.assign(part, { checkRunUrl: res.url });
+  }
+  if (settings.comment) {
+    const commentUnit = many
+      ? {
+          ...unitFor(
+            `${settings.checkName ?? `replay-env / ${app}`}${settings.shard ? ` / shard ${settings.shard.index}/${settings.shard.total}` : ''}`,
+            outcomes[0]!.outcome.judgement,
+            aggregateMarkdown(summaryTitle, parts),
+          ),
+          decision,
+        }
+      : unitFor(outcomes[0]!.checkName, outcomes[0]!.outcome.judgement, outcomes[0]!.outcome.markdown);
+    await publisher.comment(commentUnit);
+  }
+  return finish(settings, decision, publisher);
+}
+
+/** use-local-subject / rewrite-subject (inputs win), else the scenario's subjectRewrite. */
+function subjectRewriteFor(
+  settings: Settings,
+  manifest: ReturnType<typeof loadManifest>,
+  scenario: RegistryScenario | undefined,
+): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  const m = manifest.manifest;
+  if (settings.useLocalSubject) {
+    if (!m.localSubject || Object.keys(m.localSubject).length === 0)
+      throw new InputError(`input "use-local-subject": the manifest ${manifest.path} has no localSubject`);
+    Object.assign(out, m.localSubject);
+  }
+  for (const [k, v] of Object.entries(settings.rewriteSubject)) {
+    if (!m.subjectKeys.includes(k))
+      throw new InputError(
+        `input "rewrite-subject": ${JSON.stringify(k)} is not a subject key of ${manifest.path} (subject keys: ${m.subjectKeys.join(', ')})`,
+      );
+    out[k] = v;
+  }
+  if (Object.keys(out).length) return out;
+  return scenario?.subjectRewrite;
+}
+
+function unitFor(checkName: string, j: Judgement, markdown: string): ReportUnit {
+  return {
+    checkName,
+    decision: j.decision,
+    title: checkRunTitle(j),
+    markdown,
+    annotations: j.annotations,
+    externalId: j.scenario ? `${j.app}/${j.scenario}` : j.app,
+  };
+}
+
+function finish(settings: Settings, decision: Decision, publisher: Publisher): ActionResult {
+  const first = publisher.outcome.checkRuns[0];
+  core.setOutput('check-run-id', first ? String(first.id) : '');
+  core.setOutput('comment-url', publisher.outcome.commentUrl ?? '');
+  if (failsStep(decision, settings.failOn)) {
+    return {
+      decision,
+      failed: true,
+      failMessage: `replay-env decision: ${decision} (fail-on: ${settings.failOn}); see the job summary for the reasons`,
+    };
+  }
+  return { decision, failed: false };
+}
+
+async function aggregate(settings: Settings, event: EventContext, _outRoot: string): Promise<ActionResult> {
+  const files = await readJudgementsDir(resolve(settings.judgementsDir!));
+  const parts = files.map((f) => ({ judgement: f.judgement, markdown: renderForAction(f.judgement) }));
+  const decision = worstDecision(parts.map((p) => p.judgement.decision));
+  const checkName = settings.checkName ?? 'replay-env / regression';
+  const markdown = aggregateMarkdown(checkName, parts);
+  await writeJobSummary(markdown);
+  core.setOutput('decision', decision);
+  core.setOutput('judgement-path', files.map((f) => f.path).join('\n'));
+  const publisher = new Publisher(
+    settings.githubToken ? createOctokit({ token: settings.githubToken }) : undefined,
+    event,
+  );
+  const blocking = parts.filter((p) => p.judgement.decision === decision);
+  const unit: ReportUnit = {
+    checkName,
+    decision,
+    title: `${parts.length} scenario(s): ${decision}${
+      blocking[0] && decision !== 'continue'
+        ? ` (${blocking.map((b) => b.judgement.scenario ?? b.judgement.app).join(', ')})`
+        : ''
+    }`.slice(0, 200),
+    markdown,
+    annotations: mergeAnnotations(parts),
+  };
+  await publisher.checkRun(unit);
+  if (settings.comment) await publisher.comment(unit);
+  return finish(settings, decision, publisher);
+}

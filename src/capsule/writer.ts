@@ -1,0 +1,256 @@
+/**
+ * Streaming capsule writer.
+ *
+ * Layout (one JSON document, readable by any version-1 reader):
+ *
+ *   {"schemaVersion":1,
+ *   "app":"…",
+ *   …metadata keys, one per line (graph entries one per line)…
+ *   "tables":{
+ *   "profiles":[
+ *   {row},
+ *   {row}
+ *   ],
+ *   "events":[]
+ *   },
+ *   "integrity":{…},
+ *   …extension sections…
+ *   }
+ *
+ * Every row is on its own line, so a line reader can stream rows without a JSON tokenizer.
+ * Written to a temp file beside the target and renamed on `commit()`; `abort()` removes it, so a
+ * failed export never leaves a capsule behind. `.gz` paths are gzip-compressed. The sha256 and
+ * size reported are of the bytes on disk.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { createGzip, type Gzip } from 'node:zlib';
+import { FailureError } from '../errors.js';
+
+const FLUSH_AT = 1 << 18; // bytes of pending text before handing it to the stream
+
+export interface WriterOptions {
+  /** gzip the output (default: when the path ends in `.gz`). */
+  gzip?: boolean;
+  /** zlib level (default 3: JSON compresses well even at low levels, and speed matters more). */
+  gzipLevel?: number;
+}
+
+export interface WrittenCapsule {
+  path: string;
+  bytes: number;
+  sha256: string;
+  gzip: boolean;
+}
+
+/** Counts and hashes the bytes that reach the file. */
+class HashingPassThrough extends Transform {
+  readonly hash = createHash('sha256');
+  bytes = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+type State = 'header' | 'tables' | 'table' | 'after' | 'closed';
+
+export class CapsuleWriter {
+  readonly path: string;
+  readonly tempPath: string;
+  readonly gzip: boolean;
+  private file: WriteStream;
+  private counter = new HashingPassThrough();
+  private head: Gzip | HashingPassThrough;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private state: State = 'header';
+  private firstKey = true;
+  private firstTable = true;
+  private firstRow = true;
+  private failure: Error | null = null;
+  private finished: Promise<void>;
+  /** Milliseconds spent waiting for the disk/gzip to accept data. */
+  waitMs = 0;
+
+  private constructor(path: string, options: WriterOptions) {
+    this.path = resolve(path);
+    this.gzip = options.gzip ?? this.path.endsWith('.gz');
+    this.tempPath = join(dirname(this.path), `.${basename(this.path)}.${randomBytes(6).toString('hex')}.tmp`);
+    this.file = createWriteStream(this.tempPath, { flags: 'wx', highWaterMark: 1 << 20 });
+    const onError = (err: Error) => {
+      this.failure ??= err;
+    };
+    this.file.on('error', onError);
+    this.counter.on('error', onError);
+    this.counter.pipe(this.file);
+    if (this.gzip) {
+      const gz = createGzip({ level: options.gzipLevel ?? 3, memLevel: 9, chunkSize: 1 << 16 });
+      gz.on('error', onError);
+      gz.pipe(this.counter);
+      this.head = gz;
+    } else {
+      this.head = this.counter;
+    }
+    this.finished = new Promise((res, rej) => {
+      this.file.on('close', () => (this.failure ? rej(this.failure) : res()));
+      this.file.on('error', rej);
+    });
+    this.finished.catch(() => {});
+  }
+
+  static async open(path: string, options: WriterOptions = {}): Promise<CapsuleWriter> {
+    const dir = dirname(resolve(path));
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw new FailureError(`cannot create the output directory ${dir}: ${(err as Error).message}`);
+    }
+    const w = new CapsuleWriter(path, options);
+    await new Promise<void>((res, rej) => {
+      w.file.once('open', () => res());
+      w.file.once('error', (e) =>
+        rej(new FailureError(`cannot write the capsule to ${w.tempPath}: ${(e as Error).message}`)),
+      );
+    });
+    return w;
+  }
+
+  private emit(text: string): void {
+    this.pending.push(text);
+    this.pendingBytes += text.length;
+  }
+
+  /** True when enough text is buffered that `flush()` would hand it to the stream. */
+  needsFlush(): boolean {
+    return this.pendingBytes >= FLUSH_AT || this.failure !== null;
+  }
+
+  /** Hands buffered text to the stream; waits when the stream is full (back-pressure). */
+  async flush(force = false): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.pendingBytes === 0 || (!force && this.pendingBytes < FLUSH_AT)) return;
+    const chunk = this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!this.head.write(chunk)) {
+      const t = performance.now();
+      await new Promise<void>((res, rej) => {
+        const onDrain = () => {
+          this.head.off('error', onErr);
+          res();
+        };
+        const onErr = (e: Error) => {
+          this.head.off('drain', onDrain);
+          rej(e);
+        };
+        this.head.once('drain', onDrain);
+        this.head.once('error', onErr);
+      });
+      this.waitMs += performance.now() - t;
+    }
+  }
+
+  private key(name: string): void {
+    this.emit(`${this.firstKey ? '{' : ',\n'}${JSON.stringify(name)}:`);
+    this.firstKey = false;
+  }
+
+  /** A top-level key with an already-serialized JSON value (compact, no newlines needed). */
+  writeSectionText(name: string, jsonText: string): void {
+    if (this.state !== 'header' && this.state !== 'after')
+      throw new Error(`writeSection in state ${this.state}`);
+    this.key(name);
+    this.emit(jsonText);
+  }
+
+  /** A top-level key with a plain JSON value (no exact numbers needed). */
+  writeSection(name: string, value: unknown): void {
+    this.writeSectionText(name, JSON.stringify(value));
+  }
+
+  /** A top-level array written one element per line (e.g. `graph`). */
+  writeArraySection(name: string, items: unknown[]): void {
+    this.key(name);
+    if (items.length === 0) {
+      this.emit('[]');
+      return;
+    }
+    this.emit('[\n');
+    this.emit(items.map((x) => JSON.stringify(x)).join(',\n'));
+    this.emit('\n]');
+  }
+
+  beginTables(): void {
+    if (this.state !== 'header') throw new Error('beginTables twice');
+    this.key('tables');
+    this.emit('{');
+    this.state = 'tables';
+  }
+
+  beginTable(name: string): void {
+    if (this.state !== 'tables') throw new Error(`beginTable in state ${this.state}`);
+    this.emit(`${this.firstTable ? '\n' : ',\n'}${JSON.stringify(name)}:[`);
+    this.firstTable = false;
+    this.firstRow = true;
+    this.state = 'table';
+  }
+
+  /** One row as JSON text (must not contain a raw newline: JSON text from jsonb never does). */
+  writeRow(jsonText: string): void {
+    this.emit(this.firstRow ? '\n' : ',\n');
+    this.emit(jsonText);
+    this.firstRow = false;
+  }
+
+  endTable(): void {
+    if (this.state !== 'table') throw new Error('endTable without beginTable');
+    this.emit(this.firstRow ? ']' : '\n]');
+    this.state = 'tables';
+  }
+
+  endTables(): void {
+    if (this.state !== 'tables') throw new Error(`endTables in state ${this.state}`);
+    this.emit(this.firstTable ? '}' : '\n}');
+    this.state = 'after';
+  }
+
+  /** Finishes the document, closes the file and renames it into place. */
+  async commit(): Promise<WrittenCapsule> {
+    if (this.state !== 'after') throw new Error(`commit in state ${this.state}`);
+    this.emit('\n}\n');
+    await this.flush(true);
+    this.state = 'closed';
+    this.head.end();
+    await this.finished;
+    try {
+      await rename(this.tempPath, this.path);
+    } catch (err) {
+      await rm(this.tempPath, { force: true });
+      throw new FailureError(`cannot move the capsule into place at ${this.path}: ${(err as Error).message}`);
+    }
+    return {
+      path: this.path,
+      bytes: this.counter.bytes,
+      sha256: this.counter.hash.digest('hex'),
+      gzip: this.gzip,
+    };
+  }
+
+  /** Discards everything written so far; the target path is untouched. */
+  async abort(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.pending = [];
+    this.head.unpipe?.();
+    this.head.destroy();
+    this.counter.destroy();
+    this.file.destroy();
+    await new Promise((r) => setImmediate(r));
+    await rm(this.tempPath, { force: true });
+  }
+}

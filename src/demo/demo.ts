@@ -1,0 +1,235 @@
+/**
+ * `replay-env demo`: the whole loop on the embedded default, with nothing installed.
+ *
+ *   1. "production": an embedded PostgreSQL seeded from examples/socialapp (schema.sql, seed.sql)
+ *   2. export one subject (acme/ada) with referential closure and the schema section
+ *   3. "production" is stopped; a second embedded PostgreSQL starts empty
+ *   4. run: materialize with --create-schema, start the example app, run its probes → trace
+ *   5. judge the trace against the bundled golden (examples/socialapp/golden) → decision
+ *
+ * Every server and process is stopped before returning (also on failure). Stages never print:
+ * progress goes to `onStep`.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FailureError } from '../errors.js';
+import { judgeTrace } from '../judge/judge.js';
+import type { Judgement } from '../judge/schema.js';
+import { loadSetupGolden, loadSetupPolicy, resolveSetup } from '../judge/setup.js';
+import { readTrace } from '../judge/trace-file.js';
+import { loadManifest } from '../manifest/load.js';
+import type { Manifest } from '../manifest/schema.js';
+import type { ClosureSection } from '../postgres/closure.js';
+import { withClient } from '../postgres/connect.js';
+import { type EmbeddedServer, freePort, startEmbeddedPostgres } from '../postgres/embedded.js';
+import { exportCapsule } from '../postgres/export.js';
+import { zeroSetupHooks } from '../postgres/zero-setup-export.js';
+import { type CreateSchemaReport, createSchemaHook } from '../postgres/zero-setup-materialize.js';
+import { stopAllProcesses } from '../run/processes.js';
+import { runReplay } from '../run/replay.js';
+import type { Trace } from '../trace/schema.js';
+
+export const DEMO_APP = 'socialapp';
+export const DEMO_SUBJECT = { tenant_id: 'acme', user_id: 'ada' } as const;
+const DEMO_PORT = 4517;
+
+/** The package root (src/demo or lib/demo → ../../), holding examples/ and config/. */
+export function packageRoot(): string {
+  return fileURLToPath(new URL('../../', import.meta.url));
+}
+
+export interface DemoPaths {
+  root: string;
+  example: string;
+  manifest: string;
+}
+
+export function demoPaths(root = packageRoot()): DemoPaths {
+  const paths = {
+    root,
+    example: join(root, 'examples', DEMO_APP),
+    manifest: join(root, 'config', 'apps', `${DEMO_APP}.json`),
+  };
+  for (const p of [join(paths.example, 'schema.sql'), join(paths.example, 'seed.sql'), paths.manifest])
+    if (!existsSync(p))
+      throw new FailureError(`the demo's example app is missing: ${p} not found (is the package complete?)`);
+  return paths;
+}
+
+export interface DemoOptions {
+  /** Where the capsule, trace and judgement go. */
+  outDir: string;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  root?: string;
+  onStep?: (step: DemoStep) => void;
+  /** Keep the replay database running: called with its URL; the demo waits for the promise. */
+  hold?: (replayUrl: string) => Promise<void>;
+}
+
+export interface DemoStep {
+  step: 'production' | 'export' | 'replay-db' | 'run' | 'judge';
+  ms: number;
+  detail: string;
+}
+
+export interface DemoResult {
+  app: string;
+  subject: Record<string, string>;
+  decision: Judgement['decision'];
+  reasons: string[];
+  capsule: { path: string; rows: Record<string, number>; closure: ClosureSection | null };
+  tracePath: string;
+  judgementPath: string;
+  goldenPath: string;
+  schema: CreateSchemaReport | null;
+  runGate: Trace['gate'];
+  timings: Record<DemoStep['step'] | 'total', number>;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
+  });
+}
+
+/**
+ * The demo's manifest: the bundled one, with browser probes left out (the demo needs nothing
+ * installed, and the bundled golden was blessed without them) and, when the app's port is taken,
+ * another free port.
+ */
+async function demoManifest(manifest: Manifest): Promise<Manifest> {
+  let m: Manifest = { ...manifest, probes: manifest.probes.filter((p) => p.kind !== 'browser') };
+  if (!(await portFree(DEMO_PORT))) {
+    const port = await freePort();
+    const text = JSON.stringify(m).replaceAll(`127.0.0.1:${DEMO_PORT}`, `127.0.0.1:${port}`);
+    m = JSON.parse(text) as Manifest;
+    for (const c of m.commands) if (c.env?.PORT === String(DEMO_PORT)) c.env.PORT = String(port);
+  }
+  return m;
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const t0 = performance.now();
+  const paths = demoPaths(options.root);
+  const step = (s: DemoStep['step'], since: number, detail: string) => {
+    const ms = Math.round(performance.now() - since);
+    timings[s] = ms;
+    options.onStep?.({ step: s, ms, detail });
+  };
+  const timings = {} as DemoResult['timings'];
+  const loaded = loadManifest(paths.manifest);
+  const manifest = await demoManifest(loaded.manifest);
+  const outDir = resolve(options.cwd, options.outDir);
+  mkdirSync(outDir, { recursive: true });
+  const capsulePath = join(outDir, `${DEMO_APP}-ada.capsule.json`);
+  const tracePath = join(outDir, 'trace.json');
+  const judgementPath = join(outDir, 'judgement.json');
+
+  const servers: EmbeddedServer[] = [];
+  try {
+    // 1. production
+    let t = performance.now();
+    const prod = await startEmbeddedPostgres();
+    servers.push(prod);
+    const prodUrl = await prod.createDatabase('production');
+    await withClient(prodUrl, { role: 'demo production' }, async (c) => {
+      await c.query(readFileSync(join(paths.example, 'schema.sql'), 'utf8'));
+      await c.query(readFileSync(join(paths.example, 'seed.sql'), 'utf8'));
+    });
+    step('production', t, `embedded PostgreSQL seeded from examples/${DEMO_APP}`);
+
+    // 2. export
+    t = performance.now();
+    const hooks = zeroSetupHooks(manifest);
+    const exported = await exportCapsule({
+      manifest,
+      subject: { ...DEMO_SUBJECT },
+      databaseUrl: prodUrl,
+      out: capsulePath,
+      env: options.env,
+      ...(hooks.extraRows ? { extraRows: hooks.extraRows } : {}),
+      extraSections: hooks.extraSections,
+    });
+    const closure = hooks.closure();
+    const total = Object.values(exported.counts).reduce((a, b) => a + b, 0);
+    step(
+      'export',
+      t,
+      `${total} rows in ${Object.keys(exported.counts).length} tables (${closure?.totalRows ?? 0} added by referential closure), schema carried`,
+    );
+    await prod.stop();
+
+    // 3. a second, empty embedded server
+    t = performance.now();
+    const replay = await startEmbeddedPostgres();
+    servers.push(replay);
+    const replayUrl = await replay.createDatabase('replay');
+    step('replay-db', t, 'second embedded PostgreSQL, empty');
+
+    // 4. run
+    t = performance.now();
+    let schema: CreateSchemaReport | null = null;
+    const { trace } = await runReplay({
+      manifest,
+      manifestPath: paths.manifest,
+      capsulePath,
+      databaseUrl: replayUrl,
+      prepareTarget: createSchemaHook({
+        capsulePath,
+        report: (r) => {
+          schema = r;
+        },
+      }),
+      traceOut: tracePath,
+      env: options.env,
+      cwd: options.cwd,
+      scenario: undefined,
+    });
+    step(
+      'run',
+      t,
+      `materialize ${trace.materialization.status} (--create-schema), ${trace.events.length} steps, run gate ${trace.gate.decision}`,
+    );
+
+    // 5. judge against the bundled golden
+    t = performance.now();
+    const read = readTrace(tracePath);
+    const setup = resolveSetup({ cwd: options.cwd, app: paths.manifest }, read.trace);
+    const judgement = judgeTrace({
+      trace: read.trace,
+      tracePath: read.path,
+      traceSha256: read.sha256,
+      golden: loadSetupGolden(setup),
+      goldenPath: setup.goldenPath,
+      policy: loadSetupPolicy(setup),
+      manifest: setup.manifest,
+      judges: setup.judges,
+    });
+    writeFileSync(judgementPath, `${JSON.stringify(judgement, null, 2)}\n`);
+    step('judge', t, `${judgement.decision} (golden ${setup.goldenPath})`);
+
+    if (options.hold) await options.hold(replayUrl);
+    timings.total = Math.round(performance.now() - t0);
+    return {
+      app: manifest.appId,
+      subject: { ...DEMO_SUBJECT },
+      decision: judgement.decision,
+      reasons: judgement.reasons,
+      capsule: { path: capsulePath, rows: exported.counts, closure },
+      tracePath,
+      judgementPath,
+      goldenPath: setup.goldenPath,
+      schema,
+      runGate: trace.gate,
+      timings,
+    };
+  } finally {
+    await stopAllProcesses().catch(() => {});
+    for (const s of servers.reverse()) await s.stop().catch(() => {});
+  }
+}

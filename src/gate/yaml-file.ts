@@ -1,0 +1,35 @@
+/** Reading the loop's YAML files with errors that name the file (and line for syntax errors). */
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { InputError } from '../errors.js';
+import { lineColumn, readTextFile } from '../util/json-file.js';
+import { issueLines } from '../util/zod-issues.js';
+
+export function readYamlFile(path: string, what: string): unknown {
+  const text = readTextFile(path, what);
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const { line, column } = lineColumn(text, e.pos[0]);
+    const where = ` at line ${line}, column ${column}`;
+    throw new InputError(`${path}: invalid YAML${where}: ${e.message.split('\n')[0]}`);
+  }
+  return doc.toJS();
+}
+
+/** Validates with zod; every problem on its own line as `file: path: message`. */
+export function validateFile<T extends z.ZodType>(
+  schema: T,
+  raw: unknown,
+  path: string,
+  what: string,
+): z.output<T> {
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  throw invalidFile(path, what, issueLines(result.error));
+}
+
+export function invalidFile(path: string, what: string, lines: string[]): InputError {
+  const head = lines.length === 1 ? `invalid ${what}` : `invalid ${what} (${lines.length} problems)`;
+  return new InputError(`${path}: ${head}:\n${lines.map((l) => `  ${path}: ${l}`).join('\n')}`);
+}

@@ -1,0 +1,114 @@
+/**
+ * judgeTrace: run the deterministic judges on a trace, compute the facts, apply the gate policy,
+ * and return a Judgement (validated by judgementSchema). Pure: reads screenshot files only.
+ */
+import { dirname, relative } from 'node:path';
+import { computeFacts } from '../gate/compute-facts.js';
+import { evaluatePolicy, type GatePolicy } from '../gate/policy.js';
+import type { Manifest } from '../manifest/schema.js';
+import type { Trace } from '../trace/schema.js';
+import { goldenAnnotations } from './annotations.js';
+import { judgeCapsuleIntegrity } from './capsule-integrity.js';
+import type { JudgeInput } from './context.js';
+import { judgeDuration } from './duration.js';
+import type { Golden, LoadedGolden } from './golden.js';
+import { judgeGoldenMatch } from './golden-match.js';
+import type { JudgesConfig, Scenario } from './loop.js';
+import { judgeMaterializationIntegrity } from './materialization-integrity.js';
+import { judgeNoExternalSideEffects } from './no-external-side-effects.js';
+import { JUDGEMENT_SCHEMA_VERSION, type Judgement, judgementSchema } from './schema.js';
+
+export interface JudgeTraceOptions {
+  trace: Trace;
+  /** The trace file (screenshots are relative to it; shown in the judgement). */
+  tracePath?: string;
+  traceSha256?: string;
+  /** The golden (as loaded by readGolden, or a bare document with goldenPath); null/absent: none. */
+  golden?: LoadedGolden | Golden | null;
+  /** Where the golden is (or was looked for). */
+  goldenPath?: string;
+  policy: GatePolicy;
+  /** Shown in the judgement; default policy.path. */
+  policyPath?: string;
+  manifest?: Manifest;
+  scenario?: Scenario;
+  /** judges.yaml; absent: every judge enabled with default options. */
+  judges?: JudgesConfig;
+  /**
+   * The repository root: when given and the golden lies inside it, failing/warning differences
+   * become annotations on the golden file (at the probe's line).
+   */
+  repoRoot?: string;
+  /** Evidence file paths are made relative to this directory (default: the trace's directory). */
+  evidenceBase?: string;
+  now?: Date;
+}
+
+function asLoaded(g: LoadedGolden | Golden | null | undefined, path?: string): LoadedGolden | null {
+  if (!g) return null;
+  if ('golden' in g && 'path' in g) return g;
+  return { golden: g as Golden, path: path ?? '(golden)' };
+}
+
+export function judgeTrace(opts: JudgeTraceOptions): Judgement {
+  const golden = asLoaded(opts.golden, opts.goldenPath);
+  const input: JudgeInput = {
+    trace: opts.trace,
+    tracePath: opts.tracePath,
+    golden,
+    goldenPath: opts.goldenPath,
+    manifest: opts.manifest,
+    scenario: opts.scenario,
+    config: opts.judges,
+  };
+  const goldenMatch = judgeGoldenMatch(input);
+  const duration = judgeDuration(input);
+  const judges = [
+    judgeCapsuleIntegrity(input),
+    judgeMaterializationIntegrity(input),
+    judgeNoExternalSideEffects(input),
+    goldenMatch.result,
+    duration.result,
+  ];
+  const facts = computeFacts({
+    trace: opts.trace,
+    judges,
+    differences: goldenMatch.differences,
+    scenario: opts.scenario,
+    goldenPresent: golden !== null,
+    slowerThanGolden: duration.slower,
+    overTimeBudget: duration.overBudget,
+  });
+  const outcome = evaluatePolicy(opts.policy, facts);
+  const base = opts.evidenceBase ?? (opts.tracePath ? dirname(opts.tracePath) : undefined);
+  const evidence = [
+    ...opts.trace.artifacts.map((a) => a.path),
+    ...goldenMatch.evidenceFiles.map((f) => (base ? relative(base, f) : f)),
+  ];
+  const judgement: Judgement = {
+    schemaVersion: JUDGEMENT_SCHEMA_VERSION,
+    kind: 'replay-env.judgement',
+    app: opts.trace.app,
+    scenario: opts.scenario?.id ?? opts.trace.scenario,
+    createdAt: (opts.now ?? new Date()).toISOString(),
+    decision: outcome.decision,
+    reasons: outcome.reasons,
+    humanReview: outcome.humanReview,
+    judges,
+    differences: goldenMatch.differences,
+    facts,
+    trace: {
+      ...(opts.tracePath ? { path: opts.tracePath } : {}),
+      ...(opts.traceSha256 ? { sha256: opts.traceSha256 } : {}),
+    },
+    golden: golden ? { path: golden.path } : null,
+    policy: {
+      path: opts.policyPath ?? opts.policy.path,
+      ...(opts.policy.name ? { name: opts.policy.name } : {}),
+    },
+    annotations:
+      golden && opts.repoRoot ? goldenAnnotations(golden, goldenMatch.differences, opts.repoRoot) : [],
+    evidence: [...new Set(evidence)],
+  };
+  return judgementSchema.parse(judgement);
+}

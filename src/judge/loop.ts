@@ -1,0 +1,189 @@
+/**
+ * The operating loop as data: loop.yaml, judges.yaml, scenarios.yaml (and gate.yaml, loaded by
+ * gate/policy.ts). Every file is validated with zod; errors name the file and the path.
+ */
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { InputError } from '../errors.js';
+import { loopDir } from '../gate/package-root.js';
+import { type GatePolicy, loadPolicy } from '../gate/policy.js';
+import { invalidFile, readYamlFile, validateFile } from '../gate/yaml-file.js';
+import { formatPath } from '../util/zod-issues.js';
+
+export const JUDGE_IDS = [
+  'capsule-integrity',
+  'materialization-integrity',
+  'no-external-side-effects',
+  'golden-match',
+  'duration',
+] as const;
+export type JudgeId = (typeof JUDGE_IDS)[number];
+
+const text = z.string().min(1);
+
+export const loopFileSchema = z.strictObject({
+  version: z.literal(1, { error: 'must be 1' }),
+  id: text,
+  title: text,
+  objective: text,
+  success: z.array(text).default([]),
+  hardConstraints: z.array(text).min(1, { error: 'must list at least one hard constraint' }),
+  evidence: z.array(z.strictObject({ id: text, description: text, trace: z.string().optional() })).min(1),
+  memory: z.array(text).default([]),
+  files: z
+    .strictObject({ judges: text.optional(), gate: text.optional(), scenarios: text.optional() })
+    .default({}),
+});
+
+const judgeText = { title: text, enabled: z.boolean().default(true), pass: text, warn: text, fail: text };
+
+const judgeEntrySchema = z.discriminatedUnion(
+  'id',
+  [
+    z.strictObject({ id: z.literal('capsule-integrity'), ...judgeText }),
+    z.strictObject({ id: z.literal('materialization-integrity'), ...judgeText }),
+    z.strictObject({ id: z.literal('no-external-side-effects'), ...judgeText }),
+    z.strictObject({
+      id: z.literal('golden-match'),
+      ...judgeText,
+      options: z.strictObject({ screenshotThreshold: z.number().min(0).max(1).optional() }).default({}),
+    }),
+    z.strictObject({
+      id: z.literal('duration'),
+      ...judgeText,
+      options: z
+        .strictObject({
+          tolerance: z.number().nonnegative().optional(),
+          minSlowdownMs: z.number().nonnegative().optional(),
+        })
+        .default({}),
+    }),
+  ],
+  {
+    error: (iss) =>
+      iss.code === 'invalid_union'
+        ? `must be one of ${JUDGE_IDS.join(', ')}, got ${JSON.stringify((iss.input as { id?: unknown })?.id)}`
+        : undefined,
+  },
+);
+
+export const judgesFileSchema = z.strictObject({
+  version: z.literal(1, { error: 'must be 1' }),
+  judges: z.array(judgeEntrySchema),
+});
+
+export type JudgesConfig = z.output<typeof judgesFileSchema>;
+export type JudgeConfigEntry = JudgesConfig['judges'][number];
+
+export const scenarioSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, {
+    error: 'must be lowercase letters, digits, ".", "_" or "-" (it names the golden file)',
+  }),
+  title: text,
+  risk: z.enum(['low', 'medium', 'high', 'critical']),
+  /** A capsule path, or a workflow artifact name. */
+  capsule: z.union(
+    [
+      text.transform((path) => ({ path })),
+      z.strictObject({ path: text }),
+      z.strictObject({ artifact: text }),
+    ],
+    {
+      error: 'must be a path string, {path: ...} or {artifact: ...}',
+    },
+  ),
+  subjectRewrite: z.record(z.string(), z.string()).optional(),
+  steps: z.array(z.strictObject({ step: text, expect: text })).default([]),
+  /** Manifest probe names the scenario needs; a missing one is the fact required_probe_missing. */
+  probes: z.array(text).default([]),
+  /** Tables that must be non-empty for the flow (fact interaction_tables_empty). */
+  interactionTables: z.array(text).optional(),
+  /** The golden file; default <golden dir>/<id>.golden.json. */
+  golden: text.optional(),
+  judges: z.array(z.enum(JUDGE_IDS)).optional(),
+  maxDurationSeconds: z.number().positive(),
+  requiredFor: z.array(z.enum(['merge', 'release'])).default([]),
+});
+
+export type Scenario = z.output<typeof scenarioSchema>;
+
+export const scenariosFileSchema = z.strictObject({
+  version: z.literal(1, { error: 'must be 1' }),
+  scenarios: z.array(scenarioSchema),
+});
+
+export interface LoadedLoop {
+  dir: string;
+  loop: z.output<typeof loopFileSchema>;
+  judges: JudgesConfig;
+  gate: GatePolicy;
+  scenarios: Scenario[];
+  paths: { loop: string; judges: string; gate: string; scenarios: string };
+}
+
+export function loadJudgesConfig(path: string = join(loopDir(), 'judges.yaml')): JudgesConfig {
+  const cfg = validateFile(judgesFileSchema, readYamlFile(path, 'judges file'), path, 'judges file');
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  cfg.judges.forEach((j, i) => {
+    if (seen.has(j.id)) problems.push(`${formatPath(['judges', i, 'id'])}: duplicate judge ${j.id}`);
+    seen.add(j.id);
+  });
+  if (problems.length) throw invalidFile(path, 'judges file', problems);
+  return cfg;
+}
+
+export function loadScenarios(path: string = join(loopDir(), 'scenarios.yaml')): Scenario[] {
+  const file = validateFile(
+    scenariosFileSchema,
+    readYamlFile(path, 'scenarios file'),
+    path,
+    'scenarios file',
+  );
+  const seen = new Map<string, number>();
+  const problems: string[] = [];
+  file.scenarios.forEach((s, i) => {
+    const prev = seen.get(s.id);
+    if (prev !== undefined)
+      problems.push(
+        `${formatPath(['scenarios', i, 'id'])}: duplicate scenario ${s.id} (also scenarios[${prev}])`,
+      );
+    seen.set(s.id, i);
+  });
+  if (problems.length) throw invalidFile(path, 'scenarios file', problems);
+  return file.scenarios;
+}
+
+/** Loads the whole loop folder (default: the shipped loops/user-history-replay). */
+export function loadLoop(dir: string = loopDir()): LoadedLoop {
+  const loopPath = join(dir, 'loop.yaml');
+  const loop = validateFile(loopFileSchema, readYamlFile(loopPath, 'loop file'), loopPath, 'loop file');
+  const paths = {
+    loop: loopPath,
+    judges: join(dirname(loopPath), loop.files.judges ?? 'judges.yaml'),
+    gate: join(dirname(loopPath), loop.files.gate ?? 'gate.yaml'),
+    scenarios: join(dirname(loopPath), loop.files.scenarios ?? 'scenarios.yaml'),
+  };
+  return {
+    dir,
+    loop,
+    judges: loadJudgesConfig(paths.judges),
+    gate: loadPolicy(paths.gate),
+    scenarios: loadScenarios(paths.scenarios),
+    paths,
+  };
+}
+
+export function findScenario(scenarios: Scenario[], id: string, path: string): Scenario {
+  const s = scenarios.find((x) => x.id === id);
+  if (!s) {
+    throw new InputError(
+      `${path}: no scenario ${JSON.stringify(id)} is registered (known: ${scenarios.map((x) => x.id).join(', ') || 'none'})`,
+    );
+  }
+  return s;
+}
+
+export function judgeConfig(cfg: JudgesConfig | undefined, id: JudgeId): JudgeConfigEntry | undefined {
+  return cfg?.judges.find((j) => j.id === id);
+}

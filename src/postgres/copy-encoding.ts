@@ -1,0 +1,113 @@
+/**
+ * Encoding capsule values (exact JSON) as Postgres COPY TEXT-format fields.
+ *
+ * COPY TEXT: fields separated by tab, rows by newline, NULL is `\N`, and backslash, newline, CR
+ * and tab inside a value are written as `\\`, `\n`, `\r`, `\t`. Because every backslash is doubled,
+ * a value line that is just `\.` (the end-of-data marker) or the text `\N` can never be mistaken
+ * for the marker or for NULL.
+ *
+ * How a JSON value becomes the column's text depends on the column type (from the target catalog):
+ * - json/jsonb: the value's exact JSON text, so a JSON string `"123"` stays a string;
+ * - arrays: a JSON array becomes an array literal `{"a","b",NULL}` (nested arrays nest; elements
+ *   of json/jsonb arrays are their JSON text); a JSON string is taken as literal array text;
+ * - everything else: a string is the literal text, a number its exact digits, a boolean t/f.
+ * Composite values (JSON objects for a row type) are not encodable here: such tables load through
+ * jsonb_populate_recordset instead (see materialize).
+ */
+import { isLosslessNumber, stringifyExact } from '../util/exact-json.js';
+
+export type ColumnCodec =
+  | { kind: 'json' }
+  | { kind: 'array'; element: 'json' | 'plain'; delimiter: string }
+  | { kind: 'plain' };
+
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
+
+/** COPY TEXT escaping of one field's text. */
+export function escapeCopyText(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return s;
+  let out = '';
+  let last = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    let rep: string | null = null;
+    if (c === 92) rep = '\\\\';
+    else if (c === 10) rep = '\\n';
+    else if (c === 13) rep = '\\r';
+    else if (c === 9) rep = '\\t';
+    if (rep !== null) {
+      out += s.slice(last, i) + rep;
+      last = i + 1;
+    }
+  }
+  return out + s.slice(last);
+}
+
+/** Text of a scalar for a non-JSON column (strings as they are, numbers exact, booleans t/f). */
+export function plainText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'boolean') return v ? 't' : 'f';
+  if (isLosslessNumber(v)) return (v as { value: string }).value;
+  // An object or array for a scalar column: hand Postgres the JSON text and let it judge.
+  return stringifyExact(v);
+}
+
+const ARRAY_ELEMENT_ESCAPE = /[\\"]/g;
+
+/** A Postgres array literal from a JSON array: every element quoted, NULL unquoted. */
+export function arrayLiteral(values: readonly unknown[], element: 'json' | 'plain', delimiter = ','): string {
+  const parts: string[] = new Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    // A JSON null element is an SQL NULL element, as jsonb_populate_recordset reads it (a jsonb
+    // 'null' element of a jsonb[] exports the same way and cannot be told apart).
+    if (v === null || v === undefined) parts[i] = 'NULL';
+    else if (Array.isArray(v) && element === 'plain') parts[i] = arrayLiteral(v, element, delimiter);
+    else {
+      const text = element === 'json' ? stringifyExact(v) : plainText(v);
+      parts[i] = `"${text.replace(ARRAY_ELEMENT_ESCAPE, '\\$&')}"`;
+    }
+  }
+  return `{${parts.join(delimiter)}}`;
+}
+
+/** The text of one value for a column, before COPY escaping; null for SQL NULL. */
+export function columnText(v: unknown, codec: ColumnCodec): string | null {
+  if (v === null || v === undefined) return null;
+  switch (codec.kind) {
+    case 'json':
+      if (typeof v === 'number') return String(v);
+      return stringifyExact(v);
+    case 'array':
+      if (Array.isArray(v)) return arrayLiteral(v, codec.element, codec.delimiter);
+      return plainText(v);
+    default:
+      return plainText(v);
+  }
+}
+
+/** One COPY TEXT field: escaped text, or `\N`. */
+export function copyField(v: unknown, codec: ColumnCodec): string {
+  if (v === null || v === undefined) return '\\N';
+  if (codec.kind === 'plain') {
+    if (typeof v === 'string') return NEEDS_ESCAPE.test(v) ? escapeCopyText(v) : v;
+    if (typeof v === 'number') return String(v);
+    if (typeof v === 'boolean') return v ? 't' : 'f';
+  }
+  return escapeCopyText(columnText(v, codec)!);
+}
+
+/** One COPY TEXT line (with trailing newline) for a row and its columns. */
+export function copyLine(
+  row: Record<string, unknown>,
+  columns: readonly string[],
+  codecs: readonly ColumnCodec[],
+): string {
+  let line = '';
+  for (let i = 0; i < columns.length; i++) {
+    if (i > 0) line += '\t';
+    line += copyField(row[columns[i]!], codecs[i]!);
+  }
+  return `${line}\n`;
+}

@@ -1,0 +1,333 @@
+/**
+ * Recreating a capsule's `schema` section (see ddl.ts) on an empty database, in two phases so the
+ * data can be loaded in between:
+ *
+ *   const created = await createSchemaFromCapsule(client, capsule.schema, { replace });
+ *   … load the rows …
+ *   await created.finish();
+ *
+ * Phase one creates schemas, extensions, types, sequences, tables and partitions. Primary/unique/
+ * check/exclusion constraints, indexes and foreign keys are added by `finish()`, after the data:
+ * building an index once is faster than maintaining it row by row, and loading needs no parent-
+ * first order. It is safe because the whole materialization is one transaction and every
+ * constraint is validated when it is added, so bad data still fails the load (naming the
+ * constraint). Identity columns declared GENERATED ALWAYS are BY DEFAULT while loading (rows keep
+ * their exported ids) and ALWAYS again afterwards; sequences are moved past the loaded values.
+ *
+ * The caller owns the transaction. Statements come from the capsule: only use it on capsules you
+ * trust as much as their rows.
+ */
+import type pg from 'pg';
+import { z } from 'zod';
+import { FailureError, InputError } from '../errors.js';
+import { describePgError, quoteIdent } from './connect.js';
+import type { PartitionDdl, SchemaSection, TableDdl } from './ddl.js';
+import { SCHEMA_SECTION_VERSION } from './ddl.js';
+
+const constraintSchema = z.object({
+  name: z.string(),
+  kind: z.enum(['primary', 'unique', 'check', 'foreign', 'exclusion']),
+  definition: z.string(),
+  sql: z.string(),
+  references: z.string().optional(),
+});
+const indexSchema = z.object({ name: z.string(), sql: z.string() });
+const partitionSchema: z.ZodType<PartitionDdl> = z.lazy(() =>
+  z.object({
+    name: z.string(),
+    schema: z.string(),
+    bound: z.string(),
+    create: z.string(),
+    constraints: z.array(constraintSchema),
+    indexes: z.array(indexSchema),
+    partitions: z.array(partitionSchema),
+  }),
+);
+
+/** The `schema` section as read from a capsule (untrusted input: checked before use). */
+export const schemaSectionSchema = z.object({
+  version: z.literal(SCHEMA_SECTION_VERSION, {
+    error: (iss) =>
+      `must be ${SCHEMA_SECTION_VERSION} (this replay-env reads schema sections of version ${SCHEMA_SECTION_VERSION}), got ${JSON.stringify(iss.input)}`,
+  }),
+  sourceServerVersion: z.string(),
+  schemas: z.array(z.string()),
+  extensions: z.array(z.string()),
+  types: z.array(
+    z.object({
+      schema: z.string(),
+      name: z.string(),
+      kind: z.enum(['enum', 'domain', 'composite', 'range']),
+      create: z.string(),
+    }),
+  ),
+  sequences: z.array(
+    z.object({ schema: z.string(), name: z.string(), create: z.string(), ownedBy: z.string().nullable() }),
+  ),
+  tables: z.array(
+    z.object({
+      name: z.string(),
+      schema: z.string(),
+      relname: z.string(),
+      create: z.string(),
+      columns: z.array(
+        z.object({
+          name: z.string(),
+          type: z.string(),
+          notNull: z.boolean(),
+          default: z.string().nullable(),
+          identity: z.enum(['always', 'by default']).nullable(),
+          generated: z.string().nullable(),
+          generatedKind: z.enum(['stored', 'virtual']).nullable(),
+          identityOptions: z.string().nullable(),
+          collation: z.string().nullable(),
+        }),
+      ),
+      partitionKey: z.string().nullable(),
+      constraints: z.array(constraintSchema),
+      indexes: z.array(indexSchema),
+      partitions: z.array(partitionSchema),
+    }),
+  ),
+  omittedForeignKeys: z.array(
+    z.object({ table: z.string(), constraint: z.string(), references: z.string(), reason: z.string() }),
+  ),
+  warnings: z.array(z.string()),
+});
+
+/** Validate a capsule's `schema` value; `where` names the capsule in the error. */
+export function parseSchemaSection(value: unknown, where: string): SchemaSection {
+  if (value === undefined || value === null)
+    throw new InputError(
+      `${where} carries no schema section (key "schema"): export it again with this replay-env, or create the schema with the manifest's setup commands instead of --create-schema`,
+    );
+  const parsed = schemaSectionSchema.safeParse(value);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new InputError(
+      `${where}: schema.${first?.path.join('.') ?? ''} ${first?.message ?? 'is invalid'} — the capsule's schema section cannot be used`,
+    );
+  }
+  return parsed.data as SchemaSection;
+}
+
+export interface CreateSchemaOptions {
+  /** Drop and recreate tables/types/sequences of the section that already exist. */
+  replace?: boolean;
+  /** Add constraints and indexes in finish() (default true); false adds them immediately. */
+  deferConstraints?: boolean;
+  onStep?: (step: string) => void;
+}
+
+export interface CreatedSchema {
+  /** Capsule names of the tables created, in creation (FK parent first) order. */
+  tables: string[];
+  /** Statements run so far. */
+  statements: number;
+  /** Add the deferred constraints and indexes, restore identity ALWAYS, move sequences past the data. */
+  finish(): Promise<{ constraints: number; indexes: number; sequences: number }>;
+}
+
+function qname(schema: string, name: string): string {
+  return `${quoteIdent(schema)}.${quoteIdent(name)}`;
+}
+
+function walkPartitions(ps: PartitionDdl[], fn: (p: PartitionDdl) => void): void {
+  for (const p of ps) {
+    fn(p);
+    walkPartitions(p.partitions, fn);
+  }
+}
+
+/** Names (schema-qualified) of the section's relations and types that already exist on the target. */
+export async function existingSchemaObjects(
+  client: pg.Client,
+  section: SchemaSection,
+): Promise<{ tables: string[]; types: string[]; sequences: string[] }> {
+  const rels = section.tables.map((t) => qname(t.schema, t.relname));
+  const types = section.types.map((t) => qname(t.schema, t.name));
+  const seqs = section.sequences.map((s) => qname(s.schema, s.name));
+  const { rows } = await client.query<{ kind: string; name: string }>(
+    `select 'table' as kind, x as name from unnest($1::text[]) x where to_regclass(x) is not null
+     union all select 'type', x from unnest($2::text[]) x where to_regtype(x) is not null
+     union all select 'sequence', x from unnest($3::text[]) x where to_regclass(x) is not null`,
+    [rels, types, seqs],
+  );
+  const pick = (k: string) => rows.filter((r) => r.kind === k).map((r) => r.name);
+  return { tables: pick('table'), types: pick('type'), sequences: pick('sequence') };
+}
+
+async function run(client: pg.Client, sql: string, what: string): Promise<void> {
+  try {
+    await client.query(sql);
+  } catch (err) {
+    throw new FailureError(
+      `creating the capsule's schema failed at ${what}: ${describePgError(err)}\n  SQL: ${sql}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+export async function createSchemaFromCapsule(
+  client: pg.Client,
+  section: SchemaSection,
+  options: CreateSchemaOptions = {},
+): Promise<CreatedSchema> {
+  const step = options.onStep ?? (() => {});
+  let statements = 0;
+  const exec = async (sql: string, what: string) => {
+    await run(client, sql, what);
+    statements++;
+  };
+
+  const existing = await existingSchemaObjects(client, section);
+  const clashes = [...existing.tables, ...existing.types, ...existing.sequences];
+  if (clashes.length > 0) {
+    if (!options.replace)
+      throw new FailureError(
+        `the target database already has ${clashes.join(', ')}; --create-schema needs an empty database (pass --replace-schema to drop and recreate these objects, losing their data)`,
+      );
+    step(`dropping ${clashes.length} existing object(s)`);
+    for (const t of existing.tables) await exec(`DROP TABLE IF EXISTS ${t} CASCADE`, `drop ${t}`);
+    for (const s of existing.sequences) await exec(`DROP SEQUENCE IF EXISTS ${s} CASCADE`, `drop ${s}`);
+    // Reverse dependency order: a domain over an enum goes before the enum.
+    for (const t of [...section.types].reverse()) {
+      const q = qname(t.schema, t.name);
+      if (!existing.types.includes(q)) continue;
+      await exec(`DROP ${t.kind === 'domain' ? 'DOMAIN' : 'TYPE'} IF EXISTS ${q} CASCADE`, `drop ${q}`);
+    }
+  }
+
+  step('creating schemas, extensions, types and sequences');
+  for (const s of section.schemas) await exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)}`, `schema ${s}`);
+  for (const e of section.extensions) {
+    try {
+      await exec(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e)}`, `extension ${e}`);
+    } catch (err) {
+      throw new FailureError(
+        `the capsule's schema needs the PostgreSQL extension "${e}", which the target server cannot create (${(err as Error).message.split('\n')[0]}); use a server that has it, or the manifest's setup commands`,
+        { cause: err },
+      );
+    }
+  }
+  for (const t of section.types) await exec(t.create, `type ${t.schema}.${t.name}`);
+  for (const s of section.sequences) await exec(s.create, `sequence ${s.schema}.${s.name}`);
+
+  step(`creating ${section.tables.length} table(s)`);
+  const deferred = options.deferConstraints ?? true;
+  const identityAlways: { table: string; column: string }[] = [];
+  for (const t of section.tables) {
+    await exec(t.create, `table ${t.name}`);
+    const q = qname(t.schema, t.relname);
+    for (const c of t.columns) {
+      if (c.identity === 'always') {
+        // Loading keeps the exported ids: BY DEFAULT until finish() (ALWAYS would reject them).
+        await exec(
+          `ALTER TABLE ${q} ALTER COLUMN ${quoteIdent(c.name)} SET GENERATED BY DEFAULT`,
+          `identity ${t.name}.${c.name}`,
+        );
+        identityAlways.push({ table: q, column: c.name });
+      }
+    }
+    const createPartitions = async (ps: PartitionDdl[]) => {
+      for (const p of ps) {
+        await exec(p.create, `partition ${p.schema}.${p.name}`);
+        await createPartitions(p.partitions);
+      }
+    };
+    await createPartitions(t.partitions);
+  }
+  for (const s of section.sequences)
+    if (s.ownedBy) await exec(s.ownedBy, `sequence ${s.schema}.${s.name} owner`);
+
+  const addConstraints = async () => {
+    let constraints = 0;
+    let indexes = 0;
+    const nonFk = (t: TableDdl | PartitionDdl) => t.constraints.filter((c) => c.kind !== 'foreign');
+    const fk = (t: TableDdl | PartitionDdl) => t.constraints.filter((c) => c.kind === 'foreign');
+    const everyRelation: (TableDdl | PartitionDdl)[] = [];
+    for (const t of section.tables) {
+      everyRelation.push(t);
+      walkPartitions(t.partitions, (p) => everyRelation.push(p));
+    }
+    // Keys and checks first (foreign keys need the referenced unique keys), then indexes, then FKs.
+    for (const r of everyRelation)
+      for (const c of nonFk(r)) {
+        await exec(c.sql, `constraint ${c.name}`);
+        constraints++;
+      }
+    for (const r of everyRelation)
+      for (const i of r.indexes) {
+        await exec(i.sql, `index ${i.name}`);
+        indexes++;
+      }
+    for (const r of everyRelation)
+      for (const c of fk(r)) {
+        await exec(c.sql, `foreign key ${c.name}`);
+        constraints++;
+      }
+    return { constraints, indexes };
+  };
+
+  let added = { constraints: 0, indexes: 0 };
+  if (!deferred) added = await addConstraints();
+
+  return {
+    tables: section.tables.map((t) => t.name),
+    get statements() {
+      return statements;
+    },
+    async finish() {
+      if (deferred) {
+        step('adding constraints and indexes');
+        added = await addConstraints();
+      }
+      for (const { table, column } of identityAlways)
+        await exec(
+          `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(column)} SET GENERATED ALWAYS`,
+          `identity ${table}.${column}`,
+        );
+      const sequences = await syncSequences(
+        client,
+        section.tables.map((t) => qname(t.schema, t.relname)),
+      );
+      return { ...added, sequences };
+    },
+  };
+}
+
+/**
+ * Move every sequence feeding a column of `tables` (serial defaults and identity columns) past the
+ * largest value loaded, so the app's next insert does not collide with a replayed row.
+ */
+export async function syncSequences(client: pg.Client, tables: readonly string[]): Promise<number> {
+  if (tables.length === 0) return 0;
+  const { rows } = await client.query<{ seq: string; rel: string; col: string }>(
+    `select distinct s.oid::regclass::text as seq, a.attrelid::regclass::text as rel, quote_ident(a.attname) as col
+       from pg_class s
+       join pg_depend d on d.refobjid = s.oid and d.refclassid = 'pg_class'::regclass
+       join pg_attrdef ad on d.classid = 'pg_attrdef'::regclass and d.objid = ad.oid
+       join pg_attribute a on a.attrelid = ad.adrelid and a.attnum = ad.adnum
+      where s.relkind = 'S' and ad.adrelid = any(select to_regclass(x) from unnest($1::text[]) x)
+     union
+     select s.oid::regclass::text, a.attrelid::regclass::text, quote_ident(a.attname)
+       from pg_class s
+       join pg_depend d on d.objid = s.oid and d.classid = 'pg_class'::regclass and d.deptype = 'i'
+       join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
+      where s.relkind = 'S' and a.attrelid = any(select to_regclass(x) from unnest($1::text[]) x)`,
+    [tables],
+  );
+  let moved = 0;
+  for (const r of rows) {
+    const res = await client.query<{ v: string | null }>(
+      `select setval($1::regclass, greatest(m, q.seqmin)) as v
+         from (select max(${r.col})::bigint as m from ${r.rel}) x, pg_sequence q
+        where q.seqrelid = $1::regclass and m is not null and m <= q.seqmax`,
+      [r.seq],
+    );
+    if (res.rows.length > 0) moved++;
+  }
+  return moved;
+}

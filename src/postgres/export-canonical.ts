@@ -1,0 +1,196 @@
+/**
+ * Canonical JSON (capsule/integrity.ts `canonicalJson`) straight from JSON text, without building
+ * a lossless-json tree: the exporter hashes every row it streams, and for rows that need no
+ * redaction this is several times faster than parse + canonicalJson. Must give exactly
+ * `canonicalJson(parseExact(text))` (a test checks this on tricky inputs).
+ */
+import crypto, { createHash } from 'node:crypto';
+import { canonicalJson } from '../capsule/integrity.js';
+import { LosslessNumber } from '../util/exact-json.js';
+
+class Scanner {
+  i = 0;
+  constructor(readonly s: string) {}
+
+  ws(): void {
+    const s = this.s;
+    let c = s.charCodeAt(this.i);
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = s.charCodeAt(++this.i);
+  }
+
+  fail(): never {
+    throw new SyntaxError(`invalid JSON at position ${this.i}`);
+  }
+
+  /** Position of the next backslash at or after `bs` (cached: rescanning per token would be quadratic). */
+  private bs = -2;
+
+  private nextBackslash(from: number): number {
+    if (this.bs !== -1 && this.bs < from) this.bs = this.s.indexOf('\\', from);
+    return this.bs;
+  }
+
+  /** Returns the raw string token (with quotes) and whether it contains an escape. */
+  stringToken(): [string, boolean] {
+    const s = this.s;
+    const start = this.i;
+    let escaped = false;
+    let j = start + 1;
+    for (;;) {
+      const q = s.indexOf('"', j);
+      if (q < 0) this.fail();
+      const b = this.nextBackslash(j);
+      if (b < 0 || b > q) {
+        this.i = q + 1;
+        return [s.slice(start, q + 1), escaped];
+      }
+      escaped = true;
+      j = b + 2;
+    }
+  }
+
+  value(): string {
+    this.ws();
+    const s = this.s;
+    const c = s.charCodeAt(this.i);
+    if (c === 0x22) {
+      const [tok, escaped] = this.stringToken();
+      return escaped ? JSON.stringify(JSON.parse(tok) as string) : tok;
+    }
+    if (c === 0x7b) return this.object();
+    if (c === 0x5b) return this.array();
+    if (s.startsWith('true', this.i)) {
+      this.i += 4;
+      return 'true';
+    }
+    if (s.startsWith('false', this.i)) {
+      this.i += 5;
+      return 'false';
+    }
+    if (s.startsWith('null', this.i)) {
+      this.i += 4;
+      return 'null';
+    }
+    const start = this.i;
+    let j = start;
+    let exp = false;
+    for (;;) {
+      const d = s.charCodeAt(j);
+      if ((d >= 0x30 && d <= 0x39) || d === 0x2d || d === 0x2b || d === 0x2e) j++;
+      else if (d === 0x65 || d === 0x45) {
+        exp = true;
+        j++;
+      } else break;
+    }
+    if (j === start) this.fail();
+    this.i = j;
+    const num = s.slice(start, j);
+    return exp ? canonicalJson(new LosslessNumber(num)) : num;
+  }
+
+  object(): string {
+    this.i++; // {
+    const entries: [string, string, string][] = []; // [decoded key, key token, value]
+    this.ws();
+    if (this.s.charCodeAt(this.i) === 0x7d) {
+      this.i++;
+      return '{}';
+    }
+    for (;;) {
+      this.ws();
+      if (this.s.charCodeAt(this.i) !== 0x22) this.fail();
+      const [tok, escaped] = this.stringToken();
+      const key = escaped ? (JSON.parse(tok) as string) : tok.slice(1, -1);
+      this.ws();
+      if (this.s.charCodeAt(this.i) !== 0x3a) this.fail();
+      this.i++;
+      const v = this.value();
+      entries.push([key, escaped ? JSON.stringify(key) : tok, v]);
+      this.ws();
+      const c = this.s.charCodeAt(this.i++);
+      if (c === 0x7d) break;
+      if (c !== 0x2c) this.fail();
+    }
+    if (entries.length > 1) {
+      entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      // Duplicate keys: like a parsed object, the last one wins (sort is stable).
+      for (let k = entries.length - 1; k > 0; k--)
+        if (entries[k - 1]![0] === entries[k]![0]) entries.splice(k - 1, 1);
+    }
+    let out = '{';
+    for (let k = 0; k < entries.length; k++) {
+      if (k > 0) out += ',';
+      out += `${entries[k]![1]}:${entries[k]![2]}`;
+    }
+    return `${out}}`;
+  }
+
+  array(): string {
+    this.i++; // [
+    this.ws();
+    if (this.s.charCodeAt(this.i) === 0x5d) {
+      this.i++;
+      return '[]';
+    }
+    let out = '[';
+    for (let first = true; ; first = false) {
+      if (!first) out += ',';
+      out += this.value();
+      this.ws();
+      const c = this.s.charCodeAt(this.i++);
+      if (c === 0x5d) break;
+      if (c !== 0x2c) this.fail();
+    }
+    return `${out}]`;
+  }
+}
+
+/** `canonicalJson(parseExact(text))`, computed from the text directly. */
+export function canonicalFromText(text: string): string {
+  const sc = new Scanner(text);
+  const out = sc.value();
+  sc.ws();
+  if (sc.i !== text.length) sc.fail();
+  return out;
+}
+
+/**
+ * Same digest as capsule/integrity.ts `TableHasher` (sum of row sha256s modulo 2^256), faster:
+ * one-shot `crypto.hash` when available and the sum kept in 16-bit limbs held in doubles, folded
+ * into a BigInt only every 2^20 rows (2^20 · 2^16 stays far below 2^53, so no precision is lost).
+ */
+export class RowHasher {
+  rows = 0;
+  private limbs = new Float64Array(16); // limb 0 = most significant 16 bits
+  private total = 0n;
+  private sinceFold = 0;
+
+  /** `foldEvery` must stay ≤ 2^36 rows (tests use a small value to exercise folding). */
+  constructor(private readonly foldEvery = 1 << 20) {}
+
+  addCanonical(text: string): void {
+    const d = sha256(text);
+    const l = this.limbs;
+    for (let k = 0; k < 16; k++) l[k]! += (d[2 * k]! << 8) | d[2 * k + 1]!;
+    this.rows++;
+    if (++this.sinceFold >= this.foldEvery) this.fold();
+  }
+
+  private fold(): void {
+    let v = 0n;
+    for (let k = 0; k < 16; k++) v = (v << 16n) + BigInt(this.limbs[k]!);
+    this.total = (this.total + v) & ((1n << 256n) - 1n);
+    this.limbs.fill(0);
+    this.sinceFold = 0;
+  }
+
+  digest(): string {
+    this.fold();
+    return this.total.toString(16).padStart(64, '0');
+  }
+}
+
+const oneShot = (crypto as unknown as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
+function sha256(text: string): Buffer {
+  return oneShot ? oneShot('sha256', text, 'buffer') : createHash('sha256').update(text, 'utf8').digest();
+}

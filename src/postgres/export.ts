@@ -1,0 +1,591 @@
+/**
+ * Streaming export of one subject's graph into a capsule.
+ *
+ * Phases (each its own function, so more can be added): connect → snapshot (one REPEATABLE READ
+ * READ ONLY transaction, subject values bound as parameters) → graph → tables (each streamed
+ * with `COPY (query) TO STDOUT`, rows transformed and written as they arrive) → extras
+ * (optional hook, same snapshot) → write (integrity, findings, extension sections, atomic rename).
+ *
+ * Nothing is built as one value, in Postgres or here: memory is bounded by the COPY chunk and
+ * the writer's buffer, whatever the capsule size. Rows arrive as jsonb text, so every number keeps
+ * its digits; rows are parsed (exactly) only when redaction or the secret scanner needs the tree.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import type pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { canonicalJson, contentHash, INTEGRITY_ALGORITHM } from '../capsule/integrity.js';
+import type { GraphEntry } from '../capsule/schema.js';
+import { CapsuleWriter, type WrittenCapsule } from '../capsule/writer.js';
+import { FailureError, ReplayError } from '../errors.js';
+import { ADAPTER, type Manifest, type ManifestTable } from '../manifest/schema.js';
+import { buildRedactor, type Redactor } from '../redaction/redact.js';
+import { mightHoldSecrets, scanValue } from '../redaction/secret-scanner.js';
+import { type ExactJson, parseExact, stringifyExact } from '../util/exact-json.js';
+import { TOOL_NAME, VERSION } from '../version.js';
+import { connect, describePgError } from './connect.js';
+import { canonicalFromText, RowHasher } from './export-canonical.js';
+import {
+  buildExportSql,
+  DEFAULT_SINCE_DAYS,
+  type ExportSql,
+  tableEntry,
+  tableStatementText,
+} from './export-sql.js';
+import type { ExtraRows, ExtraRowsContext } from './zero-setup-export.js';
+
+export type RedactionMode = 'safe' | 'raw';
+
+export interface Finding {
+  table: string;
+  /** 0-based index of the row in the capsule's table. */
+  row: number;
+  /** JSON path inside the row (`payload.request.headers.token`). */
+  path: string;
+  kind: string;
+}
+
+export interface ExtraSectionsContext {
+  /** The export connection, inside the export's snapshot transaction (read only). */
+  client: pg.Client;
+  manifest: Manifest;
+  subject: Record<string, string>;
+  graph: GraphEntry[];
+  /** Tables exported so far with their row counts, in capsule order. */
+  tables: { name: string; rows: number }[];
+}
+
+/** Returns extra top-level capsule keys (written after `tables`); values may hold exact numbers. */
+export type ExtraSectionsHook = (ctx: ExtraSectionsContext) => Promise<Record<string, unknown>>;
+
+/**
+ * Zero-setup hook (referential closure, see zero-setup-export.ts): runs after the graph, in the
+ * snapshot, and returns rows to append to declared tables (after their exported rows) and tables
+ * the manifest does not declare (written after its tables). They are redacted, scanned and hashed
+ * like exported rows.
+ */
+export type ExtraRowsHook = (ctx: ExtraRowsContext) => Promise<ExtraRows>;
+
+export type ExportProgress =
+  | { kind: 'phase'; phase: string; ms: number }
+  | { kind: 'tableStart'; table: string; index: number; total: number }
+  | { kind: 'tableRows'; table: string; rows: number }
+  | { kind: 'tableEnd'; table: string; rows: number; ms: number };
+
+export interface ExportOptions {
+  manifest: Manifest;
+  /** Every subject key with a non-empty value. */
+  subject: Record<string, string>;
+  databaseUrl: string;
+  /** Recorded in `source.databaseUrlEnv` when the URL came from that variable. */
+  databaseUrlEnv?: string;
+  out: string;
+  sinceDays?: number;
+  redaction?: RedactionMode;
+  statementTimeoutMs?: number;
+  /** Record secret-scanner findings in the capsule instead of failing. */
+  allowFindings?: boolean;
+  /** Environment for hmac keys (the front door passes io.env). */
+  env?: Record<string, string | undefined>;
+  /** Force gzip on/off (default: path ends in .gz). */
+  gzip?: boolean;
+  onProgress?: (e: ExportProgress) => void;
+  extraSections?: ExtraSectionsHook;
+  extraRows?: ExtraRowsHook;
+}
+
+export interface TableTiming {
+  name: string;
+  rows: number;
+  ms: number;
+}
+
+export interface ExportResult extends WrittenCapsule {
+  app: string;
+  redaction: RedactionMode;
+  exportedAt: string;
+  window: { sinceDays: number; sinceAt: string };
+  subject: Record<string, string>;
+  graph: GraphEntry[];
+  counts: Record<string, number>;
+  findings: Finding[];
+  integrity: { contentSha256: string; tables: Record<string, { rows: number; sha256: string }> };
+  timings: {
+    connectMs: number;
+    snapshotMs: number;
+    graphMs: number;
+    tables: TableTiming[];
+    /** Parsing, redaction, secret scanning and re-serialising rows. */
+    redactionMs: number;
+    /** Waiting for the file/gzip, plus closing and renaming. */
+    writeMs: number;
+    extrasMs: number;
+    totalMs: number;
+  };
+}
+
+const MAX_FINDINGS = 1000;
+const JSONB_OID = 3802;
+
+/** Validates the subject: every key given and non-empty; no unknown keys. */
+export function checkSubject(manifest: Manifest, subject: Record<string, string>): string[] {
+  return manifest.subjectKeys.filter((k) => !subject[k]);
+}
+
+export async function exportCapsule(options: ExportOptions): Promise<ExportResult> {
+  const t0 = performance.now();
+  const { manifest } = options;
+  const sinceDays = options.sinceDays ?? DEFAULT_SINCE_DAYS;
+  const redaction: RedactionMode = options.redaction ?? 'safe';
+  const subject = orderedSubject(manifest, options.subject);
+  // Bad hmac configuration is an input error: fail before connecting.
+  const redactor = redaction === 'safe' ? buildRedactor(manifest.redactionRules, { env: options.env }) : null;
+  const progress = options.onProgress ?? (() => {});
+
+  // connect
+  let t = performance.now();
+  const client = await connect(options.databaseUrl, {
+    role: 'export source',
+    statementTimeoutMs: options.statementTimeoutMs,
+    applicationName: `${TOOL_NAME} export`,
+  });
+  const connectMs = performance.now() - t;
+  progress({ kind: 'phase', phase: 'connect', ms: connectMs });
+
+  let writer: CapsuleWriter | null = null;
+  try {
+    // snapshot
+    t = performance.now();
+    const sql = buildExportSql({ manifest, subject, sinceDays });
+    const windowTexts = await openSnapshot(client, sql);
+    const snapshotMs = performance.now() - t;
+    progress({ kind: 'phase', phase: 'snapshot', ms: snapshotMs });
+
+    // graph
+    t = performance.now();
+    const graph = await readGraph(client, sql, manifest, options);
+    const graphMs = performance.now() - t;
+    progress({ kind: 'phase', phase: 'graph', ms: graphMs });
+
+    const exportedAt = JSON.parse(windowTexts.exportedAt) as string;
+    const sinceAt = JSON.parse(windowTexts.sinceAt) as string;
+
+    writer = await CapsuleWriter.open(options.out, { gzip: options.gzip });
+    writer.writeSection('schemaVersion', 1);
+    writer.writeSection('app', manifest.appId);
+    writer.writeSection('adapter', ADAPTER);
+    writer.writeSection('exportedAt', exportedAt);
+    writer.writeSection('window', { sinceDays, sinceAt });
+    writer.writeSection('subject', subject);
+    writer.writeArraySection('graph', graph);
+    writer.writeSection('redaction', redaction);
+    writer.writeSection('source', {
+      kind: 'postgres',
+      ...(options.databaseUrlEnv ? { databaseUrlEnv: options.databaseUrlEnv } : {}),
+      exportedBy: TOOL_NAME,
+      exporterVersion: VERSION,
+    });
+
+    // closure rows (zero-setup hook, same snapshot)
+    t = performance.now();
+    const extraRows = options.extraRows
+      ? await options.extraRows({
+          client,
+          manifest,
+          subject,
+          graph,
+          tableStatement: async (tb) =>
+            tableStatementText(sql.chain, tb, await rowIsJsonb(client, tb, sql.chain)),
+        })
+      : null;
+    if (options.extraRows) progress({ kind: 'phase', phase: 'closure', ms: performance.now() - t });
+
+    // tables
+    const findings: Finding[] = [];
+    const state = { redactionMs: 0, findingsTotal: 0 };
+    const tableTimings: TableTiming[] = [];
+    const hashes: Record<string, { rows: number; sha256: string }> = {};
+    writer.beginTables();
+    for (const [i, table] of manifest.postgres.tables.entries()) {
+      progress({ kind: 'tableStart', table: table.name, index: i, total: manifest.postgres.tables.length });
+      const tt = performance.now();
+      writer.beginTable(table.name);
+      const hasher = await exportTable(
+        client,
+        writer,
+        table,
+        i,
+        sql,
+        { redactor, scan: redaction === 'safe', findings, state, progress },
+        extraRows?.append.get(table.name) ?? [],
+      );
+      writer.endTable();
+      const ms = performance.now() - tt;
+      hashes[table.name] = { rows: hasher.rows, sha256: hasher.digest() };
+      tableTimings.push({ name: table.name, rows: hasher.rows, ms });
+      progress({ kind: 'tableEnd', table: table.name, rows: hasher.rows, ms });
+      if (state.findingsTotal > 0 && !options.allowFindings)
+        throw findingsError(state.findingsTotal, findings);
+    }
+    // Tables only closure added (not in the manifest): their rows come from the hook, not a query.
+    for (const [name, rows] of extraRows?.tables ?? []) {
+      const tt = performance.now();
+      writer.beginTable(name);
+      const hasher = await exportTable(
+        client,
+        writer,
+        { name },
+        -1,
+        null,
+        { redactor, scan: redaction === 'safe', findings, state, progress },
+        rows,
+      );
+      writer.endTable();
+      const ms = performance.now() - tt;
+      hashes[name] = { rows: hasher.rows, sha256: hasher.digest() };
+      tableTimings.push({ name, rows: hasher.rows, ms });
+      progress({ kind: 'tableEnd', table: name, rows: hasher.rows, ms });
+      if (state.findingsTotal > 0 && !options.allowFindings)
+        throw findingsError(state.findingsTotal, findings);
+    }
+    writer.endTables();
+
+    // extras (same snapshot)
+    t = performance.now();
+    const extra = options.extraSections
+      ? await options.extraSections({
+          client,
+          manifest,
+          subject,
+          graph,
+          tables: tableTimings.map((x) => ({ name: x.name, rows: x.rows })),
+        })
+      : {};
+    const extrasMs = performance.now() - t;
+    if (options.extraSections) progress({ kind: 'phase', phase: 'extras', ms: extrasMs });
+    await client.query('commit');
+
+    // write
+    const contentSha256 = contentHash(subject, graph, hashes);
+    writer.writeSection('integrity', {
+      algorithm: INTEGRITY_ALGORITHM,
+      exporter: { name: TOOL_NAME, version: VERSION },
+      tables: hashes,
+      contentSha256,
+    });
+    if (findings.length > 0) writer.writeSection('findings', findings);
+    for (const [key, value] of Object.entries(extra)) writer.writeSectionText(key, stringifyExact(value));
+    t = performance.now();
+    const written = await writer.commit();
+    const writeMs = writer.waitMs + (performance.now() - t);
+    writer = null;
+    progress({ kind: 'phase', phase: 'write', ms: writeMs });
+
+    return {
+      ...written,
+      app: manifest.appId,
+      redaction,
+      exportedAt,
+      window: { sinceDays, sinceAt },
+      subject,
+      graph,
+      counts: Object.fromEntries(tableTimings.map((x) => [x.name, x.rows])),
+      findings,
+      integrity: { contentSha256, tables: hashes },
+      timings: {
+        connectMs,
+        snapshotMs,
+        graphMs,
+        tables: tableTimings,
+        redactionMs: state.redactionMs,
+        writeMs,
+        extrasMs,
+        totalMs: performance.now() - t0,
+      },
+    };
+  } catch (err) {
+    if (writer) await writer.abort();
+    throw err;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Findings without `--allow-findings`: where they are, never what they are. */
+export function findingsError(total: number, findings: Finding[]): FailureError {
+  const shown = findings.slice(0, 50);
+  const lines = shown.map((f) => `  ${f.table}[${f.row}] ${f.path}: ${f.kind}`);
+  if (total > shown.length) lines.push(`  … and ${total - shown.length} more`);
+  return new FailureError(
+    `the secret scanner found ${total} credential-looking ${total === 1 ? 'value' : 'values'} left after redaction (table[row] field: kind):\n${lines.join('\n')}\nAdd redactionRules for these fields, or pass --allow-findings to record them in the capsule's "findings" instead. No capsule was written.`,
+  );
+}
+
+export interface ExplainOptions {
+  manifest: Manifest;
+  subject: Record<string, string>;
+  sinceDays?: number;
+  databaseUrl: string;
+  statementTimeoutMs?: number;
+}
+
+/** `--explain`: EXPLAIN of the graph statement and every table statement, in the export snapshot. */
+export async function explainExport(options: ExplainOptions): Promise<{ label: string; plan: string }[]> {
+  const { manifest } = options;
+  const subject = orderedSubject(manifest, options.subject);
+  const sql = buildExportSql({ manifest, subject, sinceDays: options.sinceDays ?? DEFAULT_SINCE_DAYS });
+  const client = await connect(options.databaseUrl, {
+    role: 'export source',
+    statementTimeoutMs: options.statementTimeoutMs,
+    applicationName: `${TOOL_NAME} export`,
+  });
+  try {
+    await openSnapshot(client, sql);
+    const plans: { label: string; plan: string }[] = [];
+    const explain = async (label: string, text: string) => {
+      const r = await client.query({ text: `explain ${text}`, rowMode: 'array' });
+      plans.push({ label, plan: r.rows.map((row) => String((row as unknown[])[0])).join('\n') });
+    };
+    try {
+      await explain('graph', sql.graph);
+    } catch (err) {
+      const where = await findFailingEdge(client, sql);
+      throw new FailureError(`${where}: ${describePgError(err)}`, { cause: err });
+    }
+    for (const [i, table] of manifest.postgres.tables.entries()) {
+      const entry = tableEntry(i, table);
+      try {
+        await explain(
+          entry,
+          tableStatementText(sql.chain, table, await rowIsJsonb(client, table, sql.chain)),
+        );
+      } catch (err) {
+        throw new FailureError(`${entry}: ${describePgError(err)}`, { cause: err });
+      }
+    }
+    await client.query('rollback');
+    return plans;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+function orderedSubject(manifest: Manifest, subject: Record<string, string>): Record<string, string> {
+  const missing = checkSubject(manifest, subject);
+  if (missing.length > 0) {
+    throw new ReplayError(
+      `missing subject ${missing.length === 1 ? 'key' : 'keys'}: ${missing.map((k) => `--subject ${k}=…`).join(' ')}`,
+      2,
+    );
+  }
+  return Object.fromEntries(manifest.subjectKeys.map((k) => [k, subject[k]!]));
+}
+
+/** Session settings that make to_jsonb output deterministic, and the snapshot transaction. */
+async function openSnapshot(
+  client: pg.Client,
+  sql: ExportSql,
+): Promise<{ exportedAt: string; sinceAt: string }> {
+  try {
+    await client.query(
+      "set timezone = 'UTC'; set datestyle = 'ISO, MDY'; set intervalstyle = 'postgres'; set bytea_output = 'hex'; set extra_float_digits = 1",
+    );
+    await client.query('begin isolation level repeatable read read only');
+    await client.query(sql.params.text, sql.params.values);
+    const r = await client.query({ text: sql.window, rowMode: 'array' });
+    const row = r.rows[0] as [string, string];
+    return { exportedAt: row[0], sinceAt: row[1] };
+  } catch (err) {
+    throw new FailureError(`export source: cannot open the export snapshot: ${describePgError(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Streams the lines of `COPY (query) TO STDOUT` (text format), unescaped. Postgres sends one
+ * CopyData message per row, so chunks are handled synchronously in 'data' events (an await per
+ * row would cost more than the row itself); `afterChunk` returning a promise pauses the stream
+ * until it settles (back-pressure from the writer reaches the server through the socket).
+ */
+async function copyLines(
+  client: pg.Client,
+  query: string,
+  onLine: (line: string) => void,
+  afterChunk?: () => Promise<void> | null,
+): Promise<void> {
+  const stream = client.query(copyStreams.to(`copy (${query}) to stdout`));
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  await new Promise<void>((resolve, reject) => {
+    let failed = false;
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      stream.destroy();
+      reject(err);
+    };
+    stream.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      try {
+        const text = rest + decoder.write(chunk);
+        let start = 0;
+        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+          onLine(copyUnescape(text.slice(start, nl)));
+          start = nl + 1;
+        }
+        rest = start === text.length ? '' : text.slice(start);
+        const wait = afterChunk?.();
+        if (wait) {
+          stream.pause();
+          wait.then(() => stream.resume(), fail);
+        }
+      } catch (err) {
+        fail(err);
+      }
+    });
+    stream.on('error', fail);
+    stream.on('end', () => {
+      if (failed) return;
+      try {
+        rest += decoder.end();
+        if (rest.length > 0) onLine(copyUnescape(rest));
+        resolve();
+      } catch (err) {
+        fail(err);
+      }
+    });
+  });
+}
+
+const COPY_ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+export const COPY_NULL = '\\N';
+
+/** Decodes one field of COPY's text format (COPY TO only emits these backslash sequences). */
+export function copyUnescape(field: string): string {
+  if (field === COPY_NULL || field.indexOf('\\') < 0) return field;
+  return field.replace(/\\(.)/gs, (_m, c: string) => COPY_ESCAPES[c] ?? c);
+}
+
+async function readGraph(
+  client: pg.Client,
+  sql: ExportSql,
+  manifest: Manifest,
+  options: ExportOptions,
+): Promise<GraphEntry[]> {
+  const graph: GraphEntry[] = [];
+  const folded = manifest.subjectKeys.map((k) => [k, k.toLowerCase()] as const);
+  try {
+    await copyLines(client, sql.graph, (line) => {
+      const g = JSON.parse(line) as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const [key, col] of folded) out[key] = g[col] ?? null;
+      out.reasons = g.reasons;
+      graph.push(out as GraphEntry);
+    });
+  } catch (err) {
+    const where = await findFailingEdge(client, sql);
+    throw new FailureError(`${where}: ${describePgError(err)}`, { cause: err });
+  }
+  return graph;
+}
+
+/** After the graph query failed: run each edge alone (fresh transactions) to name the culprit. */
+async function findFailingEdge(client: pg.Client, sql: ExportSql): Promise<string> {
+  await client.query('rollback').catch(() => {});
+  for (const edge of sql.edges) {
+    try {
+      await client.query('begin isolation level repeatable read read only');
+      await client.query(sql.params.text, sql.params.values);
+      await client.query(edge.text);
+      await client.query('rollback');
+    } catch {
+      await client.query('rollback').catch(() => {});
+      return edge.entry;
+    }
+  }
+  return 'postgres.graphEdges (the graph query)';
+}
+
+interface TableContext {
+  redactor: Redactor | null;
+  scan: boolean;
+  findings: Finding[];
+  state: { redactionMs: number; findingsTotal: number };
+  progress: (e: ExportProgress) => void;
+}
+
+async function rowIsJsonb(client: pg.Client, table: ManifestTable, chainSql: string): Promise<boolean> {
+  if (table.rowSql === undefined) return true;
+  const alias = table.alias ?? 't';
+  const from = table.from ?? `${table.name} ${alias}`;
+  const r = await client.query(`${chainSql}\nselect (${table.rowSql}) as row_json from ${from} limit 0`);
+  return r.fields[0]?.dataTypeID === JSONB_OID;
+}
+
+async function exportTable(
+  client: pg.Client,
+  writer: CapsuleWriter,
+  table: ManifestTable,
+  index: number,
+  /** null: no query, only `extra` rows (a table added by referential closure). */
+  sql: ExportSql | null,
+  ctx: TableContext,
+  /** Rows written after the query's rows (referential closure). */
+  extra: readonly ExactJson[] = [],
+): Promise<RowHasher> {
+  const entry = sql ? tableEntry(index, table) : `referential closure (${table.name})`;
+  const hasher = new RowHasher();
+  const rules = ctx.redactor?.appliesTo(table.name) ? ctx.redactor : null;
+  // A rule can only match a row whose text contains `"<field>":` (jsonb writes keys that way).
+  const needles = rules
+    ? [...new Set(ctx.redactor!.fieldsFor(table.name))].map((f) => `${JSON.stringify(f)}:`)
+    : [];
+  try {
+    let lastReport = performance.now();
+    const onLine = (line: string) => {
+      if (line === COPY_NULL) throw new FailureError(`${entry}: rowSql returned NULL for row ${hasher.rows}`);
+      const rowIndex = hasher.rows;
+      const needsTree =
+        (rules !== null && needles.some((n) => line.includes(n))) || (ctx.scan && mightHoldSecrets(line));
+      if (!needsTree) {
+        writer.writeRow(line);
+        hasher.addCanonical(canonicalFromText(line));
+        return;
+      }
+      const t = performance.now();
+      const row = parseExact(line) as Record<string, ExactJson>;
+      const redacted = new Set<string>();
+      if (rules) rules.redactRow(table.name, row, (p) => redacted.add(p));
+      if (ctx.scan) {
+        const found = scanValue(row, '', { skip: redacted.size > 0 ? (p) => redacted.has(p) : undefined });
+        for (const f of found) {
+          ctx.state.findingsTotal++;
+          if (ctx.findings.length < MAX_FINDINGS)
+            ctx.findings.push({ table: table.name, row: rowIndex, ...f });
+        }
+      }
+      writer.writeRow(stringifyExact(row));
+      hasher.addCanonical(canonicalJson(row));
+      ctx.state.redactionMs += performance.now() - t;
+    };
+    if (sql) {
+      const query = tableStatementText(sql.chain, table, await rowIsJsonb(client, table, sql.chain));
+      await copyLines(client, query, onLine, async () => {
+        await writer.flush();
+        const now = performance.now();
+        if (now - lastReport > 250) {
+          lastReport = now;
+          ctx.progress({ kind: 'tableRows', table: table.name, rows: hasher.rows });
+        }
+      });
+    }
+    for (const row of extra) {
+      onLine(stringifyExact(row));
+      if (hasher.rows % 1000 === 0) await writer.flush();
+    }
+  } catch (err) {
+    if (err instanceof ReplayError) throw err;
+    throw new FailureError(`${entry}: ${describePgError(err)}`, { cause: err });
+  }
+  return hasher;
+}

@@ -1,0 +1,375 @@
+/**
+ * Reading a capsule for materialize: the header first, then each table's rows in LOAD order
+ * (which is not the order of tables in the file), with bounded memory.
+ *
+ * Fast path ("line layout", what our exporter writes): inside `"tables": {…}` every row is one
+ * line. One index pass over the bytes finds each table's byte range and row count without parsing
+ * rows; each table is then streamed from its range (a plain file is read with a seek; gzip and
+ * encrypted files are decompressed from the start and skipped to the range).
+ *
+ * Generic path (any other JSON layout, e.g. the original tool's pretty-printed capsules): one pass
+ * with the streaming tokenizer (capsule/reader.ts) spools every table's rows as one-row-per-line
+ * exact JSON into a temporary directory, which is then read like the fast path.
+ *
+ * Row lines are parsed with the native JSON.parse unless the line holds a number JSON.parse could
+ * change (a fraction, an exponent, 16+ digits, -0); those lines go through the exact parser.
+ */
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { detectEncoding, type OpenOptions, openCapsuleText } from '../../capsule/open.js';
+import { readCapsule } from '../../capsule/reader.js';
+import { type CapsuleHeader, capsuleHeaderSchema } from '../../capsule/schema.js';
+import { InputError } from '../../errors.js';
+import { isLosslessNumber, parseExact, stringifyExact } from '../../util/exact-json.js';
+import { issueLines } from '../../util/zod-issues.js';
+
+export type RowObject = Record<string, unknown>;
+
+/** Rows and the exact JSON text each was parsed from (reused by the jsonb strategy). */
+export interface RowBatch {
+  rows: RowObject[];
+  texts: string[];
+}
+
+interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface IndexedCapsule {
+  header: CapsuleHeader;
+  /** Row count per table, in file order. */
+  counts: Record<string, number>;
+  /** "lines" when the file itself is one row per line, "spooled" after the generic pass. */
+  layout: 'lines' | 'spooled';
+  /** Streams one table's rows in batches (at most `batchSize` rows each). */
+  rows(table: string, batchSize: number): AsyncGenerator<RowBatch>;
+  /** Removes temporary files. */
+  close(): Promise<void>;
+}
+
+/** Numbers JSON.parse could alter: fraction, exponent, 16+ digit integers, negative zero. */
+const RISKY_NUMBER = /[:,[]\s*(?:-?(?:\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\d{16,})|-0)\s*[,}\]]/;
+
+/**
+ * Parses one row line exactly (see module comment). The check can fire inside a string value
+ * ("ratio:1.5,"), which only costs the slower exact parse.
+ */
+export function parseRowLine(text: string): RowObject {
+  const v: unknown = RISKY_NUMBER.test(text) ? parseExact(text) : JSON.parse(text);
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || isLosslessNumber(v)) {
+    throw new InputError('row is not a JSON object');
+  }
+  return v as RowObject;
+}
+
+/** Opens a capsule for materialize: tries the line layout, falls back to the generic spool. */
+export async function indexCapsule(path: string, options: OpenOptions = {}): Promise<IndexedCapsule> {
+  const lines = await indexLineLayout(path, options);
+  if (lines) return lines;
+  return spoolGeneric(path, options);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Line layout
+
+const TABLES_OPEN = /^\s*"tables"\s*:\s*\{\s*$/;
+const TABLE_OPEN = /^\s*("(?:[^"\\]|\\.)*")\s*:\s*\[\s*$/;
+const TABLE_EMPTY = /^\s*("(?:[^"\\]|\\.)*")\s*:\s*\[\s*\]\s*,?\s*$/;
+const TABLE_CLOSE = /^\s*\]\s*,?\s*$/;
+const OBJECT_CLOSE = /^\s*\}\s*,?\s*$/;
+
+class NotLineLayout extends Error {}
+
+/** Calls `onLine(buf, start, end, offset)` for every line (without "\n"); offset = byte offset of the line. */
+async function forEachLine(
+  stream: Readable,
+  onLine: (buf: Buffer, start: number, end: number, offset: number) => unknown,
+): Promise<void> {
+  let carry: Buffer | null = null;
+  let offset = 0; // byte offset of buf[0] in the whole text
+  try {
+    for await (const chunk of stream) {
+      let buf = chunk as Buffer;
+      let base = offset;
+      if (carry) {
+        buf = Buffer.concat([carry, buf]);
+        base -= carry.length;
+      }
+      offset += (chunk as Buffer).length;
+      let pos = 0;
+      for (;;) {
+        const nl = buf.indexOf(10, pos);
+        if (nl < 0) break;
+        if (onLine(buf, pos, nl, base + pos) === false) return;
+        pos = nl + 1;
+      }
+      carry = pos < buf.length ? buf.subarray(pos) : null;
+      if (carry) carry = Buffer.from(carry); // do not pin the whole chunk
+    }
+    if (carry?.length) onLine(carry, 0, carry.length, offset - carry.length);
+  } finally {
+    stream.destroy();
+  }
+}
+
+function firstNonSpace(buf: Buffer, start: number, end: number): number {
+  while (start < end && (buf[start] === 32 || buf[start] === 9 || buf[start] === 13)) start++;
+  return start;
+}
+function lastNonSpace(buf: Buffer, start: number, end: number): number {
+  let e = end - 1;
+  while (e >= start && (buf[e] === 32 || buf[e] === 9 || buf[e] === 13)) e--;
+  return e;
+}
+
+async function indexLineLayout(path: string, options: OpenOptions): Promise<IndexedCapsule | null> {
+  const stream = await openCapsuleText(path, options);
+  const headerLines: string[] = [];
+  const ranges = new Map<string, ByteRange>();
+  const counts: Record<string, number> = {};
+  let state: 'header' | 'tables' | 'table' | 'after' = 'header';
+  let table = '';
+  let bom = true;
+  try {
+    await forEachLine(stream, (buf, start, end, offset) => {
+      if (bom) {
+        bom = false;
+        if (buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
+      }
+      if (state === 'table') {
+        const s = firstNonSpace(buf, start, end);
+        const e = lastNonSpace(buf, start, end);
+        if (buf[s] === 123 /* { */) {
+          const last = buf[e] === 44 /* , */ ? lastNonSpace(buf, s, e) : e;
+          if (buf[last] !== 125 /* } */) throw new NotLineLayout();
+          counts[table]!++;
+          return;
+        }
+        if (buf[s] === 93 /* ] */ && TABLE_CLOSE.test(buf.toString('utf8', start, end))) {
+          ranges.get(table)!.end = offset;
+          state = 'tables';
+          return;
+        }
+        throw new NotLineLayout();
+      }
+      const line = buf.toString('utf8', start, end);
+      if (state === 'header' || state === 'after') {
+        if (state === 'header' && TABLES_OPEN.test(line)) {
+          state = 'tables';
+          headerLines.push(line);
+          return;
+        }
+        headerLines.push(line);
+        return;
+      }
+      // state === 'tables'
+      let m = TABLE_OPEN.exec(line);
+      if (m) {
+        table = JSON.parse(m[1]!) as string;
+        if (table in counts) throw new InputError(`${path}: tables.${table}: appears twice`);
+        counts[table] = 0;
+        ranges.set(table, { start: offset + Buffer.byteLength(line) + 1, end: 0 });
+        state = 'table';
+        return;
+      }
+      m = TABLE_EMPTY.exec(line);
+      if (m) {
+        table = JSON.parse(m[1]!) as string;
+        counts[table] = 0;
+        ranges.set(table, { start: 0, end: 0 });
+        return;
+      }
+      if (OBJECT_CLOSE.test(line)) {
+        headerLines.push(line);
+        state = 'after';
+        return;
+      }
+      throw new NotLineLayout();
+    });
+  } catch (err) {
+    if (err instanceof NotLineLayout) return null;
+    throw err;
+  }
+  if ((state as string) !== 'after') return null;
+  let raw: unknown;
+  try {
+    raw = parseExact(headerLines.join('\n'));
+  } catch {
+    return null; // not our layout after all (e.g. the header itself is odd); the generic path reports errors
+  }
+  const header = validateHeader(path, raw);
+  const encoding = await detectEncoding(path);
+  return {
+    header,
+    counts,
+    layout: 'lines',
+    rows: (t, batchSize) => {
+      const r = ranges.get(t);
+      if (!r || r.end <= r.start) return emptyRows();
+      return rowsFromRange(path, encoding === 'json' ? null : options, r, t, batchSize);
+    },
+    close: async () => {},
+  };
+}
+
+async function* emptyRows(): AsyncGenerator<RowBatch> {}
+
+/** Streams the rows of a byte range: a seek for plain files, skip-to-offset for decoded streams. */
+async function* rowsFromRange(
+  path: string,
+  decodeOptions: OpenOptions | null,
+  range: ByteRange,
+  table: string,
+  batchSize: number,
+): AsyncGenerator<RowBatch> {
+  const stream = decodeOptions
+    ? await openCapsuleText(path, decodeOptions)
+    : createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: 1 << 20 });
+  const base = decodeOptions ? 0 : range.start;
+  yield* parseLines(stream, base, range, table, batchSize, path);
+}
+
+async function* parseLines(
+  stream: Readable,
+  base: number,
+  range: ByteRange,
+  table: string,
+  batchSize: number,
+  path: string,
+): AsyncGenerator<RowBatch> {
+  let carry: Buffer | null = null;
+  let offset = base;
+  let batch: RowBatch = { rows: [], texts: [] };
+  const ready: RowBatch[] = [];
+  let index = 0;
+  const handle = (buf: Buffer, start: number, end: number) => {
+    const s = firstNonSpace(buf, start, end);
+    let e = lastNonSpace(buf, start, end);
+    if (e < s) return;
+    if (buf[e] === 44) e = lastNonSpace(buf, s, e);
+    const text = buf.toString('utf8', s, e + 1);
+    try {
+      batch.rows.push(parseRowLine(text));
+    } catch (err) {
+      throw new InputError(`${path}: tables.${table}[${index}]: not a valid row (${(err as Error).message})`);
+    }
+    batch.texts.push(text);
+    index++;
+    if (batch.rows.length >= batchSize) {
+      ready.push(batch);
+      batch = { rows: [], texts: [] };
+    }
+  };
+  try {
+    for await (const chunk of stream) {
+      let buf = chunk as Buffer;
+      let bufBase = offset;
+      offset += buf.length;
+      if (offset <= range.start) continue;
+      if (carry) {
+        buf = Buffer.concat([carry, buf]);
+        bufBase -= carry.length;
+        carry = null;
+      }
+      let pos = Math.max(0, range.start - bufBase);
+      const stop = Math.min(buf.length, range.end - bufBase);
+      for (;;) {
+        const nl = buf.indexOf(10, pos);
+        if (nl < 0 || nl >= stop) break;
+        handle(buf, pos, nl);
+        pos = nl + 1;
+      }
+      while (ready.length > 0) yield ready.shift()!;
+      if (bufBase + stop >= range.end) {
+        if (pos < stop) handle(buf, pos, stop);
+        carry = null;
+        break;
+      }
+      carry = pos < buf.length ? Buffer.from(buf.subarray(pos)) : null;
+    }
+    if (carry?.length) {
+      const stop = Math.min(carry.length, range.end - (offset - carry.length));
+      if (stop > 0) handle(carry, 0, stop);
+    }
+    while (ready.length > 0) yield ready.shift()!;
+    if (batch.rows.length > 0) yield batch;
+  } finally {
+    stream.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generic layout: spool each table as one row per line.
+
+async function spoolGeneric(path: string, options: OpenOptions): Promise<IndexedCapsule> {
+  const dir = await mkdtemp(join(tmpdir(), 'replay-materialize-'));
+  const files = new Map<string, { path: string; out: WriteStream; bytes: number }>();
+  const closeAll = async () => {
+    await Promise.all(
+      [...files.values()].map(
+        (f) => new Promise<void>((resolve) => (f.out.closed ? resolve() : f.out.end(() => resolve()))),
+      ),
+    );
+  };
+  try {
+    const scan = await readCapsule(
+      path,
+      async (e) => {
+        if (e.kind === 'tableStart') {
+          const file = join(dir, `${files.size}.ndjson`);
+          files.set(e.table, { path: file, out: createWriteStream(file), bytes: 0 });
+        } else if (e.kind === 'row') {
+          const f = files.get(e.table)!;
+          const line = `${stringifyExact(e.row)}\n`;
+          f.bytes += Buffer.byteLength(line);
+          if (!f.out.write(line)) await new Promise<void>((r) => f.out.once('drain', () => r()));
+        }
+      },
+      options,
+    );
+    await closeAll();
+    return {
+      header: scan.header,
+      counts: scan.counts,
+      layout: 'spooled',
+      rows: (t, batchSize) => {
+        const f = files.get(t);
+        if (!f || f.bytes === 0) return emptyRows();
+        const stream = createReadStream(f.path, { highWaterMark: 1 << 20 });
+        return parseLines(stream, 0, { start: 0, end: f.bytes }, t, batchSize, path);
+      },
+      close: () => rm(dir, { recursive: true, force: true }),
+    };
+  } catch (err) {
+    await closeAll().catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function validateHeader(path: string, raw: unknown): CapsuleHeader {
+  const plain = toPlainHeader(raw);
+  if (!plain || typeof plain !== 'object' || Array.isArray(plain))
+    throw new InputError(`${path}: not a valid capsule: expected a JSON object`);
+  const parsed = capsuleHeaderSchema.safeParse(plain);
+  if (!parsed.success) {
+    throw new InputError(
+      `${path}: not a valid capsule:\n${issueLines(parsed.error)
+        .map((l) => `  ${path}: ${l}`)
+        .join('\n')}`,
+    );
+  }
+  return parsed.data;
+}
+
+function toPlainHeader(v: unknown): unknown {
+  if (isLosslessNumber(v)) return Number((v as { value: string }).value);
+  if (Array.isArray(v)) return v.map(toPlainHeader);
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toPlainHeader(x)]));
+  return v;
+}

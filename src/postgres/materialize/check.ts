@@ -1,0 +1,50 @@
+/** Contract checks of a capsule against the manifest, before materialize touches the database. */
+import { InputError } from '../../errors.js';
+import { ADAPTER, type Manifest, type ManifestTable } from '../../manifest/schema.js';
+import type { IndexedCapsule } from './capsule-rows.js';
+
+/**
+ * The contract checks before touching the database: app, adapter, subject keys, every capsule
+ * table declared with a deletePredicate. Returns the capsule's tables (file order).
+ */
+export function checkCapsule(
+  manifest: Manifest,
+  capsule: Pick<IndexedCapsule, 'header' | 'counts'>,
+  path: string,
+): string[] {
+  const { header } = capsule;
+  if (header.app !== manifest.appId)
+    throw new InputError(
+      `${path}: capsule app ${JSON.stringify(header.app)} does not match the manifest's appId ${JSON.stringify(manifest.appId)}`,
+    );
+  if (header.adapter !== ADAPTER)
+    throw new InputError(
+      `${path}: adapter: must be ${JSON.stringify(ADAPTER)}, got ${JSON.stringify(header.adapter)}`,
+    );
+  const missingKeys = manifest.subjectKeys.filter((k) => typeof header.subject[k] !== 'string');
+  if (missingKeys.length > 0)
+    throw new InputError(
+      `${path}: subject: missing subject key ${missingKeys.join(', ')} (the manifest's subjectKeys are ${manifest.subjectKeys.join(', ')})`,
+    );
+  header.graph.forEach((g, i) => {
+    for (const k of manifest.subjectKeys)
+      if (!(k in g)) throw new InputError(`${path}: graph[${i}]: missing subject key ${k}`);
+  });
+  const declared = new Map<string, ManifestTable>(manifest.postgres.tables.map((t) => [t.name, t]));
+  const tables = Object.keys(capsule.counts);
+  // Tables referential closure added (closure.addedTables) need no declaration: they only add rows.
+  const closureAdded = new Set(
+    ((header.closure as { addedTables?: unknown } | undefined)?.addedTables as string[] | undefined) ?? [],
+  );
+  const undeclared = tables.filter((t) => !declared.has(t) && !closureAdded.has(t));
+  if (undeclared.length > 0)
+    throw new InputError(
+      `${path}: tables: ${undeclared.join(', ')} ${undeclared.length === 1 ? 'is' : 'are'} not declared in the manifest's postgres.tables; a capsule table the manifest does not declare cannot be materialized`,
+    );
+  const noPredicate = tables.filter((t) => declared.has(t) && !declared.get(t)!.deletePredicate);
+  if (noPredicate.length > 0)
+    throw new InputError(
+      `manifest: postgres.tables: ${noPredicate.join(', ')} ${noPredicate.length === 1 ? 'has' : 'have'} no deletePredicate, which materialize requires (a condition over t, the target row, and g, a graph subject)`,
+    );
+  return tables;
+}

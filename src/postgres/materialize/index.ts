@@ -1,0 +1,527 @@
+/**
+ * `materializeCapsule`: load a capsule into the replay database, exactly and all-or-nothing.
+ * Contract: shared/spec/MANIFEST.md ("How materialize is defined", "Subject rewrite").
+ *
+ * One transaction: the graph goes into a temporary table; each capsule table's graph rows are
+ * deleted with its `deletePredicate` in reverse load order; rows are inserted in load order
+ * (COPY or jsonb_populate_recordset, see load-table.ts); owned sequences are moved past the
+ * loaded maximum; the graph's rows are counted (and content-hashed when the capsule has an
+ * integrity record) and compared with the capsule; only then COMMIT. Any failure rolls back, and
+ * a killed process leaves Postgres to roll back, so the target is never half-loaded.
+ *
+ * Stage rules: no printing, no process.env; the CLI, the run loop and the Action call this.
+ */
+import type pg from 'pg';
+import type { OpenOptions } from '../../capsule/open.js';
+import { planSubjectRewrite, SubjectRewriter } from '../../capsule/rewrite.js';
+import type { CapsuleHeader } from '../../capsule/schema.js';
+import { FailureError, InputError } from '../../errors.js';
+import type { Manifest, ManifestTable } from '../../manifest/schema.js';
+import type { TableCount } from '../../trace/schema.js';
+import { readForeignKeys } from '../catalog.js';
+import { connect, describePgError } from '../connect.js';
+import { planLoadOrder } from '../load-order.js';
+import { indexCapsule } from './capsule-rows.js';
+import { checkCapsule } from './check.js';
+import { type LoadStrategy, loadTable, withoutValues } from './load-table.js';
+import {
+  catalogName,
+  copySql,
+  createGraphSql,
+  deleteSql,
+  insertGraphSql,
+  jsonbInsertSql,
+  tableSql,
+} from './sql.js';
+import { readTargetTables } from './target-catalog.js';
+import { countGraphRows, hashGraphRows } from './verify.js';
+
+export { checkCapsule } from './check.js';
+export type { LoadStrategy } from './load-table.js';
+export { planMaterialization } from './plan.js';
+
+const VERIFY_SETTINGS =
+  "set local timezone = 'UTC'; set local datestyle = 'ISO, MDY'; set local intervalstyle = 'postgres'; set local bytea_output = 'hex'; set local extra_float_digits = 1";
+
+export const DEFAULT_STRATEGY: LoadStrategy = 'jsonb';
+export const DEFAULT_CHUNK_SIZE = 1000;
+
+export type MaterializeProgress =
+  | { phase: 'delete'; table: string }
+  | { phase: 'load'; table: string; chunk: number; rowsLoaded: number }
+  | { phase: 'verify'; table: string };
+
+/** What the zero-setup path plugs in: create the capsule's tables before loading. */
+export type PrepareTarget = (
+  client: pg.Client,
+  header: CapsuleHeader,
+) => Promise<{ afterLoad?: () => Promise<void>; createdTables?: string[] } | undefined>;
+
+export interface MaterializeOptions {
+  manifest: Manifest;
+  capsulePath: string;
+  /** Replay target database URL (already checked against production-looking hosts by the caller). */
+  url: string;
+  /** Default `jsonb` (the original's default). */
+  strategy?: LoadStrategy;
+  /** Rows per chunk (default 1000). */
+  chunkSize?: number;
+  /** New subject values, by subject key (from --rewrite-subject / --use-local-subject). */
+  rewrite?: Record<string, string>;
+  /** Where `rewrite` came from, for error messages. */
+  rewriteSource?: string;
+  /** `session_replication_role = replica` for the load: no triggers, no FK checks (superuser). */
+  disableTriggers?: boolean;
+  /** Plan only: EXPLAIN the deletes and inserts in a transaction that is rolled back. */
+  explain?: boolean;
+  /** Recompute content hashes when the capsule has an integrity record (default true). */
+  verifyHashes?: boolean;
+  onProgress?: (event: MaterializeProgress) => void | Promise<void>;
+  /** Decryption for encrypted capsules (front door supplies the key). */
+  open?: OpenOptions;
+  applicationName?: string;
+  /**
+   * Hook for zero-setup replay: runs inside the transaction before the target's catalog is read
+   * (create the tables from the capsule's `schema` section); `afterLoad` runs after the rows are in.
+   */
+  prepareTarget?: PrepareTarget;
+}
+
+export interface TableLoadStats {
+  table: string;
+  rows: number;
+  ms: number;
+  rowsPerSec: number;
+  strategy: LoadStrategy;
+}
+
+export interface MaterializeResult {
+  status: 'ok' | 'explained';
+  strategy: LoadStrategy;
+  /** How rows were read: `lines` (one row per line, our writer) or `spooled` (any other layout). */
+  reader: 'lines' | 'spooled';
+  counts: TableCount[];
+  /** Phase timings in ms: index, connect, catalog, graph, delete, load, sequences, verify, commit. */
+  phases: Record<string, number>;
+  tables: TableLoadStats[];
+  loadOrder: string[];
+  rewritten: { from: Record<string, string>; to: Record<string, string>; values: number } | null;
+  /** Whether content hashes were compared, and why not when they were not. */
+  hashCheck: 'verified' | 'no-integrity-record' | 'skipped-after-rewrite' | 'disabled';
+  sequences: { sequence: string; value: string }[];
+  warnings: string[];
+  explain?: { statement: string; plan: string }[];
+  durationMs: number;
+}
+
+export async function materializeCapsule(options: MaterializeOptions): Promise<MaterializeResult> {
+  const started = performance.now();
+  const phases: Record<string, number> = {};
+  const strategy = options.strategy ?? DEFAULT_STRATEGY;
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isInteger(chunkSize) || chunkSize <= 0)
+    throw new InputError(`chunk size must be a positive integer, got ${chunkSize}`);
+  let mark = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    phases[name] = (phases[name] ?? 0) + (now - mark);
+    mark = now;
+  };
+
+  const capsule = await indexCapsule(options.capsulePath, options.open);
+  try {
+    phase('index');
+    const tablesInCapsule = checkCapsule(options.manifest, capsule, options.capsulePath);
+    const subjectKeys = options.manifest.subjectKeys;
+    const rewrite = options.rewrite
+      ? planSubjectRewrite(subjectKeys, capsule.header.subject, options.rewrite, options.rewriteSource)
+      : null;
+    const rewriter = rewrite ? new SubjectRewriter(rewrite) : null;
+    const graph = capsule.header.graph.map((g) => {
+      const entry: Record<string, unknown> = {};
+      for (const k of subjectKeys) entry[k] = g[k] ?? null;
+      // A separate rewriter: the reported count is of table values.
+      return rewrite ? new SubjectRewriter(rewrite).rewriteObject(entry) : entry;
+    });
+    const warnings: string[] = [];
+
+    const client = await connect(options.url, {
+      role: 'replay target',
+      applicationName: options.applicationName ?? 'replay-env materialize',
+    });
+    // A terminated backend sends its reason (e.g. "terminating connection due to administrator
+    // command") as a connection error; later queries only say "not queryable". Keep the reason.
+    const connectionErrors: unknown[] = [];
+    client.on('error', (e) => connectionErrors.push(e));
+    phase('connect');
+    let inTransaction = false;
+    try {
+      await client.query('begin');
+      inTransaction = true;
+      const prepared = options.prepareTarget
+        ? await options.prepareTarget(client, capsule.header)
+        : undefined;
+      const schema = (await client.query<{ s: string }>('select current_schema() as s')).rows[0]!.s;
+      const manifestTables = options.manifest.postgres.tables;
+      const foreignKeys = await readForeignKeys(client, schema);
+      const targets = await readTargetTables(client, schema, tablesInCapsule.map(catalogName));
+      const missing = tablesInCapsule.filter((t) => !targets.has(catalogName(t)));
+      if (missing.length > 0) {
+        throw new FailureError(
+          `the replay target has no table ${missing.join(', ')} (schema ${schema}); apply the app's migrations (or the capsule's schema) before materializing`,
+        );
+      }
+      // Zero-setup (referential closure): tables only closure added are FK ancestors of the
+      // declared tables, loaded first (parents first: the schema section's order, else the reverse
+      // of discovery order); they have no deletePredicate (see closureOnlyTables).
+      const closureOnly = closureOnlyTables(options.manifest, capsule.header, tablesInCapsule);
+      const loadOrder = [
+        ...closureOnly,
+        ...computeLoadOrder(
+          options.manifest,
+          tablesInCapsule.filter((t) => !closureOnly.includes(t)),
+          capsule.counts,
+          foreignKeys,
+          warnings,
+        ),
+      ];
+      // Tables created empty by prepareTarget (--create-schema) are verified whole: every row,
+      // closure rows included, must be exactly the capsule's.
+      const createdEmpty = new Set(prepared?.createdTables ?? []);
+      phase('catalog');
+
+      if (options.disableTriggers) {
+        try {
+          await client.query('set local session_replication_role = replica');
+        } catch (err) {
+          throw new FailureError(
+            `--disable-triggers needs a superuser (or a role allowed to SET session_replication_role); the server refused: ${describePgError(err)}`,
+            { cause: err },
+          );
+        }
+      }
+      // Deferrable constraints (cycles, self-references across chunks) are checked at COMMIT.
+      await client.query('set constraints all deferred');
+      await client.query(createGraphSql(subjectKeys));
+      await client.query(insertGraphSql(subjectKeys), [JSON.stringify(graph)]);
+      phase('graph');
+
+      const byName = new Map(manifestTables.map((t) => [t.name, t]));
+      if (options.explain) {
+        const explain = await explainStatements(client, loadOrder, byName, targets);
+        await client.query('rollback');
+        inTransaction = false;
+        return {
+          status: 'explained',
+          strategy,
+          reader: capsule.layout,
+          counts: [],
+          phases: roundPhases(phases),
+          tables: [],
+          loadOrder,
+          rewritten: rewrite ? { ...rewrite, values: 0 } : null,
+          hashCheck: 'disabled',
+          sequences: [],
+          warnings,
+          explain,
+          durationMs: Math.round(performance.now() - started),
+        };
+      }
+
+      for (const table of [...loadOrder].reverse()) {
+        if (!byName.has(table)) continue; // closure-only table: nothing of the graph to replace
+        await options.onProgress?.({ phase: 'delete', table });
+        try {
+          await client.query(deleteSql(table, byName.get(table)!.deletePredicate!));
+        } catch (err) {
+          throw new FailureError(
+            `deleting the graph's rows from ${table} failed: ${withoutValues(describePgError(err))}; the transaction was rolled back and the target is unchanged`,
+            { cause: err },
+          );
+        }
+      }
+      phase('delete');
+
+      const tables: TableLoadStats[] = [];
+      const hashColumns = new Map<string, string[] | null>();
+      for (const table of loadOrder) {
+        const t0 = performance.now();
+        const result = await loadTable({
+          client,
+          table,
+          target: targets.get(catalogName(table))!,
+          strategy,
+          chunkSize,
+          batches: capsule.rows(table, chunkSize),
+          rewriter,
+          serverError: () => connectionErrors.find(hasSqlState),
+          onChunk: options.onProgress ? (info) => options.onProgress!({ phase: 'load', ...info }) : undefined,
+        });
+        const ms = performance.now() - t0;
+        if (result.rows !== capsule.counts[table]) {
+          throw new FailureError(
+            `${options.capsulePath}: tables.${table}: read ${result.rows} rows but the capsule index counted ${capsule.counts[table]}; the file changed while loading?`,
+          );
+        }
+        if (result.unknownColumns.length > 0)
+          warnings.push(
+            `${table}: capsule columns the target does not have were not loaded: ${result.unknownColumns.join(', ')}`,
+          );
+        if (result.generatedColumns.length > 0)
+          warnings.push(
+            `${table}: generated columns computed by Postgres, capsule values not loaded: ${result.generatedColumns.join(', ')}`,
+          );
+        if (result.strategy !== strategy)
+          warnings.push(
+            `${table}: loaded with jsonb (composite-typed columns cannot be COPY text from JSON)`,
+          );
+        hashColumns.set(
+          table,
+          result.unknownColumns.length > 0 ? null : [...result.columns, ...result.generatedColumns],
+        );
+        tables.push({
+          table,
+          rows: result.rows,
+          ms: Math.round(ms),
+          rowsPerSec: ms > 0 ? Math.round((result.rows * 1000) / ms) : result.rows,
+          strategy: result.strategy,
+        });
+        phase(`load:${table}`);
+      }
+      phases.load = tables.reduce((s, t) => s + t.ms, 0);
+      if (prepared?.afterLoad) {
+        await prepared.afterLoad();
+        phase('afterLoad');
+      }
+
+      const sequences = await bumpSequences(client, loadOrder, targets, hashColumns);
+      phase('sequences');
+
+      const integrity = capsule.header.integrity;
+      const hashCheck: MaterializeResult['hashCheck'] =
+        options.verifyHashes === false
+          ? 'disabled'
+          : !integrity
+            ? 'no-integrity-record'
+            : rewriter
+              ? 'skipped-after-rewrite'
+              : 'verified';
+      const counts: TableCount[] = [];
+      const problems: string[] = [];
+      // The exporter renders rows with these settings; hashes compare the same text forms.
+      if (hashCheck === 'verified') await client.query(VERIFY_SETTINGS);
+      for (const table of loadOrder) {
+        await options.onProgress?.({ phase: 'verify', table });
+        const whole = createdEmpty.has(table) || !byName.has(table);
+        const predicate = whole ? 'true' : byName.get(table)!.deletePredicate!;
+        const database = await countGraphRows(client, table, predicate);
+        const expected = capsule.counts[table]!;
+        let hashMatch: boolean | null = null;
+        const columns = hashColumns.get(table);
+        const recorded = integrity?.tables[table];
+        // Closure rows in a table that existed: some may not match the deletePredicate, and a
+        // closure-only table may hold other rows; count a range and skip the hash.
+        const closureRows = whole && createdEmpty.has(table) ? 0 : closureRowCount(capsule.header, table);
+        if (closureRows > 0 || (!byName.has(table) && !createdEmpty.has(table))) {
+          const low = byName.has(table) ? expected - closureRows : expected;
+          const ok = byName.has(table) ? database >= low && database <= expected : database >= expected;
+          if (!ok)
+            problems.push(
+              `${table}: capsule has ${expected} rows (${closureRows} added by referential closure), the target has ${database} matching rows`,
+            );
+          counts.push({ table, capsule: expected, database: ok ? expected : database, hashMatch: null });
+          continue;
+        }
+        if (hashCheck === 'verified' && recorded && columns) {
+          const got = await hashGraphRows(client, table, predicate, columns);
+          hashMatch = got.sha256 === recorded.sha256;
+          if (!hashMatch && database === expected)
+            problems.push(
+              `${table}: the loaded rows' content hash differs from the capsule's integrity record`,
+            );
+        }
+        if (database !== expected)
+          problems.push(
+            `${table}: capsule has ${expected} rows, the target has ${database} rows matching its deletePredicate`,
+          );
+        counts.push({ table, capsule: expected, database, hashMatch });
+      }
+      phase('verify');
+      if (problems.length > 0) {
+        throw new FailureError(
+          `materialization integrity check failed:\n${problems.map((p) => `  ${p}`).join('\n')}\n(rows that do not match their table's deletePredicate would not be replaced by the next materialize; the transaction was rolled back and the target is unchanged)`,
+        );
+      }
+
+      try {
+        await client.query('commit');
+        inTransaction = false;
+      } catch (err) {
+        inTransaction = false;
+        throw new FailureError(
+          `COMMIT failed (a deferred constraint?): ${withoutValues(describePgError(err))}; the target is unchanged`,
+          { cause: err },
+        );
+      }
+      phase('commit');
+      return {
+        status: 'ok',
+        strategy,
+        reader: capsule.layout,
+        counts,
+        phases: roundPhases(phases),
+        tables,
+        loadOrder,
+        rewritten: rewrite ? { ...rewrite, values: rewriter!.replaced } : null,
+        hashCheck,
+        sequences,
+        warnings,
+        durationMs: Math.round(performance.now() - started),
+      };
+    } catch (err) {
+      if (inTransaction) await client.query('rollback').catch(() => {});
+      if (err instanceof FailureError || err instanceof InputError) throw err;
+      const reason = hasSqlState(err) ? err : (connectionErrors.find(hasSqlState) ?? err);
+      throw new FailureError(
+        `materialize failed: ${withoutValues(describePgError(reason))}; the transaction was rolled back and the target is unchanged`,
+        { cause: err },
+      );
+    } finally {
+      await client.end().catch(() => {});
+    }
+  } finally {
+    await capsule.close();
+  }
+}
+
+/** The capsule's referential-closure record: rows it added per table (closure.ts). */
+function closureRowCount(header: CapsuleHeader, table: string): number {
+  const c = header.closure as { tables?: Record<string, { rows?: unknown }> } | undefined;
+  const n = c?.tables?.[table]?.rows;
+  return typeof n === 'number' ? n : 0;
+}
+
+/** Capsule tables the manifest does not declare that referential closure added, parents first. */
+function closureOnlyTables(
+  manifest: Manifest,
+  header: CapsuleHeader,
+  inCapsule: readonly string[],
+): string[] {
+  const declared = new Set(manifest.postgres.tables.map((t) => t.name));
+  const extra = inCapsule.filter((t) => !declared.has(t));
+  const schemaOrder = (header.schema as { tables?: { name?: unknown }[] } | undefined)?.tables
+    ?.map((t) => t.name)
+    .filter((n): n is string => typeof n === 'string');
+  if (schemaOrder && extra.every((t) => schemaOrder.includes(t)))
+    return schemaOrder.filter((t) => extra.includes(t));
+  return [...extra].reverse();
+}
+
+function hasSqlState(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+}
+
+function roundPhases(p: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, Math.round(v)]));
+}
+
+function computeLoadOrder(
+  manifest: Manifest,
+  capsuleTables: readonly string[],
+  counts: Record<string, number>,
+  foreignKeys: Awaited<ReturnType<typeof readForeignKeys>>,
+  warnings: string[],
+): string[] {
+  const declared = manifest.postgres.tables.map((t) => t.name);
+  const lowerToName = new Map(declared.map((n) => [catalogName(n), n]));
+  const fks = foreignKeys
+    .filter((fk) => lowerToName.has(fk.table) && lowerToName.has(fk.refTable))
+    .map((fk) => ({ ...fk, table: lowerToName.get(fk.table)!, refTable: lowerToName.get(fk.refTable)! }));
+  const plan = planLoadOrder({ declared, tableOrder: manifest.postgres.tableOrder, foreignKeys: fks });
+  const inCapsule = new Set(capsuleTables);
+  if (plan.omitted.some((t) => inCapsule.has(t)))
+    warnings.push(
+      `postgres.tableOrder leaves out ${plan.omitted.filter((t) => inCapsule.has(t)).join(', ')}; loaded anyway, placed by foreign keys (the original tool skipped them)`,
+    );
+  let order = plan.order;
+  if (plan.violations.length > 0) {
+    order = plan.repaired;
+    warnings.push(
+      `postgres.tableOrder loads ${plan.violations.map((v) => `${v.child} before its parent ${v.parent} (${v.constraint})`).join(', ')}; loading parents first instead`,
+    );
+  }
+  const withRows = new Set(capsuleTables.filter((t) => (counts[t] ?? 0) > 0));
+  for (const cycle of plan.cycles) {
+    const members = cycle.filter((t) => withRows.has(t));
+    if (members.length < 2) continue;
+    const inCycle = new Set(members);
+    const hard = fks.filter((fk) => inCycle.has(fk.table) && inCycle.has(fk.refTable) && !fk.deferrable);
+    if (hard.length > 0)
+      throw new FailureError(
+        `tables ${members.join(' ↔ ')} reference each other in a cycle through foreign keys that are not deferrable (${hard
+          .map((fk) => `${fk.table}.${fk.name}`)
+          .join(
+            ', ',
+          )}); no load order satisfies them. Make them DEFERRABLE, or load with --disable-triggers (superuser)`,
+      );
+    warnings.push(`tables ${members.join(' ↔ ')} form a foreign-key cycle; loaded with deferred constraints`);
+  }
+  return order.filter((t) => inCapsule.has(t));
+}
+
+async function bumpSequences(
+  client: pg.Client,
+  tables: readonly string[],
+  targets: Awaited<ReturnType<typeof readTargetTables>>,
+  loadedColumns: Map<string, string[] | null>,
+): Promise<{ sequence: string; value: string }[]> {
+  const out: { sequence: string; value: string }[] = [];
+  for (const table of tables) {
+    const target = targets.get(catalogName(table))!;
+    const loaded = new Set(loadedColumns.get(table) ?? [...target.columns.keys()]);
+    for (const col of target.columns.values()) {
+      if (!col.sequence || !loaded.has(col.name)) continue;
+      const { rows } = await client.query<{ v: string | null }>(
+        `select setval($1::regclass, x.m, true)::text as v
+           from (select max(${quoteCol(col.name)})::bigint as m from ${tableSql(table)}) x,
+                (select last_value, is_called from ${col.sequence}) s
+          where x.m is not null and x.m >= s.last_value + (case when s.is_called then 1 else 0 end)`,
+        [col.sequence],
+      );
+      if (rows[0]?.v) out.push({ sequence: col.sequence, value: rows[0].v });
+    }
+  }
+  return out;
+}
+
+function quoteCol(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+async function explainStatements(
+  client: pg.Client,
+  loadOrder: readonly string[],
+  byName: Map<string, ManifestTable>,
+  targets: Awaited<ReturnType<typeof readTargetTables>>,
+): Promise<{ statement: string; plan: string }[]> {
+  const out: { statement: string; plan: string }[] = [];
+  const explain = async (statement: string, params: unknown[] = []) => {
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>(`explain ${statement}`, params);
+    out.push({ statement, plan: rows.map((r) => r['QUERY PLAN']).join('\n') });
+  };
+  for (const table of [...loadOrder].reverse())
+    if (byName.has(table)) await explain(deleteSql(table, byName.get(table)!.deletePredicate!));
+  for (const table of loadOrder) {
+    const target = targets.get(catalogName(table))!;
+    const cols = [...target.columns.values()].filter((c) => !c.generated);
+    const overriding = cols.some((c) => c.identityAlways);
+    const names = cols.map((c) => c.name);
+    await explain(jsonbInsertSql(table, names, overriding), ['[]']);
+    out.push({
+      statement: copySql(table, names),
+      plan: '(COPY is not explainable; it appends rows without a plan)',
+    });
+  }
+  return out;
+}

@@ -1,0 +1,402 @@
+/**
+ * Loading one table's rows into the target, inside the caller's transaction.
+ *
+ * Rows are grouped into segments of consecutive rows with the same set of keys, so a column a row
+ * leaves out gets the column's DEFAULT (not NULL) in both strategies:
+ * - `copy`: one `COPY t (cols) FROM STDIN` per segment, rows streamed in large writes; a COPY is
+ *   one statement, so foreign keys between rows of the same table are checked at its end.
+ * - `jsonb`: one `insert … select … from jsonb_populate_recordset(null::t, $1)` per chunk of at
+ *   most `chunkSize` rows (with OVERRIDING SYSTEM VALUE for GENERATED ALWAYS identity columns).
+ * Tables with composite-typed columns always take the jsonb path (JSON objects cannot be COPY
+ * text without the row type's field order; jsonb_populate_recordset knows it).
+ *
+ * Errors name table, chunk, row index and the server's message, never the row's values.
+ */
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { SubjectRewriter } from '../../capsule/rewrite.js';
+import { FailureError } from '../../errors.js';
+import { stringifyExact } from '../../util/exact-json.js';
+import { type ColumnCodec, copyLine } from '../copy-encoding.js';
+import type { RowBatch, RowObject } from './capsule-rows.js';
+import { copySql, jsonbInsertSql, tableSql } from './sql.js';
+import type { TargetTable } from './target-catalog.js';
+
+export type LoadStrategy = 'jsonb' | 'copy';
+
+export interface TableLoadInput {
+  client: pg.Client;
+  table: string;
+  target: TargetTable;
+  strategy: LoadStrategy;
+  chunkSize: number;
+  batches: AsyncIterable<RowBatch>;
+  rewriter: SubjectRewriter | null;
+  /** The server's reason when the connection was closed under us (see index.ts). */
+  serverError?: () => unknown;
+  /** Called after each chunk is sent (awaited). */
+  onChunk?: (info: { table: string; chunk: number; rowsLoaded: number }) => void | Promise<void>;
+}
+
+export interface TableLoadResult {
+  rows: number;
+  /** Strategy actually used (copy tables with composite columns load through jsonb). */
+  strategy: LoadStrategy;
+  /** Every capsule column loaded (the union over all rows). */
+  columns: string[];
+  /** Capsule columns the target does not have (not loaded). */
+  unknownColumns: string[];
+  /** Generated columns present in the capsule (Postgres computes them; not loaded). */
+  generatedColumns: string[];
+  statements: number;
+}
+
+/** Up to this many characters are collected before one write to the COPY stream. */
+const COPY_WRITE_CHARS = 1 << 20;
+
+interface Segment {
+  keys: Set<string>;
+  /** Columns loaded (capsule keys the target has and that are not generated). */
+  columns: string[];
+  codecs: ColumnCodec[];
+  overriding: boolean;
+  firstRow: number;
+}
+
+export async function loadTable(input: TableLoadInput): Promise<TableLoadResult> {
+  const { client, table, target, chunkSize } = input;
+  const unknown = new Set<string>();
+  const generated = new Set<string>();
+  const loadedColumns = new Set<string>();
+  let strategy = input.strategy;
+  let statements = 0;
+  let rowIndex = 0;
+  let segment: Segment | null = null;
+  let copy: CopyWriter | null = null;
+  let pendingText: string[] = [];
+  let pendingChars = 0;
+  let jsonbRows: RowObject[] = [];
+  let jsonbTexts: string[] = [];
+  // jsonb: one chunk in flight while the next is read and encoded (resolves to its error, if any).
+  let inflight: Promise<unknown> | null = null;
+  const awaitInflight = async () => {
+    if (!inflight) return;
+    const err = await inflight;
+    inflight = null;
+    if (err) throw err;
+  };
+  let lastChunkReported = 0;
+
+  const makeSegment = (row: RowObject): Segment => {
+    const keys = new Set(Object.keys(row));
+    const columns: string[] = [];
+    const codecs: ColumnCodec[] = [];
+    let overriding = false;
+    for (const k of keys) {
+      const col = target.columns.get(k);
+      if (!col) {
+        unknown.add(k);
+        continue;
+      }
+      if (col.generated) {
+        generated.add(k);
+        continue;
+      }
+      if (col.composite && strategy === 'copy') strategy = 'jsonb';
+      if (col.identityAlways) overriding = true;
+      columns.push(k);
+      codecs.push(col.codec);
+      loadedColumns.add(k);
+    }
+    return { keys, columns, codecs, overriding, firstRow: rowIndex };
+  };
+
+  const sameKeys = (seg: Segment, row: RowObject): boolean => {
+    let n = 0;
+    for (const k in row) {
+      if (!seg.keys.has(k)) return false;
+      n++;
+    }
+    return n === seg.keys.size;
+  };
+
+  const fail = (err: unknown, row: number | null, seg: Segment | null): never => {
+    const code = (err as { code?: unknown })?.code;
+    const reason = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? err : (input.serverError?.() ?? err);
+    throw loadError(table, chunkSize, reason, row, seg ? seg.firstRow : null);
+  };
+
+  const flushCopyText = async () => {
+    if (!copy || pendingText.length === 0) return;
+    const text = pendingText.join('');
+    pendingText = [];
+    pendingChars = 0;
+    await copy.write(text);
+  };
+
+  const endCopy = async () => {
+    if (!copy) return;
+    const seg = segment!;
+    try {
+      await flushCopyText();
+      await copy.end();
+    } catch (err) {
+      copy = null;
+      fail(err, copyErrorRow(err, seg.firstRow), seg);
+    }
+    copy = null;
+  };
+
+  const flushJsonb = async () => {
+    if (jsonbRows.length === 0) return;
+    const seg = segment!;
+    const rows = jsonbRows;
+    const texts = jsonbTexts;
+    jsonbRows = [];
+    jsonbTexts = [];
+    const first = rowIndex - rows.length;
+    if (seg.columns.length === 0) {
+      await awaitInflight();
+      // Every key unknown or generated: insert defaults for each row.
+      for (let i = 0; i < rows.length; i++) {
+        try {
+          await client.query(`insert into ${tableSql(table)} default values`);
+        } catch (err) {
+          fail(err, first + i, seg);
+        }
+      }
+      return;
+    }
+    const sql = jsonbInsertSql(table, seg.columns, seg.overriding);
+    // The rows' own JSON text when nothing changed them (no re-serialising); exact either way.
+    const param = input.rewriter || texts.length !== rows.length ? stringifyExact(rows) : `[${texts.join(',')}]`;
+    await awaitInflight();
+    const send = async () => {
+      await client.query('savepoint replay_chunk');
+      try {
+        await client.query(sql, [param]);
+      } catch (err) {
+        const row = await findFailingRow(client, sql, rows).catch(() => null);
+        fail(err, row === null ? null : first + row, { ...seg, firstRow: first });
+      }
+      await client.query('release savepoint replay_chunk');
+    };
+    inflight = send().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    statements++;
+  };
+
+  const reportChunks = async () => {
+    if (!input.onChunk) return;
+    const chunk = Math.floor(rowIndex / chunkSize);
+    while (lastChunkReported < chunk) {
+      lastChunkReported++;
+      await input.onChunk({ table, chunk: lastChunkReported, rowsLoaded: rowIndex });
+    }
+  };
+
+  try {
+    for await (const batch of input.batches) {
+      const batchRows = batch.rows;
+      for (let b = 0; b < batchRows.length; b++) {
+        const row = batchRows[b]!;
+        if (input.rewriter) input.rewriter.rewriteObject(row);
+        if (!segment || !sameKeys(segment, row)) {
+          if (strategy === 'copy') await endCopy();
+          else await flushJsonb();
+          segment = makeSegment(row);
+        }
+        if (strategy === 'copy') {
+          if (!copy) {
+            copy = new CopyWriter(client, copySql(table, segment.columns));
+            statements++;
+          }
+          const line = copyLine(row, segment.columns, segment.codecs);
+          pendingText.push(line);
+          pendingChars += line.length;
+          rowIndex++;
+          if (pendingChars >= COPY_WRITE_CHARS) {
+            try {
+              await flushCopyText();
+            } catch (err) {
+              const seg = segment;
+              copy = null;
+              fail(err, copyErrorRow(err, seg.firstRow), seg);
+            }
+          }
+        } else {
+          jsonbRows.push(row);
+          jsonbTexts.push(batch.texts[b]!);
+          rowIndex++;
+          if (jsonbRows.length >= chunkSize) await flushJsonb();
+        }
+      }
+      if (strategy === 'copy' && copy) {
+        // Keep the server busy: hand over what this batch produced.
+        try {
+          await flushCopyText();
+        } catch (err) {
+          const seg = segment!;
+          copy = null;
+          fail(err, copyErrorRow(err, seg.firstRow), seg);
+        }
+      }
+      await reportChunks();
+    }
+    if (strategy === 'copy') await endCopy();
+    else {
+      await flushJsonb();
+      await awaitInflight();
+    }
+  } catch (err) {
+    // A COPY still open would keep the connection in copy mode: cancel it so ROLLBACK can run.
+    const open = copy as CopyWriter | null;
+    if (open) await open.abort();
+    throw err;
+  }
+  if (input.onChunk && rowIndex % chunkSize !== 0)
+    await input.onChunk({ table, chunk: lastChunkReported + 1, rowsLoaded: rowIndex });
+  return {
+    rows: rowIndex,
+    strategy,
+    columns: [...loadedColumns],
+    unknownColumns: [...unknown],
+    generatedColumns: [...generated],
+    statements,
+  };
+}
+
+/** After a chunk failed: roll back to its savepoint and insert row by row to find the culprit. */
+async function findFailingRow(client: pg.Client, sql: string, rows: RowObject[]): Promise<number | null> {
+  await client.query('rollback to savepoint replay_chunk');
+  for (let i = 0; i < rows.length; i++) {
+    await client.query('savepoint replay_row');
+    try {
+      await client.query(sql, [stringifyExact([rows[i]])]);
+      await client.query('release savepoint replay_row');
+    } catch {
+      return i;
+    }
+  }
+  return null;
+}
+
+/** The 0-based row index (within the table) a COPY error points at, from its CONTEXT line number. */
+function copyErrorRow(err: unknown, segmentFirstRow: number): number | null {
+  const where = (err as { where?: string })?.where;
+  const m = where ? /COPY [^,]+, line (\d+)/.exec(where) : null;
+  if (!m) return null;
+  return segmentFirstRow + Number(m[1]) - 1;
+}
+
+function copyErrorColumn(err: unknown): string | null {
+  const where = (err as { where?: string })?.where;
+  const m = where ? /COPY [^,]+, line \d+, column ([^:]+):/.exec(where) : null;
+  return m ? m[1]! : null;
+}
+
+/**
+ * The server's message without the row value Postgres quotes at its end
+ * (`invalid input syntax for type integer: "…"`): capsule rows may be customer data.
+ */
+export function withoutValues(message: string): string {
+  return message.replace(/: ".*"$/s, ': "…"').replace(/\n.*$/s, '');
+}
+
+function loadError(
+  table: string,
+  chunkSize: number,
+  err: unknown,
+  row: number | null,
+  segmentFirstRow: number | null,
+): FailureError {
+  const e = err as { message?: string; code?: string; column?: string; constraint?: string };
+  const where: string[] = [`table ${table}`];
+  const at = row ?? segmentFirstRow;
+  if (at !== null) where.push(`chunk ${Math.floor(at / chunkSize) + 1}`);
+  if (row !== null) where.push(`row ${row}`);
+  const extra: string[] = [];
+  const column = e?.column ?? copyErrorColumn(err);
+  if (column) extra.push(`column ${column}`);
+  if (e?.constraint) extra.push(`constraint ${e.constraint}`);
+  if (e?.code) extra.push(`SQLSTATE ${e.code}`);
+  const message = withoutValues(e?.message ?? String(err));
+  return new FailureError(
+    `materialize failed at ${where.join(', ')} (row index counts from 0 within the table): ${message}${
+      extra.length ? ` [${extra.join(', ')}]` : ''
+    }; the transaction was rolled back and the target is unchanged`,
+    { cause: err },
+  );
+}
+
+/** A COPY FROM STDIN stream with promise-based writes that surface the server's error. */
+class CopyWriter {
+  private readonly stream: ReturnType<typeof copyFrom>;
+  private error: unknown = null;
+  private readonly clientErrors: unknown[] = [];
+  private readonly onClientError = (e: unknown) => this.clientErrors.push(e);
+
+  constructor(
+    private readonly client: pg.Client,
+    sql: string,
+  ) {
+    this.stream = client.query(copyFrom(sql));
+    this.stream.on('error', (e) => {
+      this.error ??= e;
+    });
+    client.on('error', this.onClientError);
+  }
+
+  /** The most informative error: a server error (has a SQLSTATE) beats a socket error (EPIPE). */
+  private best(err: unknown): unknown {
+    const all = [this.error, err, ...this.clientErrors].filter(Boolean);
+    return (
+      all.find(
+        (e) =>
+          typeof (e as { code?: unknown }).code === 'string' &&
+          /^[0-9A-Z]{5}$/.test((e as { code: string }).code),
+      ) ?? all[0]
+    );
+  }
+
+  async write(text: string): Promise<void> {
+    if (this.error) throw this.best(this.error);
+    try {
+      if (!this.stream.write(text)) await once(this.stream, 'drain');
+    } catch (err) {
+      await settle();
+      throw this.best(err);
+    }
+    if (this.error) throw this.best(this.error);
+  }
+
+  /** Cancels the COPY (CopyFail); the server rolls the statement back. */
+  async abort(): Promise<void> {
+    this.stream.destroy(new Error('materialize aborted'));
+    await finished(this.stream).catch(() => {});
+    this.client.removeListener('error', this.onClientError);
+  }
+
+  async end(): Promise<number> {
+    try {
+      this.stream.end();
+      await finished(this.stream);
+      if (this.error) throw this.error;
+      return this.stream.rowCount;
+    } catch (err) {
+      await settle();
+      throw this.best(err);
+    } finally {
+      this.client.removeListener('error', this.onClientError);
+    }
+  }
+}
+
+/** Give the socket a moment to deliver the server's ErrorResponse after a write failed. */
+function settle(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 50));
+}

@@ -1,0 +1,51 @@
+/** SQL text materialize runs (shared by the live load and `--dry-run-sql`). */
+import { quoteIdent } from '../connect.js';
+
+export const GRAPH_TABLE = 'replay_graph';
+
+/**
+ * A manifest table name in SQL. The original wrote names unquoted, so Postgres folded them to
+ * lower case; quoting the lower-cased name means the same and also works for reserved words.
+ */
+export function tableSql(name: string): string {
+  return quoteIdent(name.toLowerCase());
+}
+
+export function catalogName(name: string): string {
+  return name.toLowerCase();
+}
+
+export function createGraphSql(keys: readonly string[]): string {
+  return `create temp table ${GRAPH_TABLE} (${keys.map((k) => `${quoteIdent(k)} text`).join(', ')}) on commit drop`;
+}
+
+export function insertGraphSql(keys: readonly string[]): string {
+  const cols = keys.map(quoteIdent).join(', ');
+  return `insert into ${GRAPH_TABLE} (${cols}) select ${cols} from jsonb_to_recordset($1::jsonb) as g(${keys
+    .map((k) => `${quoteIdent(k)} text`)
+    .join(', ')})`;
+}
+
+export function deleteSql(table: string, predicate: string): string {
+  return `delete from ${tableSql(table)} t using ${GRAPH_TABLE} g where ${predicate}`;
+}
+
+/** Rows of the target that belong to the graph: the same predicate the deletes use. */
+export function graphRowsWhere(predicate: string): string {
+  return `exists (select 1 from ${GRAPH_TABLE} g where ${predicate})`;
+}
+
+export function copySql(table: string, columns: readonly string[]): string {
+  return `copy ${tableSql(table)} (${columns.map(quoteIdent).join(', ')}) from stdin`;
+}
+
+export function jsonbInsertSql(table: string, columns: readonly string[], overriding: boolean): string {
+  const cols = columns.map(quoteIdent).join(', ');
+  const t = tableSql(table);
+  return `insert into ${t} (${cols})${overriding ? ' overriding system value' : ''} select ${cols} from jsonb_populate_recordset(null::${t}, $1::jsonb)`;
+}
+
+/** A SQL string literal (for the dry-run script only; the live load always uses parameters). */
+export function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,56 @@
+/**
+ * Materialization integrity: after loading (inside the same transaction, before COMMIT), count
+ * the graph's rows per table in the target with the tables' delete predicates and compare with
+ * the capsule; when the capsule carries an `integrity` record, also recompute each table's content
+ * hash from the rows read back (restricted to the capsule's own columns, since rowSql may leave
+ * columns out) and compare.
+ */
+import { finished } from 'node:stream/promises';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { TableHasher } from '../../capsule/integrity.js';
+import { parseRowLine } from './capsule-rows.js';
+import { graphRowsWhere, tableSql } from './sql.js';
+
+export async function countGraphRows(client: pg.Client, table: string, predicate: string): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(
+    `select count(*) as n from ${tableSql(table)} t where ${graphRowsWhere(predicate)}`,
+  );
+  return Number(rows[0]!.n);
+}
+
+/** Content hash (capsule/integrity.ts) of the graph's rows in the target, over `columns` only. */
+export async function hashGraphRows(
+  client: pg.Client,
+  table: string,
+  predicate: string,
+  columns: readonly string[],
+): Promise<{ rows: number; sha256: string }> {
+  const hasher = new TableHasher();
+  const keep = new Set(columns);
+  // COPY TO streams without holding the table in memory. JSON text has no raw tab/newline/CR, so
+  // the only COPY TEXT escape that can occur in it is the doubled backslash.
+  const stream = client.query(
+    copyTo(
+      `copy (select to_jsonb(t) from ${tableSql(table)} t where ${graphRowsWhere(predicate)}) to stdout`,
+    ),
+  );
+  let carry = '';
+  const handle = (line: string) => {
+    if (!line) return;
+    const row = parseRowLine(line.includes('\\') ? line.replace(/\\\\/g, '\\') : line);
+    const picked: Record<string, unknown> = {};
+    for (const k of Object.keys(row)) if (keep.has(k)) picked[k] = row[k];
+    hasher.add(picked);
+  };
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const text = carry + chunk;
+    const parts = text.split('\n');
+    carry = parts.pop() ?? '';
+    for (const p of parts) handle(p);
+  });
+  await finished(stream);
+  handle(carry);
+  return { rows: hasher.rows, sha256: hasher.digest() };
+}

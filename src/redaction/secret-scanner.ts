@@ -1,0 +1,182 @@
+/**
+ * Finding credential-looking values, without ever reporting the value itself.
+ *
+ * Two kinds of evidence:
+ * - the text looks like a credential (PEM private key, JWT, AWS key id, GitHub/Slack/Stripe/Google
+ *   tokens, `Bearer …`, a password inside a database URL);
+ * - a non-empty string sits in a field whose normalized name (lower-case, non-alphanumerics
+ *   removed) says it holds a secret: password, passwd, secret, token, apikey, accesskey,
+ *   privatekey, clientsecret. Names that only describe a secret (`token_type`, `token_count`,
+ *   `password_expires_at`, …) are not flagged.
+ *
+ * Used by the exporter on safe capsules (after redaction) and by the run loop to mask trace text.
+ */
+import { isLosslessNumber } from '../util/exact-json.js';
+
+export interface ValueFinding {
+  /** JSON path inside the scanned value, e.g. `settings.contact.token` or `tags[2]`. */
+  path: string;
+  kind: string;
+}
+
+export interface TextFinding {
+  kind: string;
+  index: number;
+  length: number;
+}
+
+interface TextPattern {
+  kind: string;
+  re: RegExp;
+  /** Index of the capture group that is the secret itself (0 = the whole match). */
+  group: number;
+}
+
+const PATTERNS: TextPattern[] = [
+  {
+    kind: 'private-key',
+    re: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)/g,
+    group: 0,
+  },
+  { kind: 'jwt', re: /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, group: 0 },
+  { kind: 'aws-access-key', re: /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, group: 0 },
+  { kind: 'github-token', re: /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{22,})/g, group: 0 },
+  { kind: 'slack-token', re: /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, group: 0 },
+  { kind: 'stripe-key', re: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}/g, group: 0 },
+  { kind: 'google-api-key', re: /\bAIza[0-9A-Za-z_-]{35}/g, group: 0 },
+  { kind: 'bearer-token', re: /\bBearer\s+([A-Za-z0-9._~+/-]{8,}=*)/g, group: 1 },
+  // scheme://user:password@host — the password part only.
+  { kind: 'url-password', re: /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]+:([^\s@/'"]+)@/gi, group: 1 },
+];
+
+const SECRET_NAME_PARTS = [
+  'password',
+  'passwd',
+  'secret',
+  'token',
+  'apikey',
+  'accesskey',
+  'privatekey',
+  'clientsecret',
+];
+/** Names that mention a secret but hold metadata about it. */
+const METADATA_SUFFIX =
+  /(?:type|types|count|used|length|expires|expiresat|expiresin|expiry|expiration|url|uri|endpoint|hint|policy|set|updatedat|createdat|changedat)$/;
+
+export function normalizeFieldName(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** True when a field of this name should not hold a readable value in a safe capsule. */
+export function isSecretFieldName(name: string): boolean {
+  const n = normalizeFieldName(name);
+  if (!SECRET_NAME_PARTS.some((p) => n.includes(p))) return false;
+  return !METADATA_SUFFIX.test(n);
+}
+
+/** Credential-looking substrings of `text` (kind, index, length of the secret part). */
+export function scanText(text: string): TextFinding[] {
+  const out: TextFinding[] = [];
+  for (const p of PATTERNS) {
+    p.re.lastIndex = 0;
+    for (let m = p.re.exec(text); m; m = p.re.exec(text)) {
+      const secret = m[p.group] ?? m[0];
+      const offset = p.group === 0 ? 0 : m[0].indexOf(secret);
+      out.push({ kind: p.kind, index: m.index + offset, length: secret.length });
+      if (m[0].length === 0) p.re.lastIndex++;
+    }
+  }
+  return out.sort((a, b) => a.index - b.index);
+}
+
+/** Cheap pre-check: most strings contain none of the characters every pattern needs. */
+const MAYBE_SECRET =
+  /-----BEGIN|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|_live_|_test_|AIza|Bearer|:\/\/[^\s:/@'"]+:[^\s@/'"]+@/i;
+
+/** Key names that may name a secret (a superset of `isSecretFieldName`, checked on raw JSON text). */
+const SECRET_KEY_IN_TEXT = /"[^"\\]*(?:pass|secret|token|key)[^"\\]*"\s*:/i;
+
+/**
+ * Fast pre-check on a row's JSON text: false means `scanValue` of the parsed row cannot find
+ * anything, so the exporter can skip parsing it.
+ */
+export function mightHoldSecrets(jsonText: string): boolean {
+  return MAYBE_SECRET.test(jsonText) || SECRET_KEY_IN_TEXT.test(jsonText);
+}
+
+export interface ScanOptions {
+  /** Paths whose values a redaction rule produced; they are never reported. */
+  skip?: (path: string) => boolean;
+}
+
+/**
+ * Walks a JSON value (plain or exact) and returns where credential-looking data sits.
+ * `path` is the prefix for reported paths (e.g. a column name); findings never contain values.
+ */
+export function scanValue(value: unknown, path = '', options: ScanOptions = {}): ValueFinding[] {
+  const out: ValueFinding[] = [];
+  walk(value, path, null, out, options.skip);
+  return out;
+}
+
+function walk(
+  value: unknown,
+  path: string,
+  key: string | null,
+  out: ValueFinding[],
+  skip: ((path: string) => boolean) | undefined,
+): void {
+  if (value === null || value === undefined || typeof value === 'boolean' || typeof value === 'number')
+    return;
+  // A value a redaction rule produced (and everything inside it) is not reported.
+  if (skip && path && skip(path)) return;
+  if (typeof value === 'string') {
+    if (value === '') return;
+    const kinds = new Set<string>();
+    if (MAYBE_SECRET.test(value)) for (const f of scanText(value)) kinds.add(f.kind);
+    if (key !== null && kinds.size === 0 && isSecretFieldName(key)) kinds.add('secret-field');
+    for (const kind of kinds) out.push({ path, kind });
+    return;
+  }
+  if (isLosslessNumber(value)) return;
+  if (Array.isArray(value)) {
+    // Array elements count under their parent's key (a `tokens: [...]` list is still tokens).
+    for (let i = 0; i < value.length; i++) walk(value[i], `${path}[${i}]`, key, out, skip);
+    return;
+  }
+  if (typeof value === 'object') {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      walk(v, path ? `${path}.${k}` : k, k, out, skip);
+    }
+  }
+}
+
+/** `key: value` / `key=value` / `"key": "value"` where the key names a secret. */
+const SECRET_ASSIGNMENT =
+  /((?:^|[^A-Za-z0-9_])["']?([A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)[A-Za-z0-9_-]*)["']?\s*[:=]\s*["']?)([^\s"',&;}\]]+)/gi;
+
+/**
+ * Replaces credential-looking substrings of `text`, and every occurrence of each extra secret
+ * value (e.g. the values of `secrets.env` variables), with `***`. Extra values shorter than 3
+ * characters are ignored (masking every "a" would destroy the text without protecting anything).
+ */
+export function maskSecrets(text: string, extraSecrets: string[] = []): string {
+  let out = text;
+  const extras = [...new Set(extraSecrets.filter((s) => s.length >= 3))].sort((a, b) => b.length - a.length);
+  for (const s of extras) out = out.split(s).join('***');
+  const found = scanText(out);
+  if (found.length > 0) {
+    let result = '';
+    let at = 0;
+    for (const f of found) {
+      if (f.index < at) continue; // overlapping matches: the first one already covers it
+      result += out.slice(at, f.index) + '***';
+      at = f.index + f.length;
+    }
+    out = result + out.slice(at);
+  }
+  return out.replace(SECRET_ASSIGNMENT, (whole, lead: string, name: string, val: string) => {
+    if (val === '***' || !isSecretFieldName(name)) return whole;
+    return `${lead}***`;
+  });
+}

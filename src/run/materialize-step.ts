@@ -1,0 +1,69 @@
+/**
+ * The one place the run loop calls the materializer, turning its result (or failure) into the
+ * trace's materialization record. A failed load never throws: the trace records it and the gate
+ * blocks. Bad input (a capsule that does not fit the manifest, a bad rewrite) is still an
+ * InputError (exit 2), like everywhere else.
+ */
+import type { OpenOptions } from '../capsule/open.js';
+import { errorMessage, InputError } from '../errors.js';
+import type { Manifest } from '../manifest/schema.js';
+import { materializeCapsule, type PrepareTarget } from '../postgres/materialize/index.js';
+import type { MaterializationRecord } from '../trace/schema.js';
+
+export interface MaterializeStepOptions {
+  manifest: Manifest;
+  capsulePath: string;
+  capsuleOpen?: OpenOptions;
+  databaseUrl: string;
+  rewrite?: Record<string, string>;
+  loadStrategy?: 'jsonb' | 'copy';
+  chunkSize?: number;
+  /** Zero-setup replay: create the capsule's tables first (see postgres/zero-setup-materialize.ts). */
+  prepareTarget?: PrepareTarget;
+}
+
+export interface MaterializeStepResult {
+  record: MaterializationRecord;
+  subjectRewrite?: { from: Record<string, string>; to: Record<string, string> };
+}
+
+export async function materializeForRun(options: MaterializeStepOptions): Promise<MaterializeStepResult> {
+  const t0 = Date.now();
+  const strategy = options.loadStrategy ?? 'jsonb';
+  try {
+    const r = await materializeCapsule({
+      manifest: options.manifest,
+      capsulePath: options.capsulePath,
+      url: options.databaseUrl,
+      strategy,
+      ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}),
+      ...(options.rewrite
+        ? { rewrite: options.rewrite, rewriteSource: '--rewrite-subject/--use-local-subject' }
+        : {}),
+      ...(options.capsuleOpen ? { open: options.capsuleOpen } : {}),
+      ...(options.prepareTarget ? { prepareTarget: options.prepareTarget } : {}),
+      applicationName: 'replay-env run',
+    });
+    return {
+      record: {
+        status: 'ok',
+        strategy: r.strategy,
+        durationMs: r.durationMs,
+        phases: r.phases,
+        counts: r.counts,
+      },
+      ...(r.rewritten ? { subjectRewrite: { from: r.rewritten.from, to: r.rewritten.to } } : {}),
+    };
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    return {
+      record: {
+        status: 'failed',
+        strategy,
+        durationMs: Date.now() - t0,
+        counts: [],
+        error: errorMessage(err),
+      },
+    };
+  }
+}

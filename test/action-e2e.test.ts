@@ -1,0 +1,257 @@
+/**
+ * The bundled Action end to end: `node dist/index.js` as a child process, with INPUT_* and
+ * GITHUB_* variables and an event payload, against a real Postgres (the replay database) and the
+ * local fake GitHub API, whose every request is validated against @octokit/openapi.
+ *
+ * capsule (exported by the CLI from a source database) → materialize → probes → trace → judge →
+ * check run + sticky comment + job summary + outputs, for pull_request, schedule,
+ * workflow_dispatch and workflow_run payloads.
+ */
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runBundledAction } from './helpers/action-process.js';
+import { cli } from './helpers/cli.js';
+import { useTestDatabase } from './helpers/db.js';
+import { buildZip, FakeGitHub } from './helpers/github-server.js';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/action/', import.meta.url));
+const PR_SHA = '1'.repeat(40);
+const db = useTestDatabase('action');
+const gh = new FakeGitHub();
+let workspace = '';
+let replayUrl = '';
+
+function manifestWith(patch: (m: Record<string, unknown>) => void, name: string): string {
+  const m = JSON.parse(readFileSync(join(FIXTURE, 'replay.manifest.json'), 'utf8'));
+  patch(m);
+  writeFileSync(join(workspace, name), JSON.stringify(m, null, 2));
+  return name;
+}
+
+async function exportCapsule(subject: string, out: string): Promise<void> {
+  const r = await cli([
+    'export-postgres',
+    '--app',
+    join(workspace, 'replay.manifest.json'),
+    '--subject',
+    `account_id=${subject}`,
+    '--since-days',
+    '100000',
+    '--out',
+    join(workspace, out),
+    '--db-url',
+    db.url,
+  ]);
+  if (r.code !== 0) throw new Error(`export failed (${r.code}): ${r.stderr}`);
+}
+
+beforeAll(async () => {
+  await gh.start();
+  workspace = mkdtempSync(join(tmpdir(), 'action-ws-'));
+  copyFileSync(join(FIXTURE, 'replay.manifest.json'), join(workspace, 'replay.manifest.json'));
+  await db.runFile(join(FIXTURE, 'schema.sql'));
+  await db.runFile(join(FIXTURE, 'data.sql'));
+  replayUrl = await db.create('replay');
+  const { withClient } = await import('./helpers/db.js');
+  await withClient(replayUrl, async (c) => void (await c.query(readFileSync(join(FIXTURE, 'schema.sql'), 'utf8'))));
+  await exportCapsule('acme', 'acme.capsule.json');
+  await exportCapsule('loner', 'loner.capsule.json');
+  // A failing probe blocks.
+  manifestWith((m) => {
+    (m.probes as unknown[]).push({ name: 'broken', kind: 'sql', query: 'select * from no_such_table' });
+  }, 'broken.manifest.json');
+  writeFileSync(
+    join(workspace, 'scenarios.yaml'),
+    [
+      'version: 1',
+      'scenarios:',
+      ...['acme-a', 'acme-b', 'loner-c'].map((id) =>
+        [
+          `  - id: ${id}`,
+          `    title: scenario ${id}`,
+          '    risk: high',
+          `    capsule: ${id.startsWith('loner') ? 'loner' : 'acme'}.capsule.json`,
+          '    maxDurationSeconds: 300',
+        ].join('\n'),
+      ),
+    ].join('\n'),
+  );
+}, 180_000);
+
+afterAll(async () => {
+  await gh.stop();
+});
+
+afterEach(() => {
+  expect(gh.violations).toEqual([]);
+  gh.forbidWrites = false;
+});
+
+const prPayload = (n: number) => ({ action: 'synchronize', number: n, pull_request: { number: n, head: { sha: PR_SHA } } });
+
+function run(inputs: Record<string, string>, eventName = 'pull_request', payload: unknown = prPayload(7), sha?: string) {
+  return runBundledAction({
+    inputs: { 'database-url': replayUrl, 'github-token': 'ghs_test', app: 'replay.manifest.json', ...inputs },
+    eventName,
+    payload,
+    apiUrl: gh.url,
+    workspace,
+    sha,
+  });
+}
+
+describe('pull_request', () => {
+  it('continue: success check run, outputs, summary, one sticky comment updated on re-run', async () => {
+    const first = await run({ capsule: 'acme.capsule.json' });
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(first.outputs.decision).toBe('continue');
+    const judgement = JSON.parse(readFileSync(first.outputs['judgement-path']!, 'utf8'));
+    expect(judgement.decision).toBe('continue');
+    expect(JSON.parse(readFileSync(first.outputs['trace-path']!, 'utf8')).materialization.status).toBe('ok');
+    const check = gh.checkRuns.find((c) => String(c.id) === first.outputs['check-run-id'])!;
+    expect(check.name).toBe('replay-env / notes / default');
+    expect(check.head_sha).toBe(PR_SHA);
+    expect(check.conclusion).toBe('success');
+    expect(first.summary).toContain('CONTINUE');
+    expect(first.outputs['comment-url']).toMatch(/pull\/7#issuecomment-\d+/);
+
+    const second = await run({ capsule: 'acme.capsule.json' });
+    expect(second.code).toBe(0);
+    const ours = gh.commentsOn(7).filter((c) => c.body.includes('<!-- replay-env:replay-env / notes / default -->'));
+    expect(ours).toHaveLength(1);
+    expect(second.outputs['comment-url']).toBe(first.outputs['comment-url']);
+    expect(gh.requests.filter((r) => r.method === 'PATCH' && r.template?.endsWith('/issues/comments/{comment_id}'))).toHaveLength(1);
+  });
+
+  it('warn: a graph without related users is neutral and does not fail the step', async () => {
+    const r = await run({ capsule: 'loner.capsule.json', 'check-name': 'replay loner' });
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.outputs.decision).toBe('warn');
+    expect(gh.checkRuns.find((c) => c.name === 'replay loner')?.conclusion).toBe('neutral');
+    // fail-on: warn fails the step on the same result.
+    const strict = await run({ capsule: 'loner.capsule.json', 'check-name': 'replay loner', 'fail-on': 'warn' });
+    expect(strict.code).toBe(1);
+    expect(strict.commands.some((c) => c.command === 'error' && /decision: warn/.test(c.message))).toBe(true);
+  });
+
+  it('block: a failing probe is a failure check run and fails the step (unless fail-on: never)', async () => {
+    const r = await run({ app: 'broken.manifest.json', capsule: 'acme.capsule.json', 'check-name': 'replay broken' });
+    expect(r.code).toBe(1);
+    expect(r.outputs.decision).toBe('block');
+    expect(gh.checkRuns.find((c) => c.name === 'replay broken')?.conclusion).toBe('failure');
+    const lenient = await run({
+      app: 'broken.manifest.json',
+      capsule: 'acme.capsule.json',
+      'check-name': 'replay broken',
+      'fail-on': 'never',
+    });
+    expect(lenient.code).toBe(0);
+  });
+
+  it('a read-only token (fork) degrades to the job summary with a warning, never crashes', async () => {
+    gh.forbidWrites = true;
+    const before = gh.checkRuns.length;
+    const r = await run({ capsule: 'acme.capsule.json', 'check-name': 'replay fork' }, 'pull_request', prPayload(9));
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.outputs.decision).toBe('continue');
+    expect(r.summary).toContain('CONTINUE');
+    expect(r.commands.some((c) => c.command === 'warning' && /refused/.test(c.message))).toBe(true);
+    expect(gh.checkRuns.length).toBe(before);
+    expect(gh.commentsOn(9)).toHaveLength(0);
+    expect(r.outputs['check-run-id']).toBe('');
+  });
+});
+
+describe('other events', () => {
+  it('schedule: a check run on the head SHA and the summary, no comment', async () => {
+    const sha = '2'.repeat(40);
+    const comments = gh.comments.length;
+    const r = await run({ capsule: 'acme.capsule.json', 'check-name': 'nightly' }, 'schedule', { schedule: '0 3 * * *' }, sha);
+    expect(r.code, r.stdout).toBe(0);
+    expect(gh.checkRuns.find((c) => c.name === 'nightly')?.head_sha).toBe(sha);
+    expect(gh.comments.length).toBe(comments);
+    expect(r.outputs['comment-url']).toBe('');
+    expect(r.summary).toContain('CONTINUE');
+  });
+
+  it('workflow_dispatch: runs the selected scenario', async () => {
+    const sha = '3'.repeat(40);
+    const r = await run(
+      { scenario: 'loner-c', 'scenarios-file': 'scenarios.yaml' },
+      'workflow_dispatch',
+      { inputs: { scenario: 'loner-c' }, ref: 'refs/heads/main' },
+      sha,
+    );
+    expect(r.code, r.stdout).toBe(0);
+    const check = gh.checkRuns.find((c) => c.name === 'replay-env / notes / loner-c')!;
+    expect(check.head_sha).toBe(sha);
+    expect(check.conclusion).toBe('neutral');
+  });
+
+  it('workflow_run (fork-safe): capsule artifact from the triggering run, PR found by head SHA', async () => {
+    const sha = '4'.repeat(40);
+    gh.pulls.push({ number: 21, headSha: sha, headLabel: 'forker:fix', state: 'open' });
+    gh.addArtifact({
+      owner: 'acme',
+      repo: 'shop',
+      runId: 777,
+      name: 'replay-capsule',
+      zip: buildZip({ 'acme.capsule.json': readFileSync(join(workspace, 'acme.capsule.json')) }),
+    });
+    const r = await run({ 'capsule-artifact': 'replay-capsule', 'check-name': 'replay pr' }, 'workflow_run', {
+      action: 'completed',
+      workflow_run: {
+        id: 777,
+        head_sha: sha,
+        head_branch: 'fix',
+        pull_requests: [],
+        head_repository: { owner: { login: 'forker' } },
+      },
+    });
+    expect(r.code, r.stdout).toBe(0);
+    expect(gh.checkRuns.find((c) => c.name === 'replay pr')?.head_sha).toBe(sha);
+    expect(gh.commentsOn(21)).toHaveLength(1);
+    expect(r.outputs['comment-url']).toContain('/pull/21#');
+  });
+});
+
+describe('scenarios at scale', () => {
+  it('shards split the registry deterministically and each shard reports per scenario', async () => {
+    const one = await run({ scenarios: 'all', shard: '1/2', 'scenarios-file': 'scenarios.yaml', comment: 'off' }, 'schedule', {});
+    const two = await run({ scenarios: 'all', shard: '2/2', 'scenarios-file': 'scenarios.yaml', comment: 'off' }, 'schedule', {});
+    expect(one.code, one.stdout).toBe(0);
+    expect(two.code, two.stdout).toBe(0);
+    const paths1 = one.outputs['judgement-path']!.split('\n');
+    const paths2 = two.outputs['judgement-path']!.split('\n');
+    const ids = (paths: string[]) => paths.map((p) => JSON.parse(readFileSync(p, 'utf8')).scenario);
+    expect(ids(paths1)).toEqual(['acme-a', 'loner-c']);
+    expect(ids(paths2)).toEqual(['acme-b']);
+    expect(one.outputs.decision).toBe('warn');
+    expect(two.outputs.decision).toBe('continue');
+  });
+});
+
+describe('Postgres', () => {
+  it('a missing Postgres service gives the services: block to add', async () => {
+    const r = await run({
+      capsule: 'acme.capsule.json',
+      'database-url': 'postgres://postgres:postgres@127.0.0.1:1/postgres',
+      'database-timeout-seconds': '2',
+    });
+    expect(r.code).toBe(1);
+    const error = r.commands.find((c) => c.command === 'error')!.message;
+    expect(error).toMatch(/did not accept connections within 2s/);
+    expect(error).toContain('services:');
+    expect(error).toContain('image: postgres:16');
+    expect(error).toContain('- 1:5432');
+  });
+
+  it('refuses a production-looking database URL', async () => {
+    const r = await run({ capsule: 'acme.capsule.json', 'database-url': 'postgres://u:p@db.prod.example.com/app' });
+    expect(r.code).toBe(1);
+    expect(r.commands.find((c) => c.command === 'error')?.message).toMatch(/refused as a replay target/);
+  });
+});

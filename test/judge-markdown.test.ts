@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { loadPolicy } from '../src/gate/policy.js';
+import { buildGolden } from '../src/judge/golden.js';
+import { judgeTrace } from '../src/judge/judge.js';
+import { loadLoop } from '../src/judge/loop.js';
+import {
+  GITHUB_CHECK_SUMMARY_LIMIT,
+  GITHUB_COMMENT_LIMIT,
+  renderJudgementMarkdown,
+  renderJudgementText,
+} from '../src/judge/markdown.js';
+import type { Judgement } from '../src/judge/schema.js';
+import { body, goodTrace, probe, traceWith } from './helpers/trace-fixture.js';
+
+const loop = loadLoop();
+const policy = loadPolicy();
+
+function blockedJudgement(): Judgement {
+  const golden = buildGolden({ trace: goodTrace() }).golden;
+  const t = traceWith((x) => {
+    probe(x, 'me').http!.status = 500;
+    body(x, 'me').name = 'a | pipe `and` backticks';
+    probe(x, 'posts').sql!.rows[0] = [1, 'PRIVATE-ROW-VALUE'];
+  });
+  return judgeTrace({
+    trace: t,
+    golden,
+    goldenPath: '/g/x.golden.json',
+    policy,
+    judges: loop.judges,
+    tracePath: '/t/run.json',
+  });
+}
+
+/** A judgement with thousands of differences and long evidence. */
+function hugeJudgement(): Judgement {
+  const j = blockedJudgement();
+  for (let i = 0; i < 5000; i++)
+    j.differences.push({
+      probe: `probe-${i % 7}`,
+      path: `$.json.items[${i}].${'deeply.nested.'.repeat(5)}field`,
+      change: 'changed',
+      risk: i % 3 ? 'warn' : 'fail',
+      golden: 'x'.repeat(200),
+      actual: 'y'.repeat(200),
+    });
+  for (const jr of j.judges)
+    for (let i = 0; i < 500; i++) jr.evidence.push(`evidence line ${i} ${'z'.repeat(150)}`);
+  for (let i = 0; i < 300; i++) j.reasons.push(`warn: reason ${i} ${'r'.repeat(100)}`);
+  return j;
+}
+
+describe('judgement Markdown', () => {
+  it('has a decision banner, the reasons, a judges table and the differences with paths', () => {
+    const md = renderJudgementMarkdown(blockedJudgement());
+    expect(md).toMatch(
+      /^## Replay gate: 🛑 \*\*BLOCK\*\* — app `socialnotes` · scenario `subject-graph-materializes`/,
+    );
+    expect(md).toContain('**Why**');
+    expect(md).toContain('- block: golden_mismatch — a probe result differs from the golden trace');
+    expect(md).toContain('| Golden match | ❌ fail |');
+    expect(md).toContain('| fail | me | `$.status` | status | `200` | `500` |');
+    // table cells are escaped
+    expect(md).toContain('`"a \\| pipe \'and\' backticks"`');
+    expect(md).toContain('trace: `/t/run.json`');
+    expect(md).not.toContain('Truncated');
+  });
+
+  it('never includes capsule rows (SQL row values)', () => {
+    const j = blockedJudgement();
+    expect(j.differences.some((d) => d.probe === 'posts')).toBe(true);
+    expect(renderJudgementMarkdown(j)).not.toContain('PRIVATE-ROW-VALUE');
+    expect(renderJudgementText(j)).not.toContain('PRIVATE-ROW-VALUE');
+  });
+
+  it('truncates gracefully under the check-run and comment limits, and says so', () => {
+    const j = hugeJudgement();
+    for (const limit of [GITHUB_CHECK_SUMMARY_LIMIT, GITHUB_COMMENT_LIMIT, 20_000]) {
+      const md = renderJudgementMarkdown(j, { maxChars: limit, fullJudgementRef: 'run.judgement.json' });
+      expect(md.length).toBeLessThanOrEqual(limit);
+      expect(md).toMatch(
+        /_Truncated to fit [\d,]+ characters: .* full judgement JSON has everything \(run\.judgement\.json\)\._/,
+      );
+      expect(md).toMatch(/more difference\(s\) not shown \(\d+ fail, \d+ warn, \d+ info\)/);
+      expect(md).toContain('Replay gate: 🛑 **BLOCK**'); // the banner always survives
+    }
+  });
+
+  it('even a tiny budget keeps the banner and the note', () => {
+    const md = renderJudgementMarkdown(hugeJudgement(), { maxChars: 1500 });
+    expect(md.length).toBeLessThanOrEqual(1500);
+    expect(md).toContain('BLOCK');
+    expect(md).toMatch(/Truncated to fit 1,500 characters/);
+  });
+
+  it('the terminal text is short and lists reasons and differences', () => {
+    const text = renderJudgementText(blockedJudgement());
+    expect(text).toMatch(/^decision: BLOCK — socialnotes \/ subject-graph-materializes\n/);
+    expect(text).toMatch(/fail {2}golden-match/);
+    expect(text).toContain('me $.status status: 200 → 500');
+  });
+});

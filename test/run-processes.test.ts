@@ -1,0 +1,214 @@
+/**
+ * Process lifetimes in `run`: timeouts kill whole process groups, servers that never get ready
+ * fail clearly, and SIGTERM to `run` itself stops its background server. Every test checks the
+ * pids it started are gone afterwards.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadManifest } from '../src/manifest/load.js';
+import { liveProcesses, startProcess } from '../src/run/processes.js';
+import { runReplay } from '../src/run/replay.js';
+import { readTraceFile } from '../src/trace/read.js';
+import {
+  baseEnv,
+  createFixtureSchema,
+  fixtureManifest,
+  freePort,
+  readPids,
+  serverCommand,
+  survivors,
+  tempDir,
+  writeManifest,
+} from './fixtures/app/harness.js';
+import { cliProcess } from './helpers/cli.js';
+import { useTestDatabase } from './helpers/db.js';
+
+const db = useTestDatabase('runproc');
+const tmp = tempDir();
+
+beforeAll(async () => {
+  await createFixtureSchema(db);
+});
+afterAll(() => tmp.cleanup());
+afterEach(() => {
+  // Nothing this process started may still be running after a test.
+  expect(liveProcesses()).toEqual([]);
+});
+
+async function replay(name: string, extra: Record<string, unknown>) {
+  const path = writeManifest(tmp.dir, fixtureManifest(extra), `${name}.json`);
+  return runReplay({
+    manifest: loadManifest(path).manifest,
+    manifestPath: path,
+    databaseUrl: db.url,
+    skipMaterialize: true,
+    env: baseEnv(),
+    cwd: tmp.dir,
+  });
+}
+
+async function waitForFile(path: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path) || readFileSync(path, 'utf8').trim() === '') {
+    if (Date.now() > deadline) throw new Error(`${path} never appeared`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('run: commands that outlive their welcome', () => {
+  it('kills a command that exceeds its timeout together with its children', async () => {
+    const pidFile = join(tmp.dir, 'timeout.pids');
+    const { trace } = await replay('timeout', {
+      commands: [
+        {
+          name: 'hang',
+          run: `sleep 300 & echo $! >> '${pidFile}'; sleep 300 & echo $! >> '${pidFile}'; echo $$ >> '${pidFile}'; wait`,
+          timeoutSeconds: 1,
+        },
+      ],
+    });
+    const pids = readPids(pidFile);
+    expect(pids).toHaveLength(3);
+    expect(await survivors(pids, 500)).toEqual([]);
+    const e = trace.events[0]!;
+    expect(e.ok).toBe(false);
+    expect(e.command!.timedOut).toBe(true);
+    expect(e.error).toBe('timed out after 1s; its process group was stopped');
+    expect(trace.gate.decision).toBe('block');
+  });
+
+  it('stops what a finished foreground command left running in its group', async () => {
+    const pidFile = join(tmp.dir, 'leftover.pids');
+    const { trace } = await replay('leftover', {
+      commands: [{ name: 'daemonize', run: `sleep 300 & echo $! > '${pidFile}'; echo started` }],
+    });
+    expect(trace.events[0]!.ok).toBe(true);
+    expect(await survivors(readPids(pidFile), 500)).toEqual([]);
+  });
+
+  it('uses SIGKILL when the group ignores SIGTERM', async () => {
+    const pidFile = join(tmp.dir, 'stubborn.pid');
+    const p = startProcess({
+      command: `trap '' TERM; echo $$ > '${pidFile}'; while :; do sleep 0.1; done`,
+      cwd: tmp.dir,
+      env: baseEnv() as Record<string, string>,
+      graceMs: 300,
+    });
+    await waitForFile(pidFile);
+    const r = await p.stop();
+    expect(r.signal).toBe('SIGKILL');
+    expect(r.stopped).toBe(true);
+    expect(await survivors(readPids(pidFile), 500)).toEqual([]);
+  });
+});
+
+describe('run: background readiness', () => {
+  it('fails clearly when a server never gets ready, with the tail of its output', async () => {
+    const pidFile = join(tmp.dir, 'never.pid');
+    const port = await freePort();
+    const { trace } = await replay('never', {
+      commands: [
+        {
+          name: 'api',
+          run: `echo $$ > '${pidFile}'; echo "booting on ${port}"; exec sleep 300`,
+          background: true,
+          readyUrl: `http://127.0.0.1:${port}/api/health`,
+          readyTimeoutSeconds: 1,
+        },
+      ],
+      probes: [{ name: 'health', kind: 'http', url: `http://127.0.0.1:${port}/api/health` }],
+    });
+    const e = trace.events[0]!;
+    expect(e.kind).toBe('background-start');
+    expect(e.ok).toBe(false);
+    expect(e.error).toMatch(
+      new RegExp(
+        `^background command "api" never became ready: http://127.0.0.1:${port}/api/health never answered within 1s \\(last: ECONNREFUSED\\)`,
+      ),
+    );
+    expect(e.error).toContain(`--- last output of api ---\nbooting on ${port}`);
+    expect(trace.events).toHaveLength(1); // the probe is skipped
+    expect(trace.gate.decision).toBe('block');
+    expect(await survivors(readPids(pidFile), 500)).toEqual([]);
+  });
+
+  it('says so when the server exits before it is ready', async () => {
+    const { trace } = await replay('crash', {
+      commands: [
+        {
+          name: 'api',
+          run: 'echo "Error: DATABASE_URL is wrong" >&2; exit 7',
+          background: true,
+          readyUrl: 'http://127.0.0.1:9/never',
+          readyTimeoutSeconds: 10,
+        },
+      ],
+    });
+    expect(trace.events[0]!.error).toMatch(/the server exited with code 7 before it became ready/);
+    expect(trace.events[0]!.error).toContain('Error: DATABASE_URL is wrong');
+  });
+
+  it('waits for readyCommand and stops the server at the end', async () => {
+    const port = await freePort();
+    const pidFile = join(tmp.dir, 'readycmd.pid');
+    const { trace } = await replay('readycmd', {
+      commands: [
+        serverCommand(port, pidFile, {
+          readyUrl: undefined,
+          readyCommand: `node -e "fetch('http://127.0.0.1:${port}/api/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"`,
+        }),
+      ],
+      probes: [
+        { name: 'health', kind: 'http', url: `http://127.0.0.1:${port}/api/health`, expectStatus: 200 },
+      ],
+    });
+    expect(trace.events.map((e) => [e.kind, e.ok])).toEqual([
+      ['background-start', true],
+      ['probe-http', true],
+      ['background-stop', true],
+    ]);
+    expect(await survivors(readPids(pidFile), 500)).toEqual([]);
+  });
+});
+
+describe('run: interrupting run itself', () => {
+  it('SIGTERM to a run process stops its background server and still writes the trace', async () => {
+    const port = await freePort();
+    const pidFile = join(tmp.dir, 'sigterm.pid');
+    const hangPid = join(tmp.dir, 'sigterm-hang.pid');
+    const manifestPath = writeManifest(
+      tmp.dir,
+      fixtureManifest({
+        commands: [
+          serverCommand(port, pidFile),
+          { name: 'hang', run: `echo $$ > '${hangPid}'; exec sleep 300` },
+        ],
+      }),
+      'sigterm.json',
+    );
+    const traceOut = join(tmp.dir, 'sigterm.trace.json');
+    const child = cliProcess(
+      ['run', '--app', manifestPath, '--db-url', db.url, '--skip-materialize', '--trace-out', traceOut],
+      { env: baseEnv() as Record<string, string>, timeoutMs: 60_000 },
+    );
+    await waitForFile(hangPid, 30_000);
+    const serverPid = readPids(pidFile)[0]!;
+    // The run's own pid: the parent of the hanging command's shell, found through /proc.
+    const stat = readFileSync(`/proc/${readPids(hangPid)[0]}/stat`, 'utf8');
+    const runPid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    process.kill(runPid, 'SIGTERM');
+    const r = await child;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/SIGTERM: stopping the run/);
+    expect(await survivors([serverPid, ...readPids(hangPid)], 1000)).toEqual([]);
+    const trace = readTraceFile(traceOut);
+    expect(trace.gate.decision).toBe('block');
+    expect(trace.gate.reasons).toContain('the run was interrupted before it finished');
+    expect(trace.events.map((e) => [e.kind, e.name])).toEqual([
+      ['background-start', 'api'],
+      ['command', 'hang'],
+      ['background-stop', 'api'],
+    ]);
+  });
+});
