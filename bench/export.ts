@@ -275,7 +275,7 @@ async function main() {
       '',
       `### export: ${ROWS.toLocaleString('en-US')} rows, ~${avg.toFixed(0)} bytes/row (${new Date().toISOString()})`,
       '',
-      `Machine: ${machine}. Table: ${tableSize}. Graph: one subject covering every row; \`orderBy e.id\`.`,
+      `Machine: ${machine}. Load average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')} (the machine is shared with other work; compare rows within one run). Table: ${tableSize}. Graph: one subject covering every row; \`orderBy e.id\`.`,
       '(b) runs the CLI as a child process (bundled JS, `node`); wall time includes process start. Client RSS from `/usr/bin/time -f %M`; backend memory sampled every 50 ms from /proc/<pid>/status of the serving backend.',
       '',
       ...lines,

@@ -23,7 +23,11 @@ afterEach(() => {
   expect(gh.violations).toEqual([]);
 });
 
-function judgement(scenario: string, decision: Judgement['decision'], extra: Partial<Judgement> = {}): Judgement {
+function judgement(
+  scenario: string,
+  decision: Judgement['decision'],
+  extra: Partial<Judgement> = {},
+): Judgement {
   return judgementSchema.parse({
     schemaVersion: 1,
     kind: 'replay-env.judgement',
@@ -33,7 +37,9 @@ function judgement(scenario: string, decision: Judgement['decision'], extra: Par
     decision,
     reasons: decision === 'continue' ? [] : [`${scenario} reason`],
     humanReview: false,
-    judges: [{ id: 'capsule-integrity', title: 'Capsule integrity', verdict: 'pass', summary: 'fine', evidence: [] }],
+    judges: [
+      { id: 'capsule-integrity', title: 'Capsule integrity', verdict: 'pass', summary: 'fine', evidence: [] },
+    ],
     differences: [],
     facts: {},
     trace: {},
@@ -71,7 +77,12 @@ describe('aggregate mode', () => {
       'shard-2/c.judgement.json': judgement('c', 'block'),
     });
     const r = await runBundledAction({
-      inputs: { mode: 'aggregate', 'judgements-dir': dir, 'github-token': 'ghs_test', 'check-name': 'regression' },
+      inputs: {
+        mode: 'aggregate',
+        'judgements-dir': dir,
+        'github-token': 'ghs_test',
+        'check-name': 'regression',
+      },
       eventName: 'pull_request',
       payload: PR,
       apiUrl: gh.url,
@@ -99,7 +110,10 @@ describe('aggregate mode', () => {
     }));
     const dir = shardsDir(
       Object.fromEntries(
-        Array.from({ length: 12 }, (_, i) => [`s${i}.judgement.json`, judgement(`s${i}`, 'warn', { differences })]),
+        Array.from({ length: 12 }, (_, i) => [
+          `s${i}.judgement.json`,
+          judgement(`s${i}`, 'warn', { differences }),
+        ]),
       ),
     );
     const r = await runBundledAction({
@@ -128,6 +142,8 @@ describe('aggregate mode', () => {
       workspace: dir,
     });
     expect(r.code).toBe(1);
-    expect(r.commands.find((c) => c.command === 'error')?.message).toMatch(/evil\.judgement\.json: not a replay-env judgement/);
+    expect(r.commands.find((c) => c.command === 'error')?.message).toMatch(
+      /evil\.judgement\.json: not a replay-env judgement/,
+    );
   });
 });

@@ -11,6 +11,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runBundledAction } from './helpers/action-process.js';
 import { cli } from './helpers/cli.js';
@@ -56,7 +57,10 @@ beforeAll(async () => {
   await db.runFile(join(FIXTURE, 'data.sql'));
   replayUrl = await db.create('replay');
   const { withClient } = await import('./helpers/db.js');
-  await withClient(replayUrl, async (c) => void (await c.query(readFileSync(join(FIXTURE, 'schema.sql'), 'utf8'))));
+  await withClient(
+    replayUrl,
+    async (c) => void (await c.query(readFileSync(join(FIXTURE, 'schema.sql'), 'utf8'))),
+  );
   await exportCapsule('acme', 'acme.capsule.json');
   await exportCapsule('loner', 'loner.capsule.json');
   // A failing probe blocks.
@@ -90,9 +94,19 @@ afterEach(() => {
   gh.forbidWrites = false;
 });
 
-const prPayload = (n: number) => ({ action: 'synchronize', number: n, pull_request: { number: n, head: { sha: PR_SHA } } });
+const prPayload = (n: number) => ({
+  action: 'synchronize',
+  number: n,
+  pull_request: { number: n, head: { sha: PR_SHA } },
+});
 
-function run(inputs: Record<string, string>, eventName = 'pull_request', payload: unknown = prPayload(7), sha?: string) {
+function run(
+  inputs: Record<string, string>,
+  eventName = 'pull_request',
+  payload: unknown = prPayload(7),
+  sha?: string,
+  env?: Record<string, string>,
+) {
   return runBundledAction({
     inputs: { 'database-url': replayUrl, 'github-token': 'ghs_test', app: 'replay.manifest.json', ...inputs },
     eventName,
@@ -100,6 +114,7 @@ function run(inputs: Record<string, string>, eventName = 'pull_request', payload
     apiUrl: gh.url,
     workspace,
     sha,
+    env,
   });
 }
 
@@ -120,10 +135,16 @@ describe('pull_request', () => {
 
     const second = await run({ capsule: 'acme.capsule.json' });
     expect(second.code).toBe(0);
-    const ours = gh.commentsOn(7).filter((c) => c.body.includes('<!-- replay-env:replay-env / notes / default -->'));
+    const ours = gh
+      .commentsOn(7)
+      .filter((c) => c.body.includes('<!-- replay-env:replay-env / notes / default -->'));
     expect(ours).toHaveLength(1);
     expect(second.outputs['comment-url']).toBe(first.outputs['comment-url']);
-    expect(gh.requests.filter((r) => r.method === 'PATCH' && r.template?.endsWith('/issues/comments/{comment_id}'))).toHaveLength(1);
+    expect(
+      gh.requests.filter(
+        (r) => r.method === 'PATCH' && r.template?.endsWith('/issues/comments/{comment_id}'),
+      ),
+    ).toHaveLength(1);
   });
 
   it('warn: a graph without related users is neutral and does not fail the step', async () => {
@@ -132,13 +153,21 @@ describe('pull_request', () => {
     expect(r.outputs.decision).toBe('warn');
     expect(gh.checkRuns.find((c) => c.name === 'replay loner')?.conclusion).toBe('neutral');
     // fail-on: warn fails the step on the same result.
-    const strict = await run({ capsule: 'loner.capsule.json', 'check-name': 'replay loner', 'fail-on': 'warn' });
+    const strict = await run({
+      capsule: 'loner.capsule.json',
+      'check-name': 'replay loner',
+      'fail-on': 'warn',
+    });
     expect(strict.code).toBe(1);
     expect(strict.commands.some((c) => c.command === 'error' && /decision: warn/.test(c.message))).toBe(true);
   });
 
   it('block: a failing probe is a failure check run and fails the step (unless fail-on: never)', async () => {
-    const r = await run({ app: 'broken.manifest.json', capsule: 'acme.capsule.json', 'check-name': 'replay broken' });
+    const r = await run({
+      app: 'broken.manifest.json',
+      capsule: 'acme.capsule.json',
+      'check-name': 'replay broken',
+    });
     expect(r.code).toBe(1);
     expect(r.outputs.decision).toBe('block');
     expect(gh.checkRuns.find((c) => c.name === 'replay broken')?.conclusion).toBe('failure');
@@ -154,7 +183,11 @@ describe('pull_request', () => {
   it('a read-only token (fork) degrades to the job summary with a warning, never crashes', async () => {
     gh.forbidWrites = true;
     const before = gh.checkRuns.length;
-    const r = await run({ capsule: 'acme.capsule.json', 'check-name': 'replay fork' }, 'pull_request', prPayload(9));
+    const r = await run(
+      { capsule: 'acme.capsule.json', 'check-name': 'replay fork' },
+      'pull_request',
+      prPayload(9),
+    );
     expect(r.code, r.stdout).toBe(0);
     expect(r.outputs.decision).toBe('continue');
     expect(r.summary).toContain('CONTINUE');
@@ -169,7 +202,12 @@ describe('other events', () => {
   it('schedule: a check run on the head SHA and the summary, no comment', async () => {
     const sha = '2'.repeat(40);
     const comments = gh.comments.length;
-    const r = await run({ capsule: 'acme.capsule.json', 'check-name': 'nightly' }, 'schedule', { schedule: '0 3 * * *' }, sha);
+    const r = await run(
+      { capsule: 'acme.capsule.json', 'check-name': 'nightly' },
+      'schedule',
+      { schedule: '0 3 * * *' },
+      sha,
+    );
     expect(r.code, r.stdout).toBe(0);
     expect(gh.checkRuns.find((c) => c.name === 'nightly')?.head_sha).toBe(sha);
     expect(gh.comments.length).toBe(comments);
@@ -218,10 +256,66 @@ describe('other events', () => {
   });
 });
 
+describe('the runner artifact service (ACTIONS_RESULTS_URL, twirp)', () => {
+  it('restores a capsule artifact of this run and uploads trace + judgement as an artifact', async () => {
+    gh.runArtifacts.push({
+      id: 9001,
+      name: 'this-run-capsule',
+      zip: buildZip({
+        'nested/acme.capsule.json.gz': gzipSync(readFileSync(join(workspace, 'acme.capsule.json'))),
+      }),
+      finalized: true,
+    });
+    const env = { ACTIONS_RUNTIME_TOKEN: FakeGitHub.runtimeToken(), ACTIONS_RESULTS_URL: `${gh.url}/` };
+    const r = await run(
+      {
+        'capsule-artifact': 'this-run-capsule',
+        'check-name': 'replay this run',
+        'trace-artifact': 'evidence',
+      },
+      'pull_request',
+      prPayload(31),
+      undefined,
+      env,
+    );
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(
+      /Capsule: artifact "this-run-capsule" \(id 9001\) from this workflow run .*\(gzip\)/,
+    );
+    const uploaded = gh.runArtifacts.find((a) => a.name === 'evidence');
+    expect(uploaded?.finalized).toBe(true);
+    // The zip lists its entries' names in clear text.
+    expect(uploaded!.zip.subarray(0, 4).readUInt32LE(0)).toBe(0x04034b50);
+    expect(uploaded!.zip.toString('latin1')).toContain('notes/notes.judgement.json');
+    expect(uploaded!.zip.toString('latin1')).toContain('notes/notes.trace.json');
+  });
+
+  it('without the runner service, the upload is skipped with a warning and the step still reports', async () => {
+    const r = await run(
+      { capsule: 'acme.capsule.json', 'check-name': 'no runtime' },
+      'pull_request',
+      prPayload(32),
+    );
+    expect(r.code).toBe(0);
+    expect(r.commands.some((c) => c.command === 'warning' && /Not uploading artifact/.test(c.message))).toBe(
+      true,
+    );
+    expect(gh.checkRuns.some((c) => c.name === 'no runtime')).toBe(true);
+  });
+});
+
 describe('scenarios at scale', () => {
   it('shards split the registry deterministically and each shard reports per scenario', async () => {
-    const one = await run({ scenarios: 'all', shard: '1/2', 'scenarios-file': 'scenarios.yaml', comment: 'off' }, 'schedule', {});
-    const two = await run({ scenarios: 'all', shard: '2/2', 'scenarios-file': 'scenarios.yaml', comment: 'off' }, 'schedule', {});
+    const one = await run(
+      { scenarios: 'all', shard: '1/2', 'scenarios-file': 'scenarios.yaml', comment: 'off' },
+      'schedule',
+      {},
+    );
+    const two = await run(
+      { scenarios: 'all', shard: '2/2', 'scenarios-file': 'scenarios.yaml', comment: 'off' },
+      'schedule',
+      {},
+    );
     expect(one.code, one.stdout).toBe(0);
     expect(two.code, two.stdout).toBe(0);
     const paths1 = one.outputs['judgement-path']!.split('\n');
@@ -250,7 +344,10 @@ describe('Postgres', () => {
   });
 
   it('refuses a production-looking database URL', async () => {
-    const r = await run({ capsule: 'acme.capsule.json', 'database-url': 'postgres://u:p@db.prod.example.com/app' });
+    const r = await run({
+      capsule: 'acme.capsule.json',
+      'database-url': 'postgres://u:p@db.prod.example.com/app',
+    });
     expect(r.code).toBe(1);
     expect(r.commands.find((c) => c.command === 'error')?.message).toMatch(/refused as a replay target/);
   });

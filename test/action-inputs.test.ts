@@ -34,7 +34,8 @@ describe('action.yml', () => {
         for (const step of job.steps) {
           if (step.uses !== './') continue;
           uses++;
-          for (const key of Object.keys(step.with ?? {})) expect(INPUT_NAMES, `${file}: ${key}`).toContain(key);
+          for (const key of Object.keys(step.with ?? {}))
+            expect(INPUT_NAMES, `${file}: ${key}`).toContain(key);
         }
       }
     }
@@ -59,7 +60,13 @@ describe('reading inputs', () => {
 
   it('parses lists, shards and key=value pairs', () => {
     const s = readSettings(
-      inputs({ app: 'a.json', scenarios: 'b, a\nc', shard: '2/3', 'rewrite-subject': 'tenant_id=t1\nuser_id=u1', comment: 'off' }),
+      inputs({
+        app: 'a.json',
+        scenarios: 'b, a\nc',
+        shard: '2/3',
+        'rewrite-subject': 'tenant_id=t1\nuser_id=u1',
+        comment: 'off',
+      }),
     );
     expect(s.scenarios).toEqual(['b', 'a', 'c']);
     expect(s.shard).toEqual({ index: 2, total: 3 });
@@ -70,7 +77,9 @@ describe('reading inputs', () => {
   it('names every bad input in one message', () => {
     let message = '';
     try {
-      readSettings(inputs({ app: 'a.json', 'fail-on': 'sometimes', shard: '0/2', 'database-timeout-seconds': 'soon' }));
+      readSettings(
+        inputs({ app: 'a.json', 'fail-on': 'sometimes', shard: '0/2', 'database-timeout-seconds': 'soon' }),
+      );
     } catch (err) {
       message = (err as Error).message;
     }
@@ -82,17 +91,17 @@ describe('reading inputs', () => {
     );
     expect(() => readSettings(inputs({ capsule: 'c.json' }))).toThrow(/input "app" is required/);
     expect(() => readSettings(inputs({ mode: 'aggregate' }))).toThrow(/"judgements-dir" is required/);
-    expect(() => readSettings(inputs({ app: 'a', capsule: 'x', 'capsule-artifact': 'y' }))).toThrow(/exclusive/);
+    expect(() => readSettings(inputs({ app: 'a', capsule: 'x', 'capsule-artifact': 'y' }))).toThrow(
+      /exclusive/,
+    );
   });
 });
 
 describe('fail-on', () => {
   it('block fails on block only; warn on warn and block; never never', () => {
-    expect([failsStep('block', 'block'), failsStep('warn', 'block'), failsStep('continue', 'block')]).toEqual([
-      true,
-      false,
-      false,
-    ]);
+    expect([failsStep('block', 'block'), failsStep('warn', 'block'), failsStep('continue', 'block')]).toEqual(
+      [true, false, false],
+    );
     expect([failsStep('block', 'warn'), failsStep('warn', 'warn'), failsStep('continue', 'warn')]).toEqual([
       true,
       true,
@@ -105,15 +114,15 @@ describe('fail-on', () => {
 describe('shards', () => {
   const registry = ['e', 'a', 'c', 'b', 'd'].map((id) => ({ id }));
   it('every scenario lands in exactly one shard, the same one on every run', () => {
-    const shards = [1, 2, 3].map((index) => selectScenarios(registry, 'all', { index, total: 3 }, 's.yaml').map((s) => s.id));
-    expect(shards).toEqual([
-      ['a', 'd'],
-      ['b', 'e'],
-      ['c'],
-    ]);
+    const shards = [1, 2, 3].map((index) =>
+      selectScenarios(registry, 'all', { index, total: 3 }, 's.yaml').map((s) => s.id),
+    );
+    expect(shards).toEqual([['a', 'd'], ['b', 'e'], ['c']]);
     expect(shards.flat().sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
   it('an unknown scenario id is named with the known ones', () => {
-    expect(() => selectScenarios(registry, ['a', 'zz'], undefined, 's.yaml')).toThrow(/"zz" not in s.yaml \(known: e, a, c, b, d\)/);
+    expect(() => selectScenarios(registry, ['a', 'zz'], undefined, 's.yaml')).toThrow(
+      /"zz" not in s.yaml \(known: e, a, c, b, d\)/,
+    );
   });
 });

