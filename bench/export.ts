@@ -10,7 +10,15 @@
  * Prints a table and appends it to bench/RESULTS.md (section "export").
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,13 +93,20 @@ interface RunResult {
   exporterMs?: number;
 }
 
-function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<{ wallMs: number; rssKb: number | null; stdout: string; stderr: string }> {
+function timed(
+  cmd: string,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ wallMs: number; rssKb: number | null; stdout: string; stderr: string }> {
   const useTime = existsSync('/usr/bin/time');
   const rssFile = join(OUT, 'time-rss.txt');
   const [c, a] = useTime ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...argv]] : [cmd, argv];
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    const child = spawn(c, a as string[], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(c, a as string[], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -106,6 +121,16 @@ function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<{ w
   });
 }
 
+async function describeMachine(url: string, hasPsql: boolean): Promise<string> {
+  const c = new pg.Client(url);
+  await c.connect();
+  const version = (await c.query('show server_version')).rows[0].server_version;
+  await c.end();
+  const mem = execFileSync('free', ['-h']).toString().split('\n')[1]?.replace(/\s+/g, ' ');
+  const psql = hasPsql ? `, ${execFileSync('psql', ['--version']).toString().trim()}` : '';
+  return `${os.cpus().length} vCPU (${os.cpus()[0]?.model ?? '?'}), ${mem}, Node ${process.version}, PostgreSQL ${version} (embedded, fsync off)${psql}`;
+}
+
 async function main() {
   mkdirSync(OUT, { recursive: true });
   console.log(`export bench: ${ROWS} rows of ~${ROW_BYTES} bytes, ${RUNS} run(s) each`);
@@ -115,7 +140,7 @@ async function main() {
     const admin = new pg.Client(url);
     admin.on('error', () => {});
     await admin.connect();
-    let t = performance.now();
+    const t = performance.now();
     await admin.query(`create table events (
       id bigint primary key, tenant_id text not null, user_id text not null, kind text not null,
       created_at timestamptz not null, amount numeric(20,6), payload jsonb not null, note text)`);
@@ -142,11 +167,16 @@ async function main() {
       [ROWS, basePad],
     );
     await admin.query('vacuum analyze events');
-    const avg = Number((await admin.query('select avg(length(to_jsonb(e)::text)) as n from events e')).rows[0].n);
-    const tableSize = (await admin.query(`select pg_size_pretty(pg_total_relation_size('events')) as s`)).rows[0].s;
+    const avg = Number(
+      (await admin.query('select avg(length(to_jsonb(e)::text)) as n from events e')).rows[0].n,
+    );
+    const tableSize = (await admin.query(`select pg_size_pretty(pg_total_relation_size('events')) as s`))
+      .rows[0].s;
     await admin.end();
     const genMs = performance.now() - t;
-    console.log(`generated in ${(genMs / 1000).toFixed(1)} s; avg to_jsonb row ${avg.toFixed(1)} bytes; table ${tableSize}`);
+    console.log(
+      `generated in ${(genMs / 1000).toFixed(1)} s; avg to_jsonb row ${avg.toFixed(1)} bytes; table ${tableSize}`,
+    );
 
     const manifestPath = join(OUT, 'bench-manifest.json');
     writeFileSync(
@@ -193,12 +223,15 @@ async function main() {
       let r: { wallMs: number; rssKb: number | null };
       let bytes = 0;
       if (hasPsql) {
-        r = await timed('psql', [url, '-X', '-q', '-c', `\\copy (${baselineSql}) to '/dev/null'`], { PGAPPNAME: app });
+        r = await timed('psql', [url, '-X', '-q', '-c', `\\copy (${baselineSql}) to '/dev/null'`], {
+          PGAPPNAME: app,
+        });
       } else {
         const c = new pg.Client({ connectionString: url, application_name: app });
         await c.connect();
         const t0 = performance.now();
-        for await (const chunk of c.query(copyStreams.to(`copy (${baselineSql}) to stdout`))) bytes += chunk.length;
+        for await (const chunk of c.query(copyStreams.to(`copy (${baselineSql}) to stdout`)))
+          bytes += chunk.length;
         r = { wallMs: performance.now() - t0, rssKb: null };
         await c.end();
       }
@@ -219,7 +252,21 @@ async function main() {
       const sampler = sampleBackend(url, app);
       const r = await timed(
         process.execPath,
-        [cliBundle, 'export-postgres', '--app', manifestPath, '--subject', 'tenant_id=t-bench', '--db-url', url, '--redaction', mode, '--out', out, '--json'],
+        [
+          cliBundle,
+          'export-postgres',
+          '--app',
+          manifestPath,
+          '--subject',
+          'tenant_id=t-bench',
+          '--db-url',
+          url,
+          '--redaction',
+          mode,
+          '--out',
+          out,
+          '--json',
+        ],
         { CI: 'true' },
       );
       const res = JSON.parse(r.stdout) as { counts: Record<string, number>; timings: { totalMs: number } };
@@ -260,22 +307,20 @@ async function main() {
       }),
     ];
     const all = results.map(
-      (r) => `${r.label}: ${(r.wallMs / 1000).toFixed(2)} s, client ${mb(r.clientRssKb)}, backend ${mb(r.backend.rssAnonKb)}`,
+      (r) =>
+        `${r.label}: ${(r.wallMs / 1000).toFixed(2)} s, client ${mb(r.clientRssKb)}, backend ${mb(r.backend.rssAnonKb)}`,
     );
-    const machine = `${os.cpus().length} vCPU (${os.cpus()[0]?.model ?? '?'}), ${execFileSync('free', ['-h']).toString().split('\n')[1]?.replace(/\s+/g, ' ')}, Node ${process.version}, ${
-      (await (async () => {
-        const c = new pg.Client(url);
-        await c.connect();
-        const v = (await c.query('show server_version')).rows[0].server_version;
-        await c.end();
-        return `PostgreSQL ${v} (embedded, fsync off)`;
-      })())
-    }${hasPsql ? `, ${execFileSync('psql', ['--version']).toString().trim()}` : ''}`;
+    const machine = await describeMachine(url, hasPsql);
     const report = [
       '',
       `### export: ${ROWS.toLocaleString('en-US')} rows, ~${avg.toFixed(0)} bytes/row (${new Date().toISOString()})`,
       '',
-      `Machine: ${machine}. Load average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')} (the machine is shared with other work; compare rows within one run). Table: ${tableSize}. Graph: one subject covering every row; \`orderBy e.id\`.`,
+      `Machine: ${machine}. Load average at the end: ${os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(
+          ' / ',
+        )} (the machine is shared with other work; compare rows within one run). Table: ${tableSize}. Graph: one subject covering every row; \`orderBy e.id\`.`,
       '(b) runs the CLI as a child process (bundled JS, `node`); wall time includes process start. Client RSS from `/usr/bin/time -f %M`; backend memory sampled every 50 ms from /proc/<pid>/status of the serving backend.',
       '',
       ...lines,

@@ -1,6 +1,6 @@
 /**
  * Materialize benchmark (not a test): `npm run bench:materialize -- [--sizes 100000,1000000] [--runs 3]
- * [--integrity] [--floats]`
+ * [--integrity] [--floats] [--no-write]`
  *
  * Generates `events` rows (tenant/user ids over 100 users, a small nested jsonb payload, a
  * timestamptz, ~273 bytes/row) once as a capsule in the exporter's layout (one row per line) and
@@ -34,6 +34,8 @@ const SIZES = arg('sizes', '100000,1000000').split(',').map(Number);
 const RUNS = Number(arg('runs', '3'));
 const INTEGRITY = args.includes('--integrity');
 const FLOATS = args.includes('--floats');
+/** Print only; do not append to bench/RESULTS.md. */
+const NO_WRITE = args.includes('--no-write');
 
 const SCHEMA = `create table events (
   id bigint primary key,
@@ -257,6 +259,7 @@ process.stdout.write(JSON.stringify({ ms: r.durationMs, phases: r.phases, reader
     }
     const text = [...lines, ...phaseLines, ''].join('\n');
     process.stdout.write(text);
+    if (NO_WRITE) return;
     const results_md = join(ROOT, 'bench', 'RESULTS.md');
     const existing = existsSync(results_md) ? readFileSync(results_md, 'utf8') : '# Benchmark results\n';
     if (!existing.includes('\n## materialize\n')) appendFileSync(results_md, '\n## materialize\n');

@@ -198,6 +198,28 @@ describe('pull_request', () => {
   });
 });
 
+describe('golden traces', () => {
+  it('a result that differs from the golden blocks, with annotations on the golden file', async () => {
+    const base = await run({ capsule: 'acme.capsule.json', 'check-name': 'golden base', comment: 'off' });
+    expect(base.code, base.stdout).toBe(0);
+    const bless = await cli(['bless', '--trace', base.outputs['trace-path']!, '--golden', join(workspace, 'golden')]);
+    expect(bless.code, bless.stderr).toBe(0);
+    const r = await run({
+      capsule: 'loner.capsule.json',
+      'golden-dir': 'golden',
+      'check-name': 'golden check',
+      comment: 'off',
+    });
+    expect(r.code, r.stdout).toBe(1);
+    expect(r.outputs.decision).toBe('block');
+    const check = gh.checkRuns.find((c) => c.name === 'golden check')!;
+    expect(check.conclusion).toBe('failure');
+    expect(check.annotations.length).toBeGreaterThan(0);
+    expect(check.annotations[0]).toMatchObject({ path: 'golden/default.golden.json', annotation_level: 'failure' });
+    expect(check.output.summary).toContain('note-count');
+  });
+});
+
 describe('other events', () => {
   it('schedule: a check run on the head SHA and the summary, no comment', async () => {
     const sha = '2'.repeat(40);

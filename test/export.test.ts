@@ -509,7 +509,9 @@ describe('export building blocks', () => {
   });
 
   it('RowHasher gives the same digest as capsule/integrity TableHasher', () => {
-    const texts = Array.from({ length: 50 }, (_, i) => canonicalFromText(`{"id": ${i}, "s": "row ${'x'.repeat(i)}"}`));
+    const texts = Array.from({ length: 50 }, (_, i) =>
+      canonicalFromText(`{"id": ${i}, "s": "row ${'x'.repeat(i)}"}`),
+    );
     for (const foldEvery of [1, 3, 1 << 20]) {
       const a = new TableHasher();
       const b = new RowHasher(foldEvery);

@@ -3,7 +3,8 @@
  * fail clearly, and SIGTERM to `run` itself stops its background server. Every test checks the
  * pids it started are gone afterwards.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../src/manifest/load.js';
@@ -21,7 +22,7 @@ import {
   tempDir,
   writeManifest,
 } from './fixtures/app/harness.js';
-import { cliProcess } from './helpers/cli.js';
+import { cliProcess, REPO_ROOT } from './helpers/cli.js';
 import { useTestDatabase } from './helpers/db.js';
 
 const db = useTestDatabase('runproc');
@@ -100,6 +101,27 @@ describe('run: commands that outlive their welcome', () => {
     expect(r.signal).toBe('SIGKILL');
     expect(r.stopped).toBe(true);
     expect(await survivors(readPids(pidFile), 500)).toEqual([]);
+  });
+});
+
+describe('run: the process exits abruptly', () => {
+  it('kills the live process groups when something calls process.exit', async () => {
+    const pidFile = join(tmp.dir, 'abrupt.pid');
+    const script = join(tmp.dir, 'abrupt.mts');
+    const processes = new URL('../src/run/processes.ts', import.meta.url).pathname;
+    writeFileSync(
+      script,
+      `import { startProcess } from '${processes}';
+       import { existsSync } from 'node:fs';
+       startProcess({ command: "echo $$ > '${pidFile}'; exec sleep 300", cwd: '/', env: process.env });
+       while (!existsSync('${pidFile}')) await new Promise((r) => setTimeout(r, 20));
+       await new Promise((r) => setTimeout(r, 100));
+       process.exit(0);`,
+    );
+    execFileSync(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, stdio: 'ignore' });
+    const [pid] = readPids(pidFile);
+    expect(pid).toBeGreaterThan(0);
+    expect(await survivors([pid!], 1000)).toEqual([]);
   });
 });
 

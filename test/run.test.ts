@@ -193,7 +193,7 @@ describe('run: failures and the gate', () => {
         { name: 'health', kind: 'http', url: `http://127.0.0.1:${port}/api/health` },
       ],
     }));
-    expect(r.code).toBe(0);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.trace!.gate.decision).toBe('warn');
     expect(r.trace!.gate.reasons[0]).toMatch(/missing-user.*\(allowFailure\)$/);
     expect(r.trace!.events.find((e) => e.name === 'health')!.ok).toBe(true);

@@ -143,6 +143,8 @@ export function judgeForAction(input: JudgeForAction): Judgement {
     manifest: input.manifest.manifest,
     scenario,
     judges,
+    // Differences become annotations on the golden file when it is inside the repository.
+    repoRoot: input.workspace,
   });
 }
 

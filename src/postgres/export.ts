@@ -162,7 +162,7 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
 
     // graph
     t = performance.now();
-    const graph = await readGraph(client, sql, manifest, options);
+    const graph = await readGraph(client, sql, manifest);
     const graphMs = performance.now() - t;
     progress({ kind: 'phase', phase: 'graph', ms: graphMs });
 
@@ -427,6 +427,18 @@ async function copyLines(
     stream.on('data', (chunk: Buffer) => {
       if (failed) return;
       try {
+        const n = chunk.length;
+        // Fast path: Postgres sends one CopyData message per row, so a chunk is usually exactly
+        // one complete line (a newline byte is never inside a UTF-8 sequence).
+        if (rest === '' && n > 0 && chunk[n - 1] === 0x0a && chunk.indexOf(0x0a) === n - 1) {
+          onLine(copyUnescape(chunk.toString('utf8', 0, n - 1)));
+          const wait = afterChunk?.();
+          if (wait) {
+            stream.pause();
+            wait.then(() => stream.resume(), fail);
+          }
+          return;
+        }
         const text = rest + decoder.write(chunk);
         let start = 0;
         for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
@@ -466,12 +478,7 @@ export function copyUnescape(field: string): string {
   return field.replace(/\\(.)/gs, (_m, c: string) => COPY_ESCAPES[c] ?? c);
 }
 
-async function readGraph(
-  client: pg.Client,
-  sql: ExportSql,
-  manifest: Manifest,
-  options: ExportOptions,
-): Promise<GraphEntry[]> {
+async function readGraph(client: pg.Client, sql: ExportSql, manifest: Manifest): Promise<GraphEntry[]> {
   const graph: GraphEntry[] = [];
   const folded = manifest.subjectKeys.map((k) => [k, k.toLowerCase()] as const);
   try {

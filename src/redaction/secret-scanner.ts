@@ -91,10 +91,10 @@ export function scanText(text: string): TextFinding[] {
 
 /** Cheap pre-check: most strings contain none of the characters every pattern needs. */
 const MAYBE_SECRET =
-  /-----BEGIN|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|_live_|_test_|AIza|Bearer|:\/\/[^\s:/@'"]+:[^\s@/'"]+@/i;
+  /-----BEGIN|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|_live_|_test_|AIza|Bearer|:\/\/[^\s:/@'"]+:[^\s@/'"]+@/;
 
-/** Key names that may name a secret (a superset of `isSecretFieldName`, checked on raw JSON text). */
-const SECRET_KEY_IN_TEXT = /"[^"\\]*(?:pass|secret|token|key)[^"\\]*"\s*:/i;
+/** A key (`"…name…":`) that may name a secret: a superset of `isSecretFieldName`, on raw JSON text. */
+const SECRET_KEY_IN_TEXT = /(?:pass|secret|token|key)[^"\\]*"\s*:/i;
 
 /**
  * Fast pre-check on a row's JSON text: false means `scanValue` of the parsed row cannot find

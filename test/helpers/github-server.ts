@@ -250,7 +250,7 @@ export class FakeGitHub {
     return `${part({ alg: 'none', typ: 'JWT' })}.${part({ scp: 'Actions.GenericRead:x Actions.Results:run-1:job-1' })}.sig`;
   }
 
-  private twirp(path: string, raw: Buffer, res: ServerResponse): void {
+  private async twirp(path: string, raw: Buffer, res: ServerResponse): Promise<void> {
     const method = path.split('/').pop();
     const body = raw.length ? (JSON.parse(raw.toString('utf8')) as Json) : {};
     this.requests.push({ method: 'POST', path, query: {}, body, status: 200 });
@@ -298,7 +298,7 @@ export class FakeGitHub {
   }
 
   /** Azure block blob upload: Put Block (?comp=block&blockid=…) then Put Block List (?comp=blocklist). */
-  private blobPut(id: number, url: URL, raw: Buffer, res: ServerResponse): void {
+  private async blobPut(id: number, url: URL, raw: Buffer, res: ServerResponse): Promise<void> {
     const a = this.runArtifacts.find((x) => x.id === id);
     if (!a) return send(res, 404, { message: 'no such upload' });
     const comp = url.searchParams.get('comp');

@@ -23,6 +23,7 @@ import { detectEncoding, type OpenOptions, openCapsuleText } from '../../capsule
 import { readCapsule } from '../../capsule/reader.js';
 import { type CapsuleHeader, capsuleHeaderSchema } from '../../capsule/schema.js';
 import { InputError } from '../../errors.js';
+import { EXACT_ROW } from '../copy-encoding.js';
 import { isLosslessNumber, parseExact, stringifyExact } from '../../util/exact-json.js';
 import { issueLines } from '../../util/zod-issues.js';
 
@@ -59,10 +60,12 @@ const RISKY_NUMBER = /[:,[]\s*(?:-?(?:\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|
  * ("ratio:1.5,"), which only costs the slower exact parse.
  */
 export function parseRowLine(text: string): RowObject {
-  const v: unknown = RISKY_NUMBER.test(text) ? parseExact(text) : JSON.parse(text);
+  const exact = RISKY_NUMBER.test(text);
+  const v: unknown = exact ? parseExact(text) : JSON.parse(text);
   if (v === null || typeof v !== 'object' || Array.isArray(v) || isLosslessNumber(v)) {
     throw new InputError('row is not a JSON object');
   }
+  if (exact) Object.defineProperty(v, EXACT_ROW, { value: true });
   return v as RowObject;
 }
 
@@ -228,7 +231,7 @@ async function* rowsFromRange(
 ): AsyncGenerator<RowBatch> {
   const stream = decodeOptions
     ? await openCapsuleText(path, decodeOptions)
-    : createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: 1 << 20 });
+    : createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: 1 << 18 });
   const base = decodeOptions ? 0 : range.start;
   yield* parseLines(stream, base, range, table, batchSize, path);
 }
@@ -339,7 +342,7 @@ async function spoolGeneric(path: string, options: OpenOptions): Promise<Indexed
       rows: (t, batchSize) => {
         const f = files.get(t);
         if (!f || f.bytes === 0) return emptyRows();
-        const stream = createReadStream(f.path, { highWaterMark: 1 << 20 });
+        const stream = createReadStream(f.path, { highWaterMark: 1 << 18 });
         return parseLines(stream, 0, { start: 0, end: f.bytes }, t, batchSize, path);
       },
       close: () => rm(dir, { recursive: true, force: true }),

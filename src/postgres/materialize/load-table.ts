@@ -54,7 +54,7 @@ export interface TableLoadResult {
 }
 
 /** Up to this many characters are collected before one write to the COPY stream. */
-const COPY_WRITE_CHARS = 1 << 20;
+const COPY_WRITE_CHARS = 1 << 18;
 
 interface Segment {
   keys: Set<string>;
@@ -215,7 +215,10 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
             copy = new CopyWriter(client, copySql(table, segment.columns));
             statements++;
           }
-          const line = copyLine(row, segment.columns, segment.codecs);
+          // A rewrite may put exact numbers into any row.
+          const line = input.rewriter
+            ? copyLine(row, segment.columns, segment.codecs, true)
+            : copyLine(row, segment.columns, segment.codecs);
           pendingText.push(line);
           pendingChars += line.length;
           rowIndex++;
