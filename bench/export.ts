@@ -42,11 +42,13 @@ const GZIP = args.includes('--gzip');
 interface MemPeak {
   rssAnonKb: number;
   hwmKb: number;
+  /** CPU seconds (user + system) the backend used, from /proc/<pid>/stat. */
+  cpuS: number;
 }
 
 /** Samples the memory of the backend serving `appName` until stopped. */
 function sampleBackend(url: string, appName: string): { stop: () => Promise<MemPeak> } {
-  const peak: MemPeak = { rssAnonKb: 0, hwmKb: 0 };
+  const peak: MemPeak = { rssAnonKb: 0, hwmKb: 0, cpuS: 0 };
   let running = true;
   const client = new pg.Client({ connectionString: url, application_name: 'bench-sampler' });
   client.on('error', () => {});
@@ -66,6 +68,10 @@ function sampleBackend(url: string, appName: string): { stop: () => Promise<MemP
           const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
           peak.rssAnonKb = Math.max(peak.rssAnonKb, kb('RssAnon'));
           peak.hwmKb = Math.max(peak.hwmKb, kb('VmHWM'));
+          // Fields after the command name: utime and stime are the 12th and 13th.
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          peak.cpuS = Math.max(peak.cpuS, (Number(f[11]) + Number(f[12])) / 100);
         } catch {
           pid = null; // backend gone (between runs)
         }
@@ -88,6 +94,7 @@ interface RunResult {
   wallMs: number;
   rows: number;
   clientRssKb: number | null;
+  clientCpuS: number | null;
   backend: MemPeak;
   bytes: number;
   exporterMs?: number;
@@ -97,10 +104,10 @@ function timed(
   cmd: string,
   argv: string[],
   env: NodeJS.ProcessEnv,
-): Promise<{ wallMs: number; rssKb: number | null; stdout: string; stderr: string }> {
+): Promise<{ wallMs: number; rssKb: number | null; cpuS: number | null; stdout: string; stderr: string }> {
   const useTime = existsSync('/usr/bin/time');
   const rssFile = join(OUT, 'time-rss.txt');
-  const [c, a] = useTime ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...argv]] : [cmd, argv];
+  const [c, a] = useTime ? ['/usr/bin/time', ['-f', '%M %U %S', '-o', rssFile, cmd, ...argv]] : [cmd, argv];
   return new Promise((resolve, reject) => {
     const t = performance.now();
     const child = spawn(c, a as string[], {
@@ -115,8 +122,10 @@ function timed(
     child.on('close', (code) => {
       const wallMs = performance.now() - t;
       if (code !== 0) return reject(new Error(`${cmd} exited ${code}: ${stderr.slice(-2000)}`));
-      const rssKb = useTime ? Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) : null;
-      resolve({ wallMs, rssKb, stdout, stderr });
+      const fields = useTime ? (readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? '').split(' ') : [];
+      const rssKb = useTime ? Number(fields[0]) : null;
+      const cpuS = useTime ? Number(fields[1]) + Number(fields[2]) : null;
+      resolve({ wallMs, rssKb, cpuS, stdout, stderr });
     });
   });
 }
@@ -220,7 +229,7 @@ async function main() {
     async function baseline(): Promise<RunResult> {
       const app = 'bench-baseline';
       const sampler = sampleBackend(url, app);
-      let r: { wallMs: number; rssKb: number | null };
+      let r: { wallMs: number; rssKb: number | null; cpuS: number | null };
       let bytes = 0;
       if (hasPsql) {
         r = await timed('psql', [url, '-X', '-q', '-c', `\\copy (${baselineSql}) to '/dev/null'`], {
@@ -232,7 +241,7 @@ async function main() {
         const t0 = performance.now();
         for await (const chunk of c.query(copyStreams.to(`copy (${baselineSql}) to stdout`)))
           bytes += chunk.length;
-        r = { wallMs: performance.now() - t0, rssKb: null };
+        r = { wallMs: performance.now() - t0, rssKb: null, cpuS: null };
         await c.end();
       }
       return {
@@ -240,6 +249,7 @@ async function main() {
         wallMs: r.wallMs,
         rows: ROWS,
         clientRssKb: r.rssKb,
+        clientCpuS: r.cpuS,
         backend: await sampler.stop(),
         bytes,
       };
@@ -278,6 +288,7 @@ async function main() {
         wallMs: r.wallMs,
         rows: ROWS,
         clientRssKb: r.rssKb,
+        clientCpuS: r.cpuS,
         backend: await sampler.stop(),
         bytes,
         exporterMs: res.timings.totalMs,
@@ -306,9 +317,21 @@ async function main() {
         return `| ${l} | ${(r.wallMs / 1000).toFixed(2)} s${r.exporterMs ? ` (in-process ${(r.exporterMs / 1000).toFixed(2)} s)` : ''} | ${Math.round(r.rows / (r.wallMs / 1000)).toLocaleString('en-US')} | ${ratio} | ${mb(r.clientRssKb)} | ${mb(r.backend.rssAnonKb)} / ${mb(r.backend.hwmKb)} | ${r.bytes ? `${(r.bytes / 1048576).toFixed(0)} MiB` : '-'} |`;
       }),
     ];
+    // CPU time does not depend on what else the machine runs: on 2 otherwise idle cores the
+    // backend and the exporter run in parallel, so wall ≈ max(backend CPU, client CPU).
+    const us = (s: number | null) => (s === null ? 'n/a' : `${((s * 1e6) / ROWS).toFixed(1)} µs/row`);
+    const cpuLines = [
+      '| run | backend CPU | client CPU | CPU-bound ratio estimate a/b |',
+      '| --- | --- | --- | --- |',
+      ...labels.map((l) => {
+        const r = best(l);
+        const est = r === a ? '—' : (a.backend.cpuS / Math.max(r.backend.cpuS, r.clientCpuS ?? 0)).toFixed(2);
+        return `| ${l} | ${r.backend.cpuS.toFixed(2)} s (${us(r.backend.cpuS)}) | ${r.clientCpuS === null ? 'n/a' : `${r.clientCpuS.toFixed(2)} s (${us(r.clientCpuS)})`} | ${est} |`;
+      }),
+    ];
     const all = results.map(
       (r) =>
-        `${r.label}: ${(r.wallMs / 1000).toFixed(2)} s, client ${mb(r.clientRssKb)}, backend ${mb(r.backend.rssAnonKb)}`,
+        `${r.label}: ${(r.wallMs / 1000).toFixed(2)} s, client ${mb(r.clientRssKb)} / ${r.clientCpuS?.toFixed(2) ?? 'n/a'} s CPU, backend ${mb(r.backend.rssAnonKb)} / ${r.backend.cpuS.toFixed(2)} s CPU`,
     );
     const machine = await describeMachine(url, hasPsql);
     const report = [
@@ -324,6 +347,8 @@ async function main() {
       '(b) runs the CLI as a child process (bundled JS, `node`); wall time includes process start. Client RSS from `/usr/bin/time -f %M`; backend memory sampled every 50 ms from /proc/<pid>/status of the serving backend.',
       '',
       ...lines,
+      '',
+      ...cpuLines,
       '',
       'All runs:',
       '',

@@ -14,7 +14,14 @@
  * Appends the figures to bench/RESULTS.md (section "materialize").
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -188,9 +195,13 @@ process.stdout.write(JSON.stringify({ ms: r.durationMs, phases: r.phases, reader
         await client.query('truncate events');
         await client.query('checkpoint');
         const t0 = performance.now();
-        const p = spawnSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy events (${COLUMNS.join(', ')}) from '${csv}' csv`], {
-          encoding: 'utf8',
-        });
+        const p = spawnSync(
+          'psql',
+          [url, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy events (${COLUMNS.join(', ')}) from '${csv}' csv`],
+          {
+            encoding: 'utf8',
+          },
+        );
         if (p.status !== 0) throw new Error(`psql failed: ${p.stderr}`);
         raw.push({ ms: performance.now() - t0, rssMb: null });
         for (const [strategy, list] of [
@@ -199,21 +210,25 @@ process.stdout.write(JSON.stringify({ ms: r.durationMs, phases: r.phases, reader
         ] as const) {
           await client.query('truncate events');
           await client.query('checkpoint');
-          const r = await new Promise<{ ms: number; phases: Record<string, number>; rssKb: number }>((resolve, reject) => {
-            const child = spawn(process.execPath, [join(OUT, 'runner.mjs'), capsule, url, strategy], {
-              cwd: ROOT,
-              stdio: ['ignore', 'pipe', 'pipe'],
-            });
-            let out = '';
-            let err = '';
-            child.stdout.on('data', (d) => {
-              out += d;
-            });
-            child.stderr.on('data', (d) => {
-              err += d;
-            });
-            child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(err || `exit ${code}`))));
-          });
+          const r = await new Promise<{ ms: number; phases: Record<string, number>; rssKb: number }>(
+            (resolve, reject) => {
+              const child = spawn(process.execPath, [join(OUT, 'runner.mjs'), capsule, url, strategy], {
+                cwd: ROOT,
+                stdio: ['ignore', 'pipe', 'pipe'],
+              });
+              let out = '';
+              let err = '';
+              child.stdout.on('data', (d) => {
+                out += d;
+              });
+              child.stderr.on('data', (d) => {
+                err += d;
+              });
+              child.on('close', (code) =>
+                code === 0 ? resolve(JSON.parse(out)) : reject(new Error(err || `exit ${code}`)),
+              );
+            },
+          );
           const { rows } = await client.query('select count(*)::int as n from events');
           if (rows[0].n !== size) throw new Error(`${strategy}: loaded ${rows[0].n} rows, expected ${size}`);
           list.push({ ms: r.ms, rssMb: r.rssKb / 1024, phases: r.phases });
@@ -222,7 +237,11 @@ process.stdout.write(JSON.stringify({ ms: r.durationMs, phases: r.phases, reader
           `  run ${run + 1}: raw ${raw.at(-1)!.ms.toFixed(0)} ms, copy ${copy.at(-1)!.ms} ms, jsonb ${jsonb.at(-1)!.ms} ms\n`,
         );
       }
-      results.push({ size, label: 'raw', runs: raw }, { size, label: 'copy', runs: copy }, { size, label: 'jsonb', runs: jsonb });
+      results.push(
+        { size, label: 'raw', runs: raw },
+        { size, label: 'copy', runs: copy },
+        { size, label: 'jsonb', runs: jsonb },
+      );
     }
     await client.end();
 
@@ -243,7 +262,9 @@ process.stdout.write(JSON.stringify({ ms: r.durationMs, phases: r.phases, reader
       for (const label of ['raw', 'copy', 'jsonb']) {
         const runs = results.find((r) => r.size === size && r.label === label)!.runs;
         const ms = median(runs.map((r) => r.ms));
-        const rss = runs.every((r) => r.rssMb === null) ? '—' : `${Math.max(...runs.map((r) => r.rssMb ?? 0)).toFixed(0)} MB`;
+        const rss = runs.every((r) => r.rssMb === null)
+          ? '—'
+          : `${Math.max(...runs.map((r) => r.rssMb ?? 0)).toFixed(0)} MB`;
         const ratio = rawMs / ms;
         const target = label === 'copy' ? '≥ 0.8' : label === 'jsonb' ? '≥ 0.4' : '—';
         lines.push(
@@ -255,7 +276,11 @@ process.stdout.write(JSON.stringify({ ms: r.durationMs, phases: r.phases, reader
     for (const r of results.filter((x) => x.label !== 'raw')) {
       const sorted = [...r.runs].sort((a, b) => a.ms - b.ms);
       const mid = sorted[Math.floor(sorted.length / 2)]!;
-      phaseLines.push(`- ${r.size.toLocaleString('en-US')} ${r.label}: ${Object.entries(mid.phases ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      phaseLines.push(
+        `- ${r.size.toLocaleString('en-US')} ${r.label}: ${Object.entries(mid.phases ?? {})
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+      );
     }
     const text = [...lines, ...phaseLines, ''].join('\n');
     process.stdout.write(text);
@@ -273,4 +298,3 @@ main().catch((err) => {
   process.stderr.write(`${err?.stack ?? err}\n`);
   process.exitCode = 1;
 });
-

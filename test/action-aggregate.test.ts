@@ -132,6 +132,47 @@ describe('aggregate mode', () => {
     expect(comment!.body).toContain('Truncated');
   });
 
+  it('with a read-only token the annotations become workflow annotations on the same lines', async () => {
+    const annotations = Array.from({ length: 12 }, (_, i) => ({
+      path: 'golden/a.golden.json',
+      startLine: i + 3,
+      endLine: i + 3,
+      level: 'failure' as const,
+      message: `probe differs ${i}`,
+    }));
+    const dir = shardsDir({ 'a.judgement.json': judgement('a', 'block', { annotations }) });
+    gh.forbidWrites = true;
+    try {
+      const r = await runBundledAction({
+        inputs: {
+          mode: 'aggregate',
+          'judgements-dir': dir,
+          'github-token': 'ghs_read_only',
+          'check-name': 'forked',
+        },
+        eventName: 'pull_request',
+        payload: { ...PR, number: 8, pull_request: { ...PR.pull_request, number: 8 } },
+        apiUrl: gh.url,
+        workspace: dir,
+      });
+      expect(r.code).toBe(1);
+      expect(r.summary).toContain('1 scenario(s): 1 block');
+      const errors = r.commands.filter(
+        (c) => c.command === 'error' && c.props.includes('file=golden/a.golden.json'),
+      );
+      // GitHub shows 10 per level and step; the rest are counted in the log.
+      expect(errors).toHaveLength(10);
+      expect(errors[0]!.props).toContain('line=3');
+      expect(r.stdout).toContain('2 more annotation(s)');
+      expect(r.commands.some((c) => c.command === 'warning' && /token cannot write/.test(c.message))).toBe(
+        true,
+      );
+      expect(gh.checkRuns.some((c) => c.name === 'forked')).toBe(false);
+    } finally {
+      gh.forbidWrites = false;
+    }
+  });
+
   it('refuses a judgement file that does not match the schema, naming it', async () => {
     const dir = shardsDir({ 'evil.judgement.json': { kind: 'replay-env.judgement', decision: 'continue' } });
     const r = await runBundledAction({

@@ -202,7 +202,14 @@ describe('golden traces', () => {
   it('a result that differs from the golden blocks, with annotations on the golden file', async () => {
     const base = await run({ capsule: 'acme.capsule.json', 'check-name': 'golden base', comment: 'off' });
     expect(base.code, base.stdout).toBe(0);
-    const bless = await cli(['bless', '--trace', base.outputs['trace-path']!, '--golden', join(workspace, 'golden')]);
+    const bless = await cli([
+      'bless',
+      '--trace',
+      base.outputs['trace-path']!,
+      '--golden',
+      join(workspace, 'golden'),
+      '--force',
+    ]);
     expect(bless.code, bless.stderr).toBe(0);
     const r = await run({
       capsule: 'loner.capsule.json',
@@ -215,7 +222,10 @@ describe('golden traces', () => {
     const check = gh.checkRuns.find((c) => c.name === 'golden check')!;
     expect(check.conclusion).toBe('failure');
     expect(check.annotations.length).toBeGreaterThan(0);
-    expect(check.annotations[0]).toMatchObject({ path: 'golden/default.golden.json', annotation_level: 'failure' });
+    expect(check.annotations[0]).toMatchObject({
+      path: 'golden/default.golden.json',
+      annotation_level: 'failure',
+    });
     expect(check.output.summary).toContain('note-count');
   });
 });
@@ -235,6 +245,18 @@ describe('other events', () => {
     expect(gh.comments.length).toBe(comments);
     expect(r.outputs['comment-url']).toBe('');
     expect(r.summary).toContain('CONTINUE');
+  });
+
+  it('push: the check run goes on the pushed commit, no comment', async () => {
+    const after = '5'.repeat(40);
+    const comments = gh.comments.length;
+    const r = await run({ capsule: 'acme.capsule.json', 'check-name': 'on push' }, 'push', {
+      ref: 'refs/heads/main',
+      after,
+    });
+    expect(r.code, r.stdout).toBe(0);
+    expect(gh.checkRuns.find((c) => c.name === 'on push')?.head_sha).toBe(after);
+    expect(gh.comments.length).toBe(comments);
   });
 
   it('workflow_dispatch: runs the selected scenario', async () => {
@@ -327,6 +349,32 @@ describe('the runner artifact service (ACTIONS_RESULTS_URL, twirp)', () => {
 });
 
 describe('scenarios at scale', () => {
+  it('a scenario that cannot run becomes a block result of its own; the others still run', async () => {
+    writeFileSync(
+      join(workspace, 'scenarios-broken.yaml'),
+      [
+        'version: 1',
+        'scenarios:',
+        '  - {id: fine, title: fine, risk: low, capsule: acme.capsule.json, maxDurationSeconds: 300}',
+        '  - {id: gone, title: gone, risk: low, capsule: expired.capsule.json, maxDurationSeconds: 300}',
+      ].join('\n'),
+    );
+    const r = await run(
+      { scenarios: 'all', 'scenarios-file': 'scenarios-broken.yaml' },
+      'pull_request',
+      prPayload(41),
+    );
+    expect(r.code).toBe(1);
+    expect(r.outputs.decision).toBe('block');
+    expect(gh.checkRuns.find((c) => c.name === 'replay-env / notes / fine')?.conclusion).toBe('success');
+    const gone = gh.checkRuns.find((c) => c.name === 'replay-env / notes / gone')!;
+    expect(gone.conclusion).toBe('failure');
+    expect(gone.output.title).toMatch(/could not run: input "capsule": expired.capsule.json not found/);
+    const comments = gh.commentsOn(41);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]!.body).toContain('2 scenario(s): 1 block, 0 warn, 1 continue');
+  });
+
   it('shards split the registry deterministically and each shard reports per scenario', async () => {
     const one = await run(
       { scenarios: 'all', shard: '1/2', 'scenarios-file': 'scenarios.yaml', comment: 'off' },
@@ -351,6 +399,23 @@ describe('scenarios at scale', () => {
 });
 
 describe('Postgres', () => {
+  it('an empty service database gets the schema from the capsule (zero-setup); catalog checks wait for it', async () => {
+    const empty = await db.create('empty');
+    const r = await run({
+      capsule: 'acme.capsule.json',
+      'database-url': empty,
+      'check-name': 'zero setup',
+      comment: 'off',
+    });
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toContain("created from the capsule's schema section");
+    expect(r.stdout).toContain('catalog checks skipped');
+    expect(r.outputs.decision).toBe('continue');
+    const { withClient } = await import('./helpers/db.js');
+    const rows = await withClient(empty, (c) => c.query('select count(*)::int as n from notes'));
+    expect(rows.rows[0].n).toBe(3);
+  });
+
   it('a missing Postgres service gives the services: block to add', async () => {
     const r = await run({
       capsule: 'acme.capsule.json',

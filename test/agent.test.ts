@@ -84,6 +84,7 @@ describe('a coding agent drives the loop through --json', () => {
     expect(exported.closure.totalRows).toBe(5);
 
     const inspected = json('inspect', await cli(['inspect', exported.path, '--json']));
+    expect(inspected.file.sha256).toBe(exported.sha256);
     expect(inspected.subject).toEqual({ tenant_id: 'acme', user_id: 'ada' });
     const closure = Object.fromEntries(
       inspected.closure.map((c: { name: string; rows: number; reasons: Record<string, number> }) => [
@@ -105,7 +106,7 @@ describe('a coding agent drives the loop through --json', () => {
         '--app',
         app,
         '--capsule',
-        exported.path,
+        inspected.file.path,
         '--db-url',
         target,
         '--create-schema',
@@ -133,7 +134,7 @@ describe('a coding agent drives the loop through --json', () => {
     // run with no --db-url and no SOCIALAPP_REPLAY_DATABASE_URL: the embedded default.
     const tracePath = join(dir, 'trace.json');
     const ran = await cli(
-      ['run', '--app', app, '--capsule', inspected.path ?? exported.path, '--trace-out', tracePath, '--json'],
+      ['run', '--app', app, '--capsule', inspected.file.path, '--trace-out', tracePath, '--json'],
       { env: { SOCIALAPP_REPLAY_DATABASE_URL: '' } },
     );
     expect(ran.stderr).toMatch(/using a throwaway embedded PostgreSQL/);

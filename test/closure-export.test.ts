@@ -73,7 +73,7 @@ describe('schema-carrying capsule with referential closure', () => {
       url: target,
       prepareTarget: createSchemaHook({ capsulePath: out, report: (r) => (report = r) }),
     });
-    expect(m.status).toBe("ok");
+    expect(m.status).toBe('ok');
     expect(m.counts.every((c) => c.hashMatch === true && c.database === c.capsule)).toBe(true);
     expect(report?.tables.sort()).toEqual(['messages', 'reactions', 'users', 'workspaces']);
     // The catalog matches the source, every FK is validated.

@@ -2,13 +2,17 @@
  * `replay-env demo` as a user runs it: a real child process, two embedded PostgreSQL servers, the
  * example app, its probes and the bundled golden. Afterwards nothing may be left running.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { cliProcess } from './helpers/cli.js';
+import { cliProcess, REPO_ROOT } from './helpers/cli.js';
+import { withClient } from './helpers/db.js';
+
+const CLI_ENTRY = fileURLToPath(new URL('./helpers/cli-entry.ts', import.meta.url));
 
 function processArgs(): string[] {
   return execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n');
@@ -70,5 +74,70 @@ describe('replay-env demo', () => {
     expect(readdirSync(tmp).filter((f) => f.startsWith('replay-env-pg-'))).toEqual([]);
     const port = Number(new URL(timeline.http.url).port);
     expect(await portOpen(port)).toBe(false);
+  });
+});
+
+describe('--keep-db', () => {
+  it('keeps the embedded replay database until interrupted, then removes it', {
+    timeout: 120_000,
+  }, async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'replay-keep-test-'));
+    chmodSync(tmp, 0o777);
+    const out = join(tmp, 'out');
+    // A capsule to load: the demo's own export.
+    const demo = await cliProcess(['demo', '--json', '--out-dir', out], {
+      env: { TMPDIR: tmp },
+      timeoutMs: 110_000,
+    });
+    expect(demo.code, demo.stderr).toBe(0);
+    const capsule = JSON.parse(demo.stdout).capsule.path as string;
+
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        CLI_ENTRY,
+        'materialize-postgres',
+        '--app',
+        'config/apps/socialapp.json',
+        '--capsule',
+        capsule,
+        '--keep-db',
+        '--json',
+      ],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, TMPDIR: tmp, SOCIALAPP_REPLAY_DATABASE_URL: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // Wait until it says the database is kept.
+    for (let i = 0; i < 600 && !stderr.includes('press Ctrl-C'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(stderr).toContain('the replay database is running at');
+    const result = JSON.parse(stdout);
+    expect(result.embedded).toBe(true);
+    const url = result.target as string;
+    const n = await withClient(
+      url,
+      async (c) => (await c.query('select count(*)::int as n from users')).rows[0].n,
+    );
+    expect(n).toBe(4);
+
+    child.kill('SIGTERM');
+    await exited;
+    await expect(withClient(url, (c) => c.query('select 1'))).rejects.toThrow();
+    expect(processArgs().filter((a) => a.includes(tmp))).toEqual([]);
+    expect(readdirSync(tmp).filter((f) => f.startsWith('replay-env-pg-'))).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { canonicalJson, TableHasher } from '../src/capsule/integrity.js';
 import { readCapsule } from '../src/capsule/reader.js';
 import { CapsuleWriter } from '../src/capsule/writer.js';
 import { validateManifest } from '../src/manifest/load.js';
-import { copyUnescape, exportCapsule } from '../src/postgres/export.js';
+import { CopyLineSplitter, copyUnescape, exportCapsule } from '../src/postgres/export.js';
 import { canonicalFromText, RowHasher } from '../src/postgres/export-canonical.js';
 import { type ExactJson, parseExact, stringifyExact } from '../src/util/exact-json.js';
 import { cli } from './helpers/cli.js';
@@ -494,6 +494,25 @@ describe('export building blocks', () => {
     expect(copyUnescape('\\N')).toBe('\\N');
   });
 
+  it('splits COPY output into lines at any chunk boundary (even inside a UTF-8 sequence)', () => {
+    const rows = ['{"a": "x\\\\y 👋"}', '{"b": "é\\tz"}', '{"c": 1}'];
+    const bytes = Buffer.from(`${rows.join('\n')}\n`, 'utf8');
+    const expected = ['{"a": "x\\y 👋"}', '{"b": "é\tz"}', '{"c": 1}'];
+    for (let size = 1; size <= bytes.length; size++) {
+      const out: string[] = [];
+      const sp = new CopyLineSplitter();
+      for (let i = 0; i < bytes.length; i += size) sp.push(bytes.subarray(i, i + size), (l) => out.push(l));
+      sp.end((l) => out.push(l));
+      expect(out, `chunk size ${size}`).toEqual(expected);
+    }
+    // one row per chunk (what Postgres sends)
+    const out: string[] = [];
+    const sp = new CopyLineSplitter();
+    for (const r of rows) sp.push(Buffer.from(`${r}\n`), (l) => out.push(l));
+    sp.end((l) => out.push(l));
+    expect(out).toEqual(expected);
+  });
+
   it('canonical JSON from text equals canonicalJson(parseExact(text))', () => {
     const samples = [
       '{"b": 1, "a": [1, 2.50, {"z": null, "é": true, "e\\u0301": false}], "aa": "x\\"y\\\\z\\n\\u0001", "10": 1, "9": 2}',
@@ -503,6 +522,8 @@ describe('export building blocks', () => {
       '{"n": 1e400, "m": -1.5E-3, "k": 0}',
       ' { "sp" : [ 1 , 2 ] , "a" : { } } ',
       '{"👋": 1, "\\ud83d\\udc4b2": 2, "Z": 3}',
+      '{"a": 1, "b": 2, "a": 1}',
+      '{"b": {"y": 1, "x": [true, false, null]}, "a": "é", "ab": {}, "aa": [], "": 0}',
     ];
     for (const s of samples) expect(canonicalFromText(s), s).toBe(canonicalJson(parseExact(s)));
     expect(() => canonicalFromText('{"a": }')).toThrow();

@@ -207,6 +207,24 @@ describe.skipIf(!hasCompat)('materialize the original tool’s socialnotes capsu
       'subject rewritten: tenant_id: "t-acme" → "local-tenant", user_id: "u-alice" → "local-user"',
     );
 
+    const json = await cli([
+      'materialize-postgres',
+      '--app',
+      manifestPath,
+      '--capsule',
+      join(COMPAT_DIR, 'socialnotes.raw.json'),
+      '--db-url',
+      url,
+      '--json',
+      '--profile',
+    ]);
+    expect(json.code).toBe(0);
+    const parsed = JSON.parse(json.stdout);
+    expect(parsed.counts).toHaveLength(6);
+    expect(parsed.counts[0]).toEqual({ table: 'profiles', capsule: 7, database: 7, hashMatch: null });
+    expect(json.stderr).toContain('materialize profile:');
+    expect(json.stderr).toMatch(/load chat_messages\s+13 rows/);
+
     const dry = await cli([
       'materialize-postgres',
       '--app',

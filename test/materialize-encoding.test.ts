@@ -27,15 +27,25 @@ describe('COPY TEXT encoding', () => {
 
   it('json/jsonb columns get the exact JSON text: a JSON string stays a string', () => {
     expect(copyField('123', json)).toBe('"123"');
-    expect(copyField({ a: new LosslessNumber('1.10'), b: 'x\ty\\' }, json)).toBe('{"a":1.10,"b":"x\\\\ty\\\\\\\\"}');
+    expect(copyField({ a: new LosslessNumber('1.10'), b: 'x\ty\\' }, json)).toBe(
+      '{"a":1.10,"b":"x\\\\ty\\\\\\\\"}',
+    );
     expect(copyField([1, null], json)).toBe('[1,null]');
   });
 
   it('arrays become array literals with every element quoted, NULL unquoted, nested arrays nested', () => {
-    expect(arrayLiteral(['plain', 'a,b', 'say "hi"', '{braces}', null, '', 'back\\slash', 'NULL'], 'plain')).toBe(
-      '{"plain","a,b","say \\"hi\\"","{braces}",NULL,"","back\\\\slash","NULL"}',
-    );
-    expect(arrayLiteral([[1, 2], [3, null]], 'plain')).toBe('{{"1","2"},{"3",NULL}}');
+    expect(
+      arrayLiteral(['plain', 'a,b', 'say "hi"', '{braces}', null, '', 'back\\slash', 'NULL'], 'plain'),
+    ).toBe('{"plain","a,b","say \\"hi\\"","{braces}",NULL,"","back\\\\slash","NULL"}');
+    expect(
+      arrayLiteral(
+        [
+          [1, 2],
+          [3, null],
+        ],
+        'plain',
+      ),
+    ).toBe('{{"1","2"},{"3",NULL}}');
     expect(arrayLiteral([], 'plain')).toBe('{}');
     expect(arrayLiteral([{ a: 1 }, 'str'], 'json')).toBe('{"{\\"a\\":1}","\\"str\\""}');
     expect(arrayLiteral(['a;b', 'c'], 'plain', ';')).toBe('{"a;b";"c"}');
@@ -50,8 +60,12 @@ describe('COPY TEXT encoding', () => {
 
 describe('row-line parsing', () => {
   it('keeps numbers JSON.parse would change, and is fast-path native otherwise', () => {
-    const r = parseRowLine('{"a":9007199254740993,"b":1.10,"c":1e400,"d":-0,"e":12,"f":"2024-01-15T09:30:00.1+00:00"}');
-    expect(stringifyExact(r)).toBe('{"a":9007199254740993,"b":1.10,"c":1e400,"d":-0,"e":12,"f":"2024-01-15T09:30:00.1+00:00"}');
+    const r = parseRowLine(
+      '{"a":9007199254740993,"b":1.10,"c":1e400,"d":-0,"e":12,"f":"2024-01-15T09:30:00.1+00:00"}',
+    );
+    expect(stringifyExact(r)).toBe(
+      '{"a":9007199254740993,"b":1.10,"c":1e400,"d":-0,"e":12,"f":"2024-01-15T09:30:00.1+00:00"}',
+    );
     const simple = parseRowLine('{"id":1,"t":"12:00:00.5"}');
     expect(typeof simple.id).toBe('number');
   });

@@ -4,9 +4,10 @@
  * row's values. Also the contract errors (exit 2) and the integrity checks.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { ReplayError } from '../src/errors.js';
@@ -187,7 +188,9 @@ describe('materialize failures leave the target unchanged', () => {
           },
         }),
       );
-      expect(err.message).toMatch(/terminating connection due to administrator command|Connection terminated/);
+      expect(err.message).toMatch(
+        /terminating connection due to administrator command|Connection terminated/,
+      );
       expect(err.message).not.toMatch(/EPIPE|broken pipe/i);
       expect(await checksums(url)).toEqual(before);
     });
@@ -239,7 +242,8 @@ describe('materialize failures leave the target unchanged', () => {
           [dbName, childrenOid],
         );
         if (rows[0].n > 0) break;
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`load never started: ${stderr}`);
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`load never started: ${stderr}`);
         await new Promise((r) => setTimeout(r, 20));
       }
       // lock on children is taken by the delete; wait a little for inserts to be under way
@@ -269,7 +273,9 @@ describe('materialize failures leave the target unchanged', () => {
       }),
     );
     const err = await failure(run(url, path, { strategy: 'copy' }));
-    expect(err.message).toContain('children: capsule has 4 rows, the target has 3 rows matching its deletePredicate');
+    expect(err.message).toContain(
+      'children: capsule has 4 rows, the target has 3 rows matching its deletePredicate',
+    );
     expect(await checksums(url)).toEqual(before);
   });
 
@@ -292,7 +298,11 @@ describe('materialize failures leave the target unchanged', () => {
       rewrite: { tenant_id: 'local' },
     });
     expect(rewritten.hashCheck).toBe('skipped-after-rewrite');
-    expect(rewritten.rewritten).toEqual({ from: { tenant_id: 'acme' }, to: { tenant_id: 'local' }, values: 9 });
+    expect(rewritten.rewritten).toEqual({
+      from: { tenant_id: 'acme' },
+      to: { tenant_id: 'local' },
+      values: 9,
+    });
   });
 
   it('contract errors are input errors (exit 2) raised before touching the database', async () => {
@@ -310,6 +320,30 @@ describe('materialize failures leave the target unchanged', () => {
     const e3 = await failure(run(url, file(capsule()), { rewrite: { account_id: 'x' } }));
     expect(e3.exitCode).toBe(2);
     expect(await checksums(url)).toEqual(before);
+  });
+
+  it('large line-layout capsules (plain and gzip) stream across read chunks exactly (hash verified)', async () => {
+    const big = capsule(20000, (rows) => {
+      rows.forEach((r, i) => {
+        r.note = `${'ünïcødé 👨‍👩‍👧 '.repeat(i % 7)}line ${i}\nwith\ttab \\ and "quotes"${i % 5 === 0 ? '\n\\.\n' : ''}`;
+      });
+    });
+    const plainPath = file(big, { integrity: capsuleIntegrity(big) });
+    const gzPath = `${plainPath}.gz`;
+    writeFileSync(gzPath, gzipSync(readFileSync(plainPath)));
+    for (const [path, strategy] of [
+      [plainPath, 'copy'],
+      [gzPath, 'jsonb'],
+    ] as const) {
+      const url = await target();
+      const r = await run(url, path, { strategy });
+      expect(r.reader).toBe('lines');
+      expect(r.hashCheck).toBe('verified');
+      expect(r.counts).toEqual([
+        { table: 'parents', capsule: 3, database: 3, hashMatch: true },
+        { table: 'children', capsule: 20000, database: 20000, hashMatch: true },
+      ]);
+    }
   });
 
   it('a pretty-printed capsule (generic reader) with subject after tables loads the same rows', async () => {
@@ -341,7 +375,10 @@ describe('materialize failures leave the target unchanged', () => {
   it('--disable-triggers as a non-superuser is refused with a clear message', async () => {
     const url = await target();
     const role = `nosuper_${Math.random().toString(36).slice(2, 8)}`;
-    await sql(url, `create role ${role} login password 'pw'; grant all on all tables in schema public to ${role}`);
+    await sql(
+      url,
+      `create role ${role} login password 'pw'; grant all on all tables in schema public to ${role}`,
+    );
     const u = new URL(url);
     u.username = role;
     u.password = 'pw';
@@ -357,9 +394,12 @@ describe('materialize failures leave the target unchanged', () => {
         rows[5]!.qty = 'x';
       }),
     );
-    const r = await cli(['materialize-postgres', '--app', manifestPath, '--capsule', path, '--chunk-size', '2'], {
-      env: { FAILAPP_REPLAY_URL: url },
-    });
+    const r = await cli(
+      ['materialize-postgres', '--app', manifestPath, '--capsule', path, '--chunk-size', '2'],
+      {
+        env: { FAILAPP_REPLAY_URL: url },
+      },
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^replay-env: materialize failed at table children, chunk 3, row 5/);
     expect(r.stderr).not.toContain('    at ');

@@ -15,7 +15,7 @@ import { exportCapsule } from '../src/postgres/export.js';
 import { materializeCapsule } from '../src/postgres/materialize/index.js';
 import { useTestDatabase } from './helpers/db.js';
 
-export const TYPES_SCHEMA = `
+const TYPES_SCHEMA = `
 create type mood as enum ('happy', 'sad', 'it''s "complicated"');
 create table owners (tenant_id text primary key, name text not null);
 create table everything (
@@ -123,11 +123,11 @@ const MANIFEST = {
   },
 };
 
-export const TABLES = ['owners', 'everything', 'tickets', 'comments'];
+const TABLES = ['owners', 'everything', 'tickets', 'comments'];
 const SETTINGS =
   "set timezone = 'UTC'; set datestyle = 'ISO, MDY'; set extra_float_digits = 1; set intervalstyle = 'postgres'; set bytea_output = 'hex';";
 
-export async function tableMd5s(
+async function tableMd5s(
   url: string,
   where = "where t.tenant_id = 'acme'",
 ): Promise<Record<string, string | null>> {

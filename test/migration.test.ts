@@ -135,4 +135,43 @@ describe('migration replay', () => {
       ['dee', 'en'],
     ]);
   });
+
+  it('on the embedded default, runs the manifest setup (the app migrations) when the capsule has no schema', {
+    timeout: 120_000,
+  }, async () => {
+    const noSchema = join(dir, 'ada-no-schema.json');
+    const exported = await cli([
+      'export-postgres',
+      '--app',
+      join(REPO_ROOT, 'config/apps/socialapp.json'),
+      '--subject',
+      'tenant_id=acme',
+      '--subject',
+      'user_id=ada',
+      '--out',
+      noSchema,
+      '--db-url',
+      db.url,
+      '--no-schema',
+      '--json',
+    ]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(noSchema, 'utf8')).schema).toBeUndefined();
+    const tracePath = join(dir, 'setup.trace.json');
+    const r = await cli(
+      ['run', '--app', manifestWith(FIXED, 'setup-fixed'), '--capsule', noSchema, '--trace-out', tracePath],
+      {
+        env: { SOCIALAPP_REPLAY_DATABASE_URL: '' },
+      },
+    );
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stderr).toMatch(/using a throwaway embedded PostgreSQL/);
+    const trace = JSON.parse(readFileSync(tracePath, 'utf8'));
+    expect(trace.events.map((e: { kind: string; name: string }) => `${e.kind}:${e.name}`)).toEqual([
+      'setup:schema',
+      'migrate:migrate',
+      'probe-sql:locales',
+    ]);
+    expect(trace.materialization.status).toBe('ok');
+  });
 });

@@ -35,7 +35,9 @@ describe('subject rewrite rule', () => {
   });
 
   it('numbers equal to the subject value are replaced too (integer subject keys)', () => {
-    const r = new SubjectRewriter(planSubjectRewrite(['account_id'], { account_id: '42' }, { account_id: '7' })!);
+    const r = new SubjectRewriter(
+      planSubjectRewrite(['account_id'], { account_id: '42' }, { account_id: '7' })!,
+    );
     const row = { account_id: new LosslessNumber('42'), parent_account_id: 42, other: 42 };
     r.rewriteObject(row as unknown as Row);
     expect(stringifyExact(row)).toBe('{"account_id":7,"parent_account_id":7,"other":42}');
@@ -52,7 +54,10 @@ describe('subject rewrite rule', () => {
     expect((err as ReplayError).exitCode).toBe(2);
     expect((err as Error).message).toContain('"account_id" is not a subject key');
     expect(planSubjectRewrite(KEYS, SUBJECT, { user_id: 'u-alice' })).toBeNull();
-    expect(planSubjectRewrite(KEYS, SUBJECT, { user_id: 'x' })).toEqual({ from: { user_id: 'u-alice' }, to: { user_id: 'x' } });
+    expect(planSubjectRewrite(KEYS, SUBJECT, { user_id: 'x' })).toEqual({
+      from: { user_id: 'u-alice' },
+      to: { user_id: 'x' },
+    });
   });
 });
 
@@ -61,7 +66,9 @@ describe.skipIf(!hasCompat)('subject rewrite reproduces expected.md on the origi
     const out: Record<string, Row[]> = {};
     const r = new SubjectRewriter(planSubjectRewrite(KEYS, SUBJECT, LOCAL)!);
     const scan = await readCapsule(join(COMPAT_DIR, capsule), (e) => {
-      if (e.kind === 'row') (out[e.table] ??= []).push(r.rewriteObject(e.row));
+      if (e.kind !== 'row') return;
+      out[e.table] ??= [];
+      out[e.table]!.push(r.rewriteObject(e.row));
     });
     const graph = scan.header.graph.map((g) => new SubjectRewriter(r.rewrite).rewriteObject({ ...g }));
     return { out, graph };
@@ -73,13 +80,22 @@ describe.skipIf(!hasCompat)('subject rewrite reproduces expected.md on the origi
     expect(byId(out.profiles!, '2')).toMatchObject({ tenant_id: 'local-tenant', user_id: 'u-bob' });
     const alice = byId(out.profiles!, '1');
     expect(stringifyExact(alice.settings)).toContain('"mentions":{"label":"u-alice","userId":"local-user"}');
-    expect(stringifyExact(byId(out.background_jobs!, '401').payload)).toContain('"target_user_id":"local-user"');
+    expect(stringifyExact(byId(out.background_jobs!, '401').payload)).toContain(
+      '"target_user_id":"local-user"',
+    );
     expect(stringifyExact(byId(out.background_jobs!, '403').payload)).toContain(
       '"owner":{"user_id":"local-user","tenant_id":"local-tenant"}',
     );
-    expect(byId(out.peer_links!, '105')).toMatchObject({ target_user_id: 'local-user', requester_user_id: 'u-carol' });
+    expect(byId(out.peer_links!, '105')).toMatchObject({
+      target_user_id: 'local-user',
+      requester_user_id: 'u-carol',
+    });
     expect(out.chat_messages!.every((m) => !String(m.body).includes('local-'))).toBe(true);
-    expect(byId(out.reactions!, '205')).toMatchObject({ tenant_id: 't-globex', actor_tenant_id: 'local-tenant', actor_user_id: 'local-user' });
+    expect(byId(out.reactions!, '205')).toMatchObject({
+      tenant_id: 't-globex',
+      actor_tenant_id: 'local-tenant',
+      actor_user_id: 'local-user',
+    });
     // the graph keeps its order (not re-sorted after the rewrite)
     expect(graph.map((g) => `${g.tenant_id}/${g.user_id}`)).toEqual([
       'local-tenant/local-user',

@@ -7,17 +7,21 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { OpenOptions } from '../capsule/open.js';
+import { scanCapsule } from '../capsule/reader.js';
 import { FailureError } from '../errors.js';
 import { defaultPolicyPath, loadPolicy } from '../gate/policy.js';
 import { findGolden, goldenPathFor, readGolden } from '../judge/golden.js';
 import { judgeTrace } from '../judge/judge.js';
 import { findScenario, loadJudgesConfig, loadScenarios, type Scenario } from '../judge/loop.js';
 import { GITHUB_CHECK_SUMMARY_LIMIT, renderJudgementMarkdown } from '../judge/markdown.js';
-import type { Judgement } from '../judge/schema.js';
+import { JUDGEMENT_SCHEMA_VERSION, type Judgement, judgementSchema } from '../judge/schema.js';
 import { offlineChecks, targetSafetyCheck } from '../manifest/doctor.js';
 import type { LoadedManifest } from '../manifest/load.js';
+import { withClient } from '../postgres/connect.js';
 import { liveChecks } from '../postgres/doctor-checks.js';
+import type { PrepareTarget } from '../postgres/materialize/index.js';
 import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
+import { createSchemaHook } from '../postgres/zero-setup-materialize.js';
 import { runReplay } from '../run/replay.js';
 import type { Trace } from '../trace/schema.js';
 
@@ -35,6 +39,8 @@ export interface ScenarioRun {
   scenariosFile?: string;
   /** Directory for this scenario's trace, judgement and screenshots. */
   outDir: string;
+  /** How the app's tables come to exist in the (usually empty) service database. */
+  schema?: SchemaPlan;
   workspace: string;
   env: Record<string, string | undefined>;
   log: (line: string) => void;
@@ -75,6 +81,8 @@ export async function runScenario(run: ScenarioRun): Promise<ScenarioOutcome> {
     loadStrategy: run.loadStrategy,
     artifactsDir: join(run.outDir, 'artifacts'),
     traceOut: tracePath,
+    ...(run.schema?.prepareTarget ? { prepareTarget: run.schema.prepareTarget } : {}),
+    runSetup: run.schema?.source === 'setup',
     env: run.env,
     cwd: run.workspace,
     scenario: run.scenario?.id,
@@ -99,6 +107,40 @@ export async function runScenario(run: ScenarioRun): Promise<ScenarioOutcome> {
   // Artifact paths in the trace are relative to the trace file.
   const evidence = trace.artifacts.map((a) => join(run.outDir, a.path));
   return { judgement, markdown, tracePath, judgementPath, files: [tracePath, judgementPath, ...evidence] };
+}
+
+/** A block judgement for a scenario that could not run at all (its reason is the error). */
+export async function errorOutcome(input: {
+  app: string;
+  scenarioId?: string;
+  message: string;
+  outDir: string;
+  policyPath?: string;
+}): Promise<ScenarioOutcome> {
+  await mkdir(input.outDir, { recursive: true });
+  const judgementPath = join(input.outDir, `${basename(input.outDir)}.judgement.json`);
+  const judgement = judgementSchema.parse({
+    schemaVersion: JUDGEMENT_SCHEMA_VERSION,
+    kind: 'replay-env.judgement',
+    app: input.app,
+    ...(input.scenarioId ? { scenario: input.scenarioId } : {}),
+    createdAt: new Date().toISOString(),
+    decision: 'block',
+    reasons: [`the replay could not run: ${input.message.split('\n')[0]}`],
+    humanReview: false,
+    judges: [],
+    facts: { replay_error: true },
+    trace: {},
+    policy: { path: input.policyPath ?? defaultPolicyPath() },
+  });
+  await writeFile(judgementPath, `${JSON.stringify(judgement, null, 2)}\n`);
+  return {
+    judgement,
+    markdown: renderForAction(judgement),
+    tracePath: '',
+    judgementPath,
+    files: [judgementPath],
+  };
 }
 
 // ---- judge, scenarios registry, doctor, capsule decryption: the stage modules ----
@@ -152,17 +194,58 @@ export function renderForAction(judgement: Judgement): string {
   return renderJudgementMarkdown(judgement, { maxChars: GITHUB_CHECK_SUMMARY_LIMIT - 2_000 });
 }
 
-/** The doctor's offline and live checks; any failing check stops the Action before loading. */
+export interface SchemaPlan {
+  source: 'existing' | 'setup' | 'capsule';
+  prepareTarget?: PrepareTarget;
+}
+
+/** Declared tables missing from the database (to_regclass, so schema-qualified names work). */
+export async function missingTables(url: string, manifest: LoadedManifest): Promise<string[]> {
+  const names = manifest.manifest.postgres.tables.map((t) => t.name);
+  return withClient(url, { role: 'replay database' }, async (c) => {
+    const r = await c.query<{ name: string }>(
+      'select name from unnest($1::text[]) as t(name) where to_regclass(name) is null',
+      [names],
+    );
+    return r.rows.map((row) => row.name);
+  });
+}
+
+/**
+ * A service container starts empty. The same rule as the CLI's zero-setup replay: tables that
+ * exist are used as they are; otherwise the manifest's `setup` commands create them, or else the
+ * capsule's schema section (recorded by the exporter).
+ */
+export async function planSchema(
+  url: string,
+  manifest: LoadedManifest,
+  capsulePath: string | undefined,
+  capsuleOpen: OpenOptions,
+): Promise<SchemaPlan> {
+  const missing = await missingTables(url, manifest);
+  if (missing.length === 0 || !capsulePath) return { source: 'existing' };
+  if ((manifest.manifest.setup ?? []).length > 0) return { source: 'setup' };
+  const scan = await scanCapsule(capsulePath, capsuleOpen);
+  if (scan.header.schema !== undefined)
+    return { source: 'capsule', prepareTarget: createSchemaHook({ capsulePath }) };
+  throw new FailureError(
+    `the replay database ${displayUrl(url)} lacks table(s) ${missing.join(', ')}, the manifest ${manifest.path} has no setup commands and the capsule carries no schema section: add the app's migrations as "setup" commands in the manifest, run them in a workflow step before the Action, or export the capsule again with this replay-env (it records the schema)`,
+  );
+}
+
+/**
+ * The doctor's checks; any failing check stops the Action before loading. The catalog checks
+ * (declared tables and columns exist) need the schema, so they run only when it already exists.
+ */
 export async function runDoctor(
   url: string,
   manifest: LoadedManifest,
+  schemaExists: boolean,
   log: (line: string) => void,
 ): Promise<void> {
-  const checks = [
-    ...offlineChecks(manifest, manifest.path),
-    targetSafetyCheck(url, false),
-    ...(await liveChecks(url, manifest)),
-  ];
+  const checks = [...offlineChecks(manifest, manifest.path), targetSafetyCheck(url, false)];
+  if (schemaExists) checks.push(...(await liveChecks(url, manifest)));
+  else log('the app tables do not exist yet: catalog checks skipped (the replay creates the schema first)');
   for (const c of checks) log(`${c.status.padEnd(4)} ${c.id}: ${c.message}`);
   const failed = checks.filter((c) => c.status === 'fail');
   if (failed.length)

@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as core from '@actions/core';
-import { InputError } from '../errors.js';
+import { errorMessage, InputError } from '../errors.js';
 import type { Judgement } from '../judge/schema.js';
 import { loadManifest } from '../manifest/load.js';
 import type { Decision } from '../trace/schema.js';
@@ -19,7 +19,10 @@ import { createOctokit } from './github.js';
 import {
   assertSafeTarget,
   capsuleOpenOptions,
+  errorOutcome,
   loadScenarioRegistry,
+  missingTables,
+  planSchema,
   type RegistryScenario,
   renderForAction,
   runDoctor,
@@ -121,12 +124,17 @@ async function replay(
     }),
   );
   core.info(`Postgres ${ready.version} is ready`);
-  await core.group('Doctor', () => runDoctor(settings.databaseUrl, manifest, (l) => core.info(l)));
+  const schemaExists = (await missingTables(settings.databaseUrl, manifest)).length === 0;
+  await core.group('Doctor', () =>
+    runDoctor(settings.databaseUrl, manifest, schemaExists, (l) => core.info(l)),
+  );
 
   const capsuleCache = new Map<string, string>();
   const outcomes: { outcome: ScenarioOutcome; checkName: string }[] = [];
-  for (const scenario of scenarios) {
-    const checkName = defaultCheckName(settings, app, scenario?.id, many);
+  const replayOne = async (
+    scenario: RegistryScenario | undefined,
+    checkName: string,
+  ): Promise<ScenarioOutcome> => {
     // The input capsule overrides a single scenario's; with several, each scenario names its own.
     const fromInput = !many && (settings.capsule || settings.capsuleArtifact);
     const source = fromInput
@@ -157,12 +165,19 @@ async function replay(
       }
     }
     const rewrite = subjectRewriteFor(settings, manifest, scenario);
-    const outcome = await core.group(`Replay ${checkName}`, () =>
+    const capsuleOpen = capsuleOpenOptions(env);
+    const schema = await planSchema(settings.databaseUrl, manifest, capsulePath, capsuleOpen);
+    if (schema.source !== 'existing')
+      core.info(
+        `The app's tables are created from the ${schema.source === 'setup' ? "manifest's setup commands" : "capsule's schema section"}`,
+      );
+    return core.group(`Replay ${checkName}`, () =>
       runScenario({
         manifest,
         scenario,
         capsulePath,
-        capsuleOpen: capsuleOpenOptions(env),
+        capsuleOpen,
+        schema,
         databaseUrl: settings.databaseUrl,
         rewrite,
         loadStrategy: settings.loadStrategy,
@@ -175,6 +190,25 @@ async function replay(
         log: (l) => core.info(l),
       }),
     );
+  };
+  for (const scenario of scenarios) {
+    const checkName = defaultCheckName(settings, app, scenario?.id, many);
+    let outcome: ScenarioOutcome;
+    try {
+      outcome = await replayOne(scenario, checkName);
+    } catch (err) {
+      // One scenario that cannot run (an expired artifact, a bad capsule) must not hide the
+      // others: with several scenarios it becomes a block result of its own.
+      if (!many) throw err;
+      core.error(`${checkName}: ${errorMessage(err)}`);
+      outcome = await errorOutcome({
+        app,
+        scenarioId: scenario?.id,
+        message: errorMessage(err),
+        outDir: join(outRoot, slug(scenario?.id ?? app)),
+        policyPath: settings.policy ? abs(settings.policy) : undefined,
+      });
+    }
     core.info(`${checkName}: ${outcome.judgement.decision}`);
     outcomes.push({ outcome, checkName });
   }
@@ -190,7 +224,7 @@ async function replay(
   const combined = many ? aggregateMarkdown(summaryTitle, parts) : outcomes[0]!.outcome.markdown;
   await writeJobSummary(combined);
   core.setOutput('decision', decision);
-  core.setOutput('trace-path', outcomes.map((o) => o.outcome.tracePath).join('\n'));
+  core.setOutput('trace-path', outcomes.map((o) => o.outcome.tracePath).filter(Boolean).join('\n'));
   core.setOutput('judgement-path', outcomes.map((o) => o.outcome.judgementPath).join('\n'));
 
   // Network: artifact, check runs, comment.

@@ -23,7 +23,7 @@
  * size reported are of the bytes on disk.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -111,6 +111,8 @@ export class CapsuleWriter {
       throw new FailureError(`cannot create the output directory ${dir}: ${(err as Error).message}`);
     }
     const w = new CapsuleWriter(path, options);
+    // If the process exits mid-export (process.exit, a fatal error), take the temp file along.
+    process.on('exit', w.removeOnExit);
     await new Promise<void>((res, rej) => {
       w.file.once('open', () => res());
       w.file.once('error', (e) =>
@@ -119,6 +121,14 @@ export class CapsuleWriter {
     });
     return w;
   }
+
+  private readonly removeOnExit = (): void => {
+    try {
+      rmSync(this.tempPath, { force: true });
+    } catch {
+      // nothing more we can do while exiting
+    }
+  };
 
   private emit(text: string): void {
     this.pending.push(text);
@@ -225,13 +235,15 @@ export class CapsuleWriter {
     this.emit('\n}\n');
     await this.flush(true);
     this.state = 'closed';
-    this.head.end();
-    await this.finished;
     try {
+      this.head.end();
+      await this.finished;
       await rename(this.tempPath, this.path);
     } catch (err) {
       await rm(this.tempPath, { force: true });
-      throw new FailureError(`cannot move the capsule into place at ${this.path}: ${(err as Error).message}`);
+      throw new FailureError(`cannot write the capsule to ${this.path}: ${(err as Error).message}`);
+    } finally {
+      process.off('exit', this.removeOnExit);
     }
     return {
       path: this.path,
@@ -245,6 +257,7 @@ export class CapsuleWriter {
   async abort(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    process.off('exit', this.removeOnExit);
     this.pending = [];
     this.head.unpipe?.();
     this.head.destroy();

@@ -49,9 +49,7 @@ function summary(io: CliIO, r: DemoResult): string {
   lines.push(`judgement: ${show(io, r.judgementPath)}`);
   lines.push(`golden: ${show(io, r.goldenPath)}`);
   lines.push(`total: ${(r.timings.total / 1000).toFixed(1)}s; nothing left running`);
-  lines.push(
-    `next: replay-env judge --trace ${show(io, r.tracePath)} --app ${show(io, `${r.goldenPath.split('/examples/')[0]}/config/apps/${r.app}.json`)}`,
-  );
+  lines.push(`next: replay-env judge --trace ${show(io, r.tracePath)} --app ${show(io, r.manifestPath)}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -84,6 +84,7 @@ export interface DemoResult {
   tracePath: string;
   judgementPath: string;
   goldenPath: string;
+  manifestPath: string;
   schema: CreateSchemaReport | null;
   runGate: Trace['gate'];
   timings: Record<DemoStep['step'] | 'total', number>;
@@ -224,6 +225,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       tracePath,
       judgementPath,
       goldenPath: setup.goldenPath,
+      manifestPath: paths.manifest,
       schema,
       runGate: trace.gate,
       timings,

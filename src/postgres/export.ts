@@ -402,10 +402,44 @@ async function openSnapshot(
 }
 
 /**
- * Streams the lines of `COPY (query) TO STDOUT` (text format), unescaped. Postgres sends one
- * CopyData message per row, so chunks are handled synchronously in 'data' events (an await per
- * row would cost more than the row itself); `afterChunk` returning a promise pauses the stream
- * until it settles (back-pressure from the writer reaches the server through the socket).
+ * Splits COPY text-format output into unescaped lines, chunk by chunk. Postgres sends one
+ * CopyData message per row, so a chunk is usually exactly one complete line: that case skips the
+ * string decoder (a newline byte is never inside a UTF-8 sequence). Any other split works too.
+ */
+export class CopyLineSplitter {
+  private rest = '';
+  private atLineStart = true;
+  private decoder = new StringDecoder('utf8');
+
+  push(chunk: Buffer, onLine: (line: string) => void): void {
+    const n = chunk.length;
+    if (n === 0) return;
+    if (this.atLineStart && chunk[n - 1] === 0x0a && chunk.indexOf(0x0a) === n - 1) {
+      onLine(copyUnescape(chunk.toString('utf8', 0, n - 1)));
+      return;
+    }
+    // A chunk ending in a newline leaves nothing behind in `rest` or the decoder.
+    this.atLineStart = chunk[n - 1] === 0x0a;
+    const text = this.rest + this.decoder.write(chunk);
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+      onLine(copyUnescape(text.slice(start, nl)));
+      start = nl + 1;
+    }
+    this.rest = start === text.length ? '' : text.slice(start);
+  }
+
+  end(onLine: (line: string) => void): void {
+    const rest = this.rest + this.decoder.end();
+    this.rest = '';
+    if (rest.length > 0) onLine(copyUnescape(rest));
+  }
+}
+
+/**
+ * Streams the lines of `COPY (query) TO STDOUT`, handled synchronously in 'data' events (an
+ * await per row would cost more than the row itself); `afterChunk` returning a promise pauses
+ * the stream until it settles (back-pressure from the writer reaches the server via the socket).
  */
 async function copyLines(
   client: pg.Client,
@@ -414,8 +448,7 @@ async function copyLines(
   afterChunk?: () => Promise<void> | null,
 ): Promise<void> {
   const stream = client.query(copyStreams.to(`copy (${query}) to stdout`));
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
+  const splitter = new CopyLineSplitter();
   await new Promise<void>((resolve, reject) => {
     let failed = false;
     const fail = (err: unknown) => {
@@ -427,25 +460,7 @@ async function copyLines(
     stream.on('data', (chunk: Buffer) => {
       if (failed) return;
       try {
-        const n = chunk.length;
-        // Fast path: Postgres sends one CopyData message per row, so a chunk is usually exactly
-        // one complete line (a newline byte is never inside a UTF-8 sequence).
-        if (rest === '' && n > 0 && chunk[n - 1] === 0x0a && chunk.indexOf(0x0a) === n - 1) {
-          onLine(copyUnescape(chunk.toString('utf8', 0, n - 1)));
-          const wait = afterChunk?.();
-          if (wait) {
-            stream.pause();
-            wait.then(() => stream.resume(), fail);
-          }
-          return;
-        }
-        const text = rest + decoder.write(chunk);
-        let start = 0;
-        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-          onLine(copyUnescape(text.slice(start, nl)));
-          start = nl + 1;
-        }
-        rest = start === text.length ? '' : text.slice(start);
+        splitter.push(chunk, onLine);
         const wait = afterChunk?.();
         if (wait) {
           stream.pause();
@@ -459,8 +474,7 @@ async function copyLines(
     stream.on('end', () => {
       if (failed) return;
       try {
-        rest += decoder.end();
-        if (rest.length > 0) onLine(copyUnescape(rest));
+        splitter.end(onLine);
         resolve();
       } catch (err) {
         fail(err);
@@ -475,6 +489,10 @@ export const COPY_NULL = '\\N';
 /** Decodes one field of COPY's text format (COPY TO only emits these backslash sequences). */
 export function copyUnescape(field: string): string {
   if (field === COPY_NULL || field.indexOf('\\') < 0) return field;
+  // jsonb text has no raw control characters, so usually the only escape is `\\`: two native
+  // passes (NUL cannot occur in Postgres text) instead of a callback per match.
+  const pairs = field.replaceAll('\\\\', '\u0000');
+  if (pairs.indexOf('\\') < 0) return pairs.replaceAll('\u0000', '\\');
   return field.replace(/\\(.)/gs, (_m, c: string) => COPY_ESCAPES[c] ?? c);
 }
 

@@ -44,7 +44,16 @@ export function writeTestCapsule(
   };
   if ((options.layout ?? 'lines') === 'pretty') {
     // The original's order: tables before subject.
-    const doc = { app: c.app, graph, tables: c.tables, ...header, ...(options.integrity ? { integrity: options.integrity } : {}) };
+    const doc = {
+      app: c.app,
+      graph,
+      tables: c.tables,
+      schemaVersion: 1,
+      adapter: header.adapter,
+      subject: c.subject,
+      redaction: header.redaction,
+      ...(options.integrity ? { integrity: options.integrity } : {}),
+    };
     writeFileSync(path, stringifyExact(doc, 2));
     return;
   }
@@ -60,7 +69,8 @@ export function writeTestCapsule(
       return;
     }
     lines.push(`${JSON.stringify(name)}:[`);
-    rows.forEach((r, j) => lines.push(`${stringifyExact(r)}${j < rows.length - 1 ? ',' : ''}`));
+    for (let j = 0; j < rows.length; j++)
+      lines.push(`${stringifyExact(rows[j])}${j < rows.length - 1 ? ',' : ''}`);
     lines.push(`]${comma}`);
   });
   lines.push(options.integrity ? '},' : '}');

@@ -23,9 +23,9 @@ import { detectEncoding, type OpenOptions, openCapsuleText } from '../../capsule
 import { readCapsule } from '../../capsule/reader.js';
 import { type CapsuleHeader, capsuleHeaderSchema } from '../../capsule/schema.js';
 import { InputError } from '../../errors.js';
-import { EXACT_ROW } from '../copy-encoding.js';
 import { isLosslessNumber, parseExact, stringifyExact } from '../../util/exact-json.js';
 import { issueLines } from '../../util/zod-issues.js';
+import { EXACT_ROW } from '../copy-encoding.js';
 
 export type RowObject = Record<string, unknown>;
 
@@ -269,17 +269,25 @@ async function* parseLines(
   };
   try {
     for await (const chunk of stream) {
-      let buf = chunk as Buffer;
-      let bufBase = offset;
+      const buf = chunk as Buffer;
+      const bufBase = offset;
       offset += buf.length;
       if (offset <= range.start) continue;
-      if (carry) {
-        buf = Buffer.concat([carry, buf]);
-        bufBase -= carry.length;
-        carry = null;
-      }
       let pos = Math.max(0, range.start - bufBase);
       const stop = Math.min(buf.length, range.end - bufBase);
+      if (carry) {
+        // Finish the line split across chunks without copying the whole chunk.
+        const nl = buf.indexOf(10);
+        if (nl < 0 || nl >= stop) {
+          carry = Buffer.concat([carry, buf.subarray(0, stop)]);
+          if (bufBase + stop >= range.end) break;
+          continue;
+        }
+        const line = Buffer.concat([carry, buf.subarray(0, nl)]);
+        carry = null;
+        handle(line, 0, line.length);
+        pos = nl + 1;
+      }
       for (;;) {
         const nl = buf.indexOf(10, pos);
         if (nl < 0 || nl >= stop) break;
@@ -294,10 +302,7 @@ async function* parseLines(
       }
       carry = pos < buf.length ? Buffer.from(buf.subarray(pos)) : null;
     }
-    if (carry?.length) {
-      const stop = Math.min(carry.length, range.end - (offset - carry.length));
-      if (stop > 0) handle(carry, 0, stop);
-    }
+    if (carry?.length) handle(carry, 0, carry.length);
     while (ready.length > 0) yield ready.shift()!;
     if (batch.rows.length > 0) yield batch;
   } finally {

@@ -124,7 +124,8 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
 
   const fail = (err: unknown, row: number | null, seg: Segment | null): never => {
     const code = (err as { code?: unknown })?.code;
-    const reason = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? err : (input.serverError?.() ?? err);
+    const reason =
+      typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? err : (input.serverError?.() ?? err);
     throw loadError(table, chunkSize, reason, row, seg ? seg.firstRow : null);
   };
 
@@ -171,7 +172,8 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
     }
     const sql = jsonbInsertSql(table, seg.columns, seg.overriding);
     // The rows' own JSON text when nothing changed them (no re-serialising); exact either way.
-    const param = input.rewriter || texts.length !== rows.length ? stringifyExact(rows) : `[${texts.join(',')}]`;
+    const param =
+      input.rewriter || texts.length !== rows.length ? stringifyExact(rows) : `[${texts.join(',')}]`;
     await awaitInflight();
     const send = async () => {
       await client.query('savepoint replay_chunk');
