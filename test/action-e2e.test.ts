@@ -200,7 +200,14 @@ describe('pull_request', () => {
 
 describe('golden traces', () => {
   it('a result that differs from the golden blocks, with annotations on the golden file', async () => {
-    const base = await run({ capsule: 'acme.capsule.json', 'check-name': 'golden base', comment: 'off' });
+    // Its own empty database: the probe counts every note, so earlier replays must not be there.
+    const fresh = await db.create('golden');
+    const base = await run({
+      capsule: 'acme.capsule.json',
+      'database-url': fresh,
+      'check-name': 'golden base',
+      comment: 'off',
+    });
     expect(base.code, base.stdout).toBe(0);
     const bless = await cli([
       'bless',
@@ -211,8 +218,10 @@ describe('golden traces', () => {
       '--force',
     ]);
     expect(bless.code, bless.stderr).toBe(0);
+    const other = await db.create('golden');
     const r = await run({
       capsule: 'loner.capsule.json',
+      'database-url': other,
       'golden-dir': 'golden',
       'check-name': 'golden check',
       comment: 'off',

@@ -224,7 +224,13 @@ async function replay(
   const combined = many ? aggregateMarkdown(summaryTitle, parts) : outcomes[0]!.outcome.markdown;
   await writeJobSummary(combined);
   core.setOutput('decision', decision);
-  core.setOutput('trace-path', outcomes.map((o) => o.outcome.tracePath).filter(Boolean).join('\n'));
+  core.setOutput(
+    'trace-path',
+    outcomes
+      .map((o) => o.outcome.tracePath)
+      .filter(Boolean)
+      .join('\n'),
+  );
   core.setOutput('judgement-path', outcomes.map((o) => o.outcome.judgementPath).join('\n'));
 
   // Network: artifact, check runs, comment.

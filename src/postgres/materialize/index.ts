@@ -29,6 +29,7 @@ import {
   copySql,
   createGraphSql,
   deleteSql,
+  GRAPH_TABLE,
   insertGraphSql,
   jsonbInsertSql,
   tableSql,
@@ -204,6 +205,9 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       await client.query('set constraints all deferred');
       await client.query(createGraphSql(subjectKeys));
       await client.query(insertGraphSql(subjectKeys), [JSON.stringify(graph)]);
+      // Temporary tables are never auto-analyzed; without statistics the deletes and the
+      // verification join are planned for a 1-row-per-page guess.
+      await client.query(`analyze ${GRAPH_TABLE}`);
       phase('graph');
 
       const byName = new Map(manifestTables.map((t) => [t.name, t]));
