@@ -254,6 +254,15 @@ process.stdout.write(JSON.stringify({ ms: r.durationMs, phases: r.phases, reader
       `Table \`events\` (bigint pk, 2 text ids over 100 users, kind, timestamptz, small nested jsonb payload${FLOATS ? ' with a fractional number' : ''}, note), ~${Math.round(readFileSync(join(OUT, `events-${SIZES[0]}${FLOATS ? '-floats' : ''}.csv`)).length / SIZES[0]!)} bytes/row as CSV. Capsule in the exporter's one-row-per-line layout${INTEGRITY ? ', with an integrity record (content hashes recomputed after the load)' : ', without an integrity record (counts verified, no content hashing)'}; graph of 100 subjects; chunk size 1000; \`truncate\` + \`checkpoint\` before every run; medians of ${RUNS}.`,
       'Raw = wall time of `psql -c "\\copy events (…) from file csv"`. copy/jsonb = in-process duration of `materializeCapsule` (index pass, transaction, delete, load, sequences, verification, commit) in a child `node` process; RSS = its `maxRSS`.',
       '',
+      `Load average at the end: ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(
+          ' / ',
+        )} (the machine is shared with other work; compare rows within one run). All runs (ms): ${results
+        .map((r) => `${r.size / 1000}k ${r.label} ${r.runs.map((x) => Math.round(x.ms)).join('/')}`)
+        .join('; ')}.`,
+      '',
       '| rows | run | median | rows/s | ratio to raw | target | peak client RSS |',
       '| --- | --- | --- | --- | --- | --- | --- |',
     ];

@@ -215,6 +215,7 @@ describe.skipIf(!hasCompat)('materialize the original tool’s socialnotes capsu
       join(COMPAT_DIR, 'socialnotes.raw.json'),
       '--db-url',
       url,
+      '--use-local-subject',
       '--json',
       '--profile',
     ]);

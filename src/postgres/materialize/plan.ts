@@ -82,8 +82,8 @@ export async function planMaterialization(options: PlanOptions): Promise<string>
         out.push(`${copySql(t, columns)};`);
         const codecs: ColumnCodec[] = columns.map((c) => guessCodec(rows, c));
         for (const r of rows) out.push(copyLine(r, columns, codecs).replace(/\n$/, ''));
-        if (more > 0) out.push(`-- … ${more} more rows elided`);
         out.push('\\.');
+        if (more > 0) out.push(`-- … ${more} more rows elided`);
       } else {
         const chunks = Math.ceil(total / chunkSize);
         out.push(
