@@ -8,6 +8,7 @@ import { CapsuleWriter } from '../src/capsule/writer.js';
 import { validateManifest } from '../src/manifest/load.js';
 import { CopyLineSplitter, copyUnescape, exportCapsule } from '../src/postgres/export.js';
 import { canonicalFromText, RowHasher } from '../src/postgres/export-canonical.js';
+import { hmacValue } from '../src/redaction/redact.js';
 import { type ExactJson, parseExact, stringifyExact } from '../src/util/exact-json.js';
 import { cli } from './helpers/cli.js';
 import { useTestDatabase } from './helpers/db.js';
@@ -308,6 +309,39 @@ describe('export-postgres', () => {
     expect(existsSync(join(dir, 'x.json'))).toBe(false);
   });
 
+  it('hmac rules need their key: missing => exit 2 before connecting; present => keyed hashes', async () => {
+    const m = join(dir, 'hmac.json');
+    writeFileSync(
+      m,
+      JSON.stringify(
+        manifestFor({ redactionRules: [{ fields: ['email'], action: 'hmac', keyEnv: 'EMAIL_KEY' }] }),
+      ),
+    );
+    const out = join(dir, 'hmac-out.json');
+    const args = [
+      'export-postgres',
+      '--app',
+      m,
+      '--subject',
+      'tenant_id=t1',
+      '--subject',
+      'user_id=u1',
+      '--out',
+      out,
+    ];
+    const missing = await cli(args, {
+      env: { TESTAPP_PROD_URL: 'postgres://nobody@127.0.0.1:1/none', EMAIL_KEY: '' },
+    });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('EMAIL_KEY');
+    expect(existsSync(out)).toBe(false);
+    const ok = await cli(args, { env: { TESTAPP_PROD_URL: db.url, EMAIL_KEY: 'k1' } });
+    expect(ok.code).toBe(0);
+    const text = readFileSync(out, 'utf8');
+    expect(text).not.toContain('alice@example.com');
+    expect(text).toContain(hmacValue('alice@example.com', 'k1'));
+  });
+
   it('names the manifest entry and the server message on SQL errors, and leaves no capsule', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(
@@ -391,6 +425,19 @@ describe('export-postgres', () => {
     expect(r.stderr).toMatch(/cannot connect to export source .*connection refused/);
     expect(r.stderr).not.toContain(':x@');
     expect(existsSync(out)).toBe(false);
+
+    // Wrong password: the server's authentication message, password hidden.
+    const wrong = new URL(db.url);
+    wrong.password = 'definitely-wrong';
+    const auth = await cli([...base(), '--out', out, '--db-url', wrong.toString()]);
+    if (auth.code === 0) {
+      console.warn('the test server does not check passwords (trust auth): auth failure not exercised');
+    } else {
+      expect(auth.code).toBe(1);
+      expect(auth.stderr).toMatch(/cannot connect to export source .*authentication failed/);
+      expect(auth.stderr).not.toContain('definitely-wrong');
+      expect(existsSync(out)).toBe(false);
+    }
 
     const slow = join(dir, 'slow.json');
     writeFileSync(

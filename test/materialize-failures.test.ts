@@ -4,12 +4,12 @@
  * row's values. Also the contract errors (exit 2) and the integrity checks.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ReplayError } from '../src/errors.js';
 import { validateManifest } from '../src/manifest/load.js';
 import { type MaterializeOptions, materializeCapsule } from '../src/postgres/materialize/index.js';
@@ -100,6 +100,7 @@ async function sql(url: string, text: string): Promise<void> {
 describe('materialize failures leave the target unchanged', () => {
   const db = useTestDatabase('mat_fail');
   const dir = mkdtempSync(join(tmpdir(), 'mat-fail-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const manifestPath = join(dir, 'failapp.json');
   writeFileSync(manifestPath, JSON.stringify(MANIFEST));
   let n = 0;
@@ -386,6 +387,52 @@ describe('materialize failures leave the target unchanged', () => {
     expect(err.message).toContain('--disable-triggers needs a superuser');
     await sql(url, `drop owned by ${role}; drop role ${role}`);
   });
+
+  for (const deferrable of [false, true]) {
+    it(`a foreign-key cycle ${deferrable ? 'with deferrable keys loads (checked at commit)' : 'without deferrable keys is a clear error naming it'}`, async () => {
+      const url = await db.create('mat_fail_cycle');
+      const d = deferrable ? ' deferrable initially immediate' : '';
+      await sql(
+        url,
+        `create table teams (id bigint primary key, tenant_id text not null, lead_id bigint);
+         create table members (id bigint primary key, tenant_id text not null, team_id bigint not null references teams (id)${d});
+         alter table teams add constraint teams_lead_fkey foreign key (lead_id) references members (id)${d};`,
+      );
+      const manifest = validateManifest(
+        {
+          appId: 'cycleapp',
+          adapter: 'postgres-subject-graph.v1',
+          subjectKeys: ['tenant_id'],
+          postgres: {
+            tables: [
+              { name: 'teams', deletePredicate: 't.tenant_id = g.tenant_id' },
+              { name: 'members', deletePredicate: 't.tenant_id = g.tenant_id' },
+            ],
+          },
+        },
+        'cycle.json',
+      ).manifest;
+      const path = file({
+        app: 'cycleapp',
+        subject: { tenant_id: 'acme' },
+        graph: [{ tenant_id: 'acme' }],
+        tables: {
+          teams: [{ id: 1, tenant_id: 'acme', lead_id: 7 }],
+          members: [{ id: 7, tenant_id: 'acme', team_id: 1 }],
+        },
+      });
+      const go = materializeCapsule({ manifest, capsulePath: path, url, strategy: 'copy' });
+      if (deferrable) {
+        const r = await go;
+        expect(r.counts.map((c) => c.database)).toEqual([1, 1]);
+        expect(r.warnings.join('\n')).toContain('form a foreign-key cycle; loaded with deferred constraints');
+      } else {
+        const err = await failure(go);
+        expect(err.message).toContain('tables teams ↔ members reference each other in a cycle');
+        expect(err.message).toMatch(/members_team_id_fkey|teams_lead_fkey/);
+      }
+    });
+  }
 
   it('CLI: the failure exits 1 with the message and no stack trace', async () => {
     const url = await target();

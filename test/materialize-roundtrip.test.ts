@@ -5,11 +5,11 @@
  * hashes must match the capsule's integrity record.
  */
 
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { validateManifest } from '../src/manifest/load.js';
 import { exportCapsule } from '../src/postgres/export.js';
 import { materializeCapsule } from '../src/postgres/materialize/index.js';
@@ -40,6 +40,10 @@ create table tickets (
   tenant_id text not null references owners (tenant_id),
   title text not null
 );
+create table measurements (id bigint, tenant_id text not null, at date not null, v int, primary key (id, at))
+  partition by range (at);
+create table measurements_2024 partition of measurements for values from ('2024-01-01') to ('2025-01-01');
+create table measurements_2025 partition of measurements for values from ('2025-01-01') to ('2026-01-01');
 create table comments (
   id bigserial primary key,
   tenant_id text not null references owners (tenant_id),
@@ -79,6 +83,7 @@ insert into everything (id, tenant_id, i2, i4, i8, num, num30, f4, f8, txt, vc, 
   B'11111111', 'a:1A b:2B', null),
 (5, 'other', 7, 7, 7, 7, 7, 7, 7, 'other tenant', 'x', 'x', null, null, null, null, null, null, null, null, null, null,
   null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+insert into measurements values (1, 'acme', '2024-05-01', 10), (2, 'acme', '2025-05-01', 20), (3, 'other', '2024-06-01', 30);
 insert into tickets (tenant_id, title) values ('acme', 'first'), ('acme', 'second'), ('other', 'theirs');
 insert into comments (id, tenant_id, parent_id, body) values (10, 'acme', null, 'root'), (11, 'acme', 10, 'reply'),
   (12, 'acme', 11, 'reply to reply');
@@ -114,6 +119,12 @@ const MANIFEST = {
         deletePredicate: 't.tenant_id = g.tenant_id',
       },
       {
+        name: 'measurements',
+        from: 'measurements t join graph_keys g on g.tenant_id = t.tenant_id',
+        orderBy: 't.id',
+        deletePredicate: 't.tenant_id = g.tenant_id',
+      },
+      {
         name: 'comments',
         from: 'comments t join graph_keys g on g.tenant_id = t.tenant_id',
         orderBy: 't.id',
@@ -123,7 +134,7 @@ const MANIFEST = {
   },
 };
 
-const TABLES = ['owners', 'everything', 'tickets', 'comments'];
+const TABLES = ['owners', 'everything', 'tickets', 'comments', 'measurements'];
 const SETTINGS =
   "set timezone = 'UTC'; set datestyle = 'ISO, MDY'; set extra_float_digits = 1; set intervalstyle = 'postgres'; set bytea_output = 'hex';";
 
@@ -167,6 +178,7 @@ describe('materialize round trip: export → materialize is exact for every type
   const db = useTestDatabase('mat_rt');
   const manifest = validateManifest(MANIFEST, 'types.json').manifest;
   const dir = mkdtempSync(join(tmpdir(), 'mat-rt-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const exportTo = async (file: string) => {
     await runSql(db.url, TYPES_SCHEMA + TYPES_DATA).catch(() => {});
@@ -208,6 +220,13 @@ describe('materialize round trip: export → materialize is exact for every type
       // tableOrder lists only comments and everything: owners and tickets are still loaded, parents first.
       expect(result.loadOrder.indexOf('owners')).toBeLessThan(result.loadOrder.indexOf('everything'));
       expect(result.loadOrder).toContain('tickets');
+      // partitioned: loaded through the parent into the right partitions
+      expect(result.counts.find((c) => c.table === 'measurements')).toEqual({
+        table: 'measurements',
+        capsule: 2,
+        database: 2,
+        hashMatch: true,
+      });
       expect(result.warnings.join('\n')).toContain('leaves out');
       const source = await tableMd5s(db.url);
       expect(await tableMd5s(target)).toEqual(source);

@@ -48,6 +48,7 @@ export function readSettings(getInput: GetInput): Settings {
     capsuleArtifact: r['capsule-artifact'],
     capsuleRunId: r['capsule-run-id'],
     capsuleRepository: r['capsule-repository'],
+    capsuleKey: r['capsule-key'],
     githubToken: r['github-token'],
     databaseUrl: r['database-url'],
     databaseTimeoutSeconds: r['database-timeout-seconds'],

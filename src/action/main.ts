@@ -10,6 +10,8 @@ import { runAction } from './run-action.js';
 export async function run(): Promise<void> {
   try {
     const settings = readSettings((name) => core.getInput(name));
+    // Mask the capsule key in every log line (it normally comes from a secret, masked already).
+    for (const key of [settings.capsuleKey, process.env.REPLAY_CAPSULE_KEY]) if (key) core.setSecret(key);
     const result = await runAction(settings, process.env);
     if (result.failed) core.setFailed(result.failMessage ?? `replay-env decision: ${result.decision}`);
   } catch (err) {

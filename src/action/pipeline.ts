@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { capsuleKeyFromEnv, capsuleOpenOptionsFor, parseCapsuleKey } from '../capsule/encryption.js';
 import type { OpenOptions } from '../capsule/open.js';
 import { scanCapsule } from '../capsule/reader.js';
 import { FailureError } from '../errors.js';
@@ -256,7 +257,15 @@ export async function runDoctor(
     );
 }
 
-/** Encrypted capsules: the key comes from REPLAY_CAPSULE_KEY in the step's env. */
-export function capsuleOpenOptions(_env: Record<string, string | undefined>): OpenOptions {
-  return {};
+/**
+ * Encrypted capsules: the key comes from input "capsule-key", else REPLAY_CAPSULE_KEY in the
+ * step's env (capsule/encryption.ts). No key: unencrypted capsules read as before, and an
+ * encrypted one fails naming REPLAY_CAPSULE_KEY.
+ */
+export function capsuleOpenOptions(
+  capsuleKey: string | undefined,
+  env: Record<string, string | undefined>,
+): OpenOptions {
+  if (capsuleKey) return capsuleOpenOptionsFor(parseCapsuleKey(capsuleKey, 'input "capsule-key"'));
+  return capsuleOpenOptionsFor(capsuleKeyFromEnv(env));
 }

@@ -115,6 +115,9 @@ async function replay(
   }
   const many = scenarios.length > 1;
 
+  // Encrypted capsules: the key is parsed once, up front (a malformed key is bad input).
+  const capsuleOpen = capsuleOpenOptions(settings.capsuleKey, env);
+
   // Postgres: safe target, reachable, doctor checks against it.
   assertSafeTarget(settings.databaseUrl);
   const ready = await core.group('Waiting for Postgres', () =>
@@ -165,7 +168,6 @@ async function replay(
       }
     }
     const rewrite = subjectRewriteFor(settings, manifest, scenario);
-    const capsuleOpen = capsuleOpenOptions(env);
     const schema = await planSchema(settings.databaseUrl, manifest, capsulePath, capsuleOpen);
     if (schema.source !== 'existing')
       core.info(

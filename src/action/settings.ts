@@ -92,6 +92,7 @@ export const rawInputsSchema = z.object({
       message: 'must be owner/name',
     })
     .transform((s) => (s === '' ? undefined : s)),
+  'capsule-key': optionalText,
   'github-token': z.string(),
   'database-url': z
     .string()
@@ -124,6 +125,8 @@ export interface Settings {
   capsuleArtifact?: string;
   capsuleRunId?: number;
   capsuleRepository?: string;
+  /** Key of encrypted capsules (a secret: masked in logs); falls back to env REPLAY_CAPSULE_KEY. */
+  capsuleKey?: string;
   githubToken: string;
   databaseUrl: string;
   databaseTimeoutSeconds: number;

@@ -1,6 +1,7 @@
 /**
  * Opening a capsule file as a byte stream: plain JSON, gzip (detected by its magic bytes, not
- * the file name) or encrypted (detected by our header; see capsule/encryption.ts when present).
+ * the file name) or encrypted (detected by our header; `decrypt` from capsule/encryption.ts's
+ * `decryptingOpener` decrypts, and gunzips when the plaintext is gzip).
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -46,7 +47,7 @@ export async function openCapsuleText(path: string, options: OpenOptions = {}): 
   if (encoding === 'encrypted') {
     if (!options.decrypt) {
       throw new InputError(
-        `${path}: capsule is encrypted; set REPLAY_CAPSULE_KEY to the key it was encrypted with`,
+        `${path}: capsule is encrypted; set REPLAY_CAPSULE_KEY to the key it was encrypted with (in the GitHub Action: the capsule-key input)`,
       );
     }
     const inner = options.decrypt(path);

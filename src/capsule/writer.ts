@@ -19,8 +19,9 @@
  *
  * Every row is on its own line, so a line reader can stream rows without a JSON tokenizer.
  * Written to a temp file beside the target and renamed on `commit()`; `abort()` removes it, so a
- * failed export never leaves a capsule behind. `.gz` paths are gzip-compressed. The sha256 and
- * size reported are of the bytes on disk.
+ * failed export never leaves a capsule behind. `.gz` paths are gzip-compressed. With `encrypt`,
+ * the (possibly compressed) bytes go through capsule/encryption.ts (compress, then encrypt; a
+ * `.json.gz.enc` path is gzip-compressed too). The sha256 and size reported are of the bytes on disk.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
@@ -29,6 +30,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { createGzip, type Gzip } from 'node:zlib';
 import { FailureError } from '../errors.js';
+import { type CapsuleKey, createEncryptStream, type EncryptOptions } from './encryption.js';
 
 const FLUSH_AT = 1 << 18; // bytes of pending text before handing it to the stream
 
@@ -37,6 +39,9 @@ export interface WriterOptions {
   gzip?: boolean;
   /** zlib level (default 3: JSON compresses well even at low levels, and speed matters more). */
   gzipLevel?: number;
+  /** Encrypt the output with this key (after compression). */
+  encrypt?: CapsuleKey;
+  encryptOptions?: EncryptOptions;
 }
 
 export interface WrittenCapsule {
@@ -44,6 +49,7 @@ export interface WrittenCapsule {
   bytes: number;
   sha256: string;
   gzip: boolean;
+  encrypted: boolean;
 }
 
 /** Counts and hashes the bytes that reach the file. */
@@ -63,9 +69,12 @@ export class CapsuleWriter {
   readonly path: string;
   readonly tempPath: string;
   readonly gzip: boolean;
+  readonly encrypted: boolean;
   private file: WriteStream;
   private counter = new HashingPassThrough();
-  private head: Gzip | HashingPassThrough;
+  private head: Gzip | Transform;
+  /** Every transform stage, head first (destroyed on abort). */
+  private stages: Transform[] = [];
   private pending: string[] = [];
   private pendingBytes = 0;
   private state: State = 'header';
@@ -79,7 +88,8 @@ export class CapsuleWriter {
 
   private constructor(path: string, options: WriterOptions) {
     this.path = resolve(path);
-    this.gzip = options.gzip ?? this.path.endsWith('.gz');
+    this.gzip = options.gzip ?? /\.gz(\.enc)?$/.test(this.path);
+    this.encrypted = options.encrypt !== undefined;
     this.tempPath = join(dirname(this.path), `.${basename(this.path)}.${randomBytes(6).toString('hex')}.tmp`);
     this.file = createWriteStream(this.tempPath, { flags: 'wx', highWaterMark: 1 << 20 });
     const onError = (err: Error) => {
@@ -88,14 +98,23 @@ export class CapsuleWriter {
     this.file.on('error', onError);
     this.counter.on('error', onError);
     this.counter.pipe(this.file);
+    // gzip → encrypt → counter → file: each stage is optional.
+    let next: Transform = this.counter;
+    if (options.encrypt) {
+      const enc = createEncryptStream(options.encrypt, options.encryptOptions);
+      enc.on('error', onError);
+      enc.pipe(next);
+      next = enc;
+      this.stages.push(enc);
+    }
     if (this.gzip) {
       const gz = createGzip({ level: options.gzipLevel ?? 3, memLevel: 9, chunkSize: 1 << 16 });
       gz.on('error', onError);
-      gz.pipe(this.counter);
-      this.head = gz;
-    } else {
-      this.head = this.counter;
+      gz.pipe(next);
+      next = gz;
+      this.stages.push(gz);
     }
+    this.head = next;
     this.finished = new Promise((res, rej) => {
       this.file.on('close', () => (this.failure ? rej(this.failure) : res()));
       this.file.on('error', rej);
@@ -250,6 +269,7 @@ export class CapsuleWriter {
       bytes: this.counter.bytes,
       sha256: this.counter.hash.digest('hex'),
       gzip: this.gzip,
+      encrypted: this.encrypted,
     };
   }
 
@@ -259,8 +279,10 @@ export class CapsuleWriter {
     this.state = 'closed';
     process.off('exit', this.removeOnExit);
     this.pending = [];
-    this.head.unpipe?.();
-    this.head.destroy();
+    for (const t of this.stages) {
+      t.unpipe();
+      t.destroy();
+    }
     this.counter.destroy();
     this.file.destroy();
     await new Promise((r) => setImmediate(r));

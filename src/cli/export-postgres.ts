@@ -1,6 +1,7 @@
 /** `replay-env export-postgres`: the front door of postgres/export.ts. */
 import { relative, resolve } from 'node:path';
 import { Option } from 'commander';
+import { CAPSULE_KEY_ENV, type CapsuleKey, capsuleKeyFromEnv } from '../capsule/encryption.js';
 import { InputError } from '../errors.js';
 import { loadAppManifest } from '../manifest/load.js';
 import { type Manifest, prodUrlEnv } from '../manifest/schema.js';
@@ -32,6 +33,7 @@ interface ExportCliOptions {
   allowFindings?: boolean;
   schema: boolean;
   closure: boolean;
+  encrypt?: boolean;
 }
 
 export const registerExportPostgres: RegisterCommand = (program, io) => {
@@ -42,7 +44,10 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
     )
     .requiredOption('--app <manifest>', 'app manifest (path, or a name under config/apps/)')
     .option('--subject <key=value>', 'subject key value (repeat for every subject key)', collectKeyValue)
-    .option('--out <file>', 'capsule to write (.json, or .json.gz for gzip)')
+    .option(
+      '--out <file>',
+      'capsule to write (.json, or .json.gz for gzip; .json.enc / .json.gz.enc with --encrypt)',
+    )
     .option('--db-url <url>', 'source database (default: the env var named by postgres.prodDatabaseUrlEnv)')
     .option('--since-days <n>', 'history window in days', positiveInt, DEFAULT_SINCE_DAYS)
     .addOption(
@@ -59,6 +64,7 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
     .option('--explain', 'run EXPLAIN for every statement instead of exporting')
     .option('--profile', 'print phase timings to stderr')
     .option('--json', 'print a machine-readable result')
+    .option('--encrypt', `encrypt the capsule with the key in ${CAPSULE_KEY_ENV} (see docs/encryption.md)`)
     .option('--no-schema', "do not record the tables' DDL (the capsule's schema section)")
     .option(
       '--no-closure',
@@ -96,6 +102,7 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
       }
 
       if (!opts.out) throw new InputError('--out <file> is required (the capsule to write)');
+      const encryptKey = opts.encrypt ? encryptionKey(io) : undefined;
       const progress = progressPrinter(io);
       // Zero-setup (postgres/zero-setup-export.ts): referential closure rows and the schema section.
       const zeroSetup = zeroSetupHooks(manifest, {
@@ -114,6 +121,7 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
         redaction: opts.redaction,
         statementTimeoutMs,
         allowFindings: opts.allowFindings ?? false,
+        ...(encryptKey ? { encrypt: encryptKey } : {}),
         env: io.env,
         onProgress: progress.onProgress,
       });
@@ -132,6 +140,16 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
       }
     });
 };
+
+/** --encrypt: the key must be set before anything is exported. */
+function encryptionKey(io: CliIO): CapsuleKey {
+  const key = capsuleKeyFromEnv(io.env);
+  if (!key)
+    throw new InputError(
+      `--encrypt needs the key in ${CAPSULE_KEY_ENV} (a 32-byte key as 64 hex characters or base64, e.g. \`openssl rand -hex 32\`, or a passphrase of at least 12 characters)`,
+    );
+  return key;
+}
 
 /** Every subject key given once and non-empty, and no key the manifest does not declare. */
 export function parseSubject(manifest: Manifest, pairs: [string, string][]): Record<string, string> {
@@ -222,7 +240,7 @@ export function formatSummary(r: ExportResult, cwd: string): string {
   const total = Object.values(r.counts).reduce((a, b) => a + b, 0);
   const lines = [
     `wrote ${shown}`,
-    `  size    ${r.bytes} bytes (${formatBytes(r.bytes)})${r.gzip ? ', gzip' : ''}`,
+    `  size    ${r.bytes} bytes (${formatBytes(r.bytes)})${r.gzip ? ', gzip' : ''}${r.encrypted ? ', encrypted' : ''}`,
     `  sha256  ${r.sha256}`,
     '',
     `app: ${r.app}`,
@@ -250,6 +268,7 @@ function jsonResult(r: ExportResult) {
     bytes: r.bytes,
     sha256: r.sha256,
     gzip: r.gzip,
+    encrypted: r.encrypted,
     app: r.app,
     redaction: r.redaction,
     exportedAt: r.exportedAt,

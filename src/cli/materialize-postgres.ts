@@ -1,6 +1,8 @@
 /** `replay-env materialize-postgres`: the front door of postgres/materialize. */
+
 import { resolve } from 'node:path';
 import { Option } from 'commander';
+import { capsuleKeyFromEnv, capsuleOpenOptionsFor } from '../capsule/encryption.js';
 import { FailureError, InputError } from '../errors.js';
 import { loadAppManifest } from '../manifest/load.js';
 import { type Manifest, replayUrlEnv } from '../manifest/schema.js';
@@ -49,7 +51,10 @@ export const registerMaterializePostgres: RegisterCommand = (program, io) => {
       'Load a capsule into the replay database: one transaction, exact values, streaming, verified counts.',
     )
     .requiredOption('--app <manifest>', 'app manifest (path, or a name under config/apps/)')
-    .requiredOption('--capsule <file>', 'capsule to load (.json or .json.gz)')
+    .requiredOption(
+      '--capsule <file>',
+      'capsule to load (.json, .json.gz or encrypted: key in REPLAY_CAPSULE_KEY)',
+    )
     .option('--db-url <url>', 'replay database (default: the env var named by postgres.replayDatabaseUrlEnv)')
     .addOption(
       new Option(
@@ -86,6 +91,8 @@ export const registerMaterializePostgres: RegisterCommand = (program, io) => {
       const loaded = loadAppManifest(opts.app, io.cwd);
       const { manifest } = loaded;
       const capsulePath = resolve(io.cwd, opts.capsule);
+      // Encrypted capsules: the key comes from REPLAY_CAPSULE_KEY (docs/encryption.md).
+      const open = capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env));
       const rewrite = rewriteRequest(manifest.localSubject, opts);
 
       if (opts.dryRunSql) {
@@ -93,6 +100,7 @@ export const registerMaterializePostgres: RegisterCommand = (program, io) => {
           await planMaterialization({
             manifest,
             capsulePath,
+            open,
             strategy: opts.loadStrategy,
             chunkSize: opts.chunkSize,
             rewrite: rewrite?.values,
@@ -105,7 +113,7 @@ export const registerMaterializePostgres: RegisterCommand = (program, io) => {
       const envName = replayUrlEnv(manifest);
       const given = opts.dbUrl ?? io.env[envName];
       if (given) checkTarget(given, opts.allowRemote === true);
-      const zs = await zeroSetupTarget(io, manifest, capsulePath, opts);
+      const zs = await zeroSetupTarget(io, manifest, capsulePath, opts, open);
       try {
         await materializeZeroSetup(io, manifest, loaded.path, capsulePath, rewrite, opts, zs);
       } finally {
@@ -132,6 +140,7 @@ async function materializeZeroSetup(
   const result = await materializeCapsule({
     manifest,
     capsulePath,
+    open: capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env)),
     url,
     strategy: opts.loadStrategy,
     chunkSize: opts.chunkSize,

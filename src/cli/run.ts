@@ -3,7 +3,9 @@
  * record the trace. Exit 0 when the run's own gate is continue/warn, 1 when it blocks, 2 on bad
  * input. Ctrl-C / SIGTERM stop every process the run started before it exits.
  */
+
 import { isAbsolute, resolve } from 'node:path';
+import { capsuleKeyFromEnv, capsuleOpenOptionsFor } from '../capsule/encryption.js';
 import { InputError } from '../errors.js';
 import { loadManifest } from '../manifest/load.js';
 import { type Manifest, replayUrlEnv } from '../manifest/schema.js';
@@ -168,6 +170,7 @@ async function runCommand(flags: RunFlags, io: CliIO, setExitCode: (c: number) =
     manifest,
     flags.capsule ? resolve(io.cwd, flags.capsule) : undefined,
     flags,
+    capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env)),
   );
   try {
     await runWithTarget(flags, io, setExitCode, manifest, manifestPath, zs);
@@ -216,6 +219,8 @@ async function runWithTarget(
       manifest,
       manifestPath,
       ...(flags.capsule ? { capsulePath: flags.capsule } : {}),
+      // Encrypted capsules: the key comes from REPLAY_CAPSULE_KEY (docs/encryption.md).
+      capsuleOpen: capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env)),
       databaseUrl,
       ...(zs.prepareTarget ? { prepareTarget: zs.prepareTarget } : {}),
       runSetup: zs.runSetup,

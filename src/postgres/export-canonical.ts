@@ -8,6 +8,10 @@ import crypto, { createHash } from 'node:crypto';
 import { canonicalJson } from '../capsule/integrity.js';
 import { LosslessNumber } from '../util/exact-json.js';
 
+function byKey(a: [string, string], b: [string, string]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
 class Scanner {
   i = 0;
   constructor(readonly s: string) {}
@@ -99,10 +103,7 @@ class Scanner {
       this.i++;
       return '{}';
     }
-    // Decoded keys and their `"key":value` parts, kept sorted by key (insertion sort: objects
-    // are small, and a stable insert after equal keys makes the last duplicate win below).
-    const keys: string[] = [];
-    const parts: string[] = [];
+    const entries: [string, string][] = []; // [decoded key, `"key":value`]
     for (;;) {
       this.ws();
       if (s.charCodeAt(this.i) !== 0x22) this.fail();
@@ -112,24 +113,25 @@ class Scanner {
       this.ws();
       if (s.charCodeAt(this.i) !== 0x3a) this.fail();
       this.i++;
-      const part = `${escaped ? JSON.stringify(key) : tok}:${this.value()}`;
-      let k = keys.length;
-      while (k > 0 && keys[k - 1]! > key) k--;
-      if (k > 0 && keys[k - 1] === key)
-        parts[k - 1] = part; // duplicate key: the last one wins
-      else if (k === keys.length) {
-        keys.push(key);
-        parts.push(part);
-      } else {
-        keys.splice(k, 0, key);
-        parts.splice(k, 0, part);
-      }
+      entries.push([key, `${escaped ? JSON.stringify(key) : tok}:${this.value()}`]);
       this.ws();
       const c = s.charCodeAt(this.i++);
       if (c === 0x7d) break;
       if (c !== 0x2c) this.fail();
     }
-    return `{${parts.join(',')}}`;
+    const n = entries.length;
+    if (n === 1) return `{${entries[0]![1]}}`;
+    entries.sort(byKey);
+    let out = `{${entries[0]![1]}`;
+    for (let k = 1; k < n; k++) {
+      // Duplicate keys: like a parsed object, the last one wins (the sort is stable).
+      if (entries[k]![0] === entries[k - 1]![0]) {
+        out = out.slice(0, out.length - entries[k - 1]![1].length) + entries[k]![1];
+        continue;
+      }
+      out += `,${entries[k]![1]}`;
+    }
+    return `${out}}`;
   }
 
   array(): string {

@@ -13,6 +13,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
+import type { CapsuleKey } from '../capsule/encryption.js';
 import { canonicalJson, contentHash, INTEGRITY_ALGORITHM } from '../capsule/integrity.js';
 import type { GraphEntry } from '../capsule/schema.js';
 import { CapsuleWriter, type WrittenCapsule } from '../capsule/writer.js';
@@ -86,8 +87,10 @@ export interface ExportOptions {
   allowFindings?: boolean;
   /** Environment for hmac keys (the front door passes io.env). */
   env?: Record<string, string | undefined>;
-  /** Force gzip on/off (default: path ends in .gz). */
+  /** Force gzip on/off (default: path ends in .gz or .gz.enc). */
   gzip?: boolean;
+  /** Encrypt the capsule with this key (capsule/encryption.ts; the front door reads it from the env). */
+  encrypt?: CapsuleKey;
   onProgress?: (e: ExportProgress) => void;
   extraSections?: ExtraSectionsHook;
   extraRows?: ExtraRowsHook;
@@ -169,7 +172,10 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
     const exportedAt = JSON.parse(windowTexts.exportedAt) as string;
     const sinceAt = JSON.parse(windowTexts.sinceAt) as string;
 
-    writer = await CapsuleWriter.open(options.out, { gzip: options.gzip });
+    writer = await CapsuleWriter.open(options.out, {
+      gzip: options.gzip,
+      ...(options.encrypt ? { encrypt: options.encrypt } : {}),
+    });
     writer.writeSection('schemaVersion', 1);
     writer.writeSection('app', manifest.appId);
     writer.writeSection('adapter', ADAPTER);

@@ -93,25 +93,33 @@ async function forEachLine(
   onLine: (buf: Buffer, start: number, end: number, offset: number) => unknown,
 ): Promise<void> {
   let carry: Buffer | null = null;
-  let offset = 0; // byte offset of buf[0] in the whole text
+  let offset = 0; // byte offset of the current chunk in the whole text
   try {
     for await (const chunk of stream) {
-      let buf = chunk as Buffer;
-      let base = offset;
-      if (carry) {
-        buf = Buffer.concat([carry, buf]);
-        base -= carry.length;
-      }
-      offset += (chunk as Buffer).length;
+      const buf = chunk as Buffer;
+      const base = offset;
+      offset += buf.length;
       let pos = 0;
+      if (carry) {
+        // Finish the line split across chunks without copying the whole chunk.
+        const nl = buf.indexOf(10);
+        if (nl < 0) {
+          carry = Buffer.concat([carry, buf]);
+          continue;
+        }
+        const line = Buffer.concat([carry, buf.subarray(0, nl)]);
+        const lineOffset = base - carry.length;
+        carry = null;
+        if (onLine(line, 0, line.length, lineOffset) === false) return;
+        pos = nl + 1;
+      }
       for (;;) {
         const nl = buf.indexOf(10, pos);
         if (nl < 0) break;
         if (onLine(buf, pos, nl, base + pos) === false) return;
         pos = nl + 1;
       }
-      carry = pos < buf.length ? buf.subarray(pos) : null;
-      if (carry) carry = Buffer.from(carry); // do not pin the whole chunk
+      carry = pos < buf.length ? Buffer.from(buf.subarray(pos)) : null; // do not pin the whole chunk
     }
     if (carry?.length) onLine(carry, 0, carry.length, offset - carry.length);
   } finally {
@@ -130,7 +138,11 @@ function lastNonSpace(buf: Buffer, start: number, end: number): number {
 }
 
 async function indexLineLayout(path: string, options: OpenOptions): Promise<IndexedCapsule | null> {
-  const stream = await openCapsuleText(path, options);
+  // Plain files: smaller reads than openCapsuleText's (less memory; the scan is not I/O bound).
+  const stream =
+    (await detectEncoding(path)) === 'json'
+      ? createReadStream(path, { highWaterMark: 1 << 18 })
+      : await openCapsuleText(path, options);
   const headerLines: string[] = [];
   const ranges = new Map<string, ByteRange>();
   const counts: Record<string, number> = {};

@@ -1,0 +1,462 @@
+/**
+ * Encrypted capsules: a versioned, streaming, authenticated container (docs/encryption.md).
+ *
+ *   "REPLAYENC1\n"
+ *   {"format":"replay-env-capsule","version":1,"cipher":"aes-256-gcm","kdf":{…},"chunkSize":65536}\n
+ *   chunk*                       each: u32be length|FINAL_BIT · 12-byte nonce · ciphertext · 16-byte tag
+ *
+ * - Key: a 32-byte key (64 hex chars or base64) goes through HKDF-SHA256 with the header's random
+ *   salt; anything else is a passphrase and goes through scrypt with that salt (parameters in the
+ *   header). Either way every file gets its own AES key, so nonces never repeat under one key.
+ * - Nonce: a random 4-byte prefix (per file) + the 8-byte big-endian chunk index.
+ * - AAD of every chunk: "REPLAYENC1" · sha256(header line) · u64be chunk index · final flag byte.
+ *   Reordering, dropping, duplicating chunks, editing the header or cutting the file fails the
+ *   tag check; the last chunk carries the final flag and a stream that ends without it is an error.
+ * - Plaintext is released only after its chunk's tag verified, so nothing unauthenticated ever
+ *   reaches a parser; a truncated file fails at its end (readers fail, materialize rolls back).
+ *
+ * The plaintext is the capsule's bytes as the writer produced them: JSON text, or gzip when
+ * compressed (compression happens BEFORE encryption; the opener detects gzip after decrypting).
+ * Stages never read the environment: front doors call `capsuleKeyFromEnv(env)` and pass the key.
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  hkdfSync,
+  randomBytes,
+  scrypt,
+  timingSafeEqual,
+} from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { createGunzip, type Gunzip } from 'node:zlib';
+import { InputError } from '../errors.js';
+import { ENCRYPTED_MAGIC, type OpenOptions } from './open.js';
+
+export const CAPSULE_KEY_ENV = 'REPLAY_CAPSULE_KEY';
+export const FORMAT_NAME = 'replay-env-capsule';
+export const FORMAT_VERSION = 1;
+export const DEFAULT_CHUNK_SIZE = 64 * 1024;
+/** Upper bounds accepted from a (possibly hostile) header. */
+const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
+const MAX_HEADER_LINE = 4096;
+/** scrypt: N=2^15, r=8, p=1 → 32 MiB of memory and ~0.1 s per derivation (OWASP's minimum is N=2^17 with r=8 for passwords; capsule keys are CI secrets, and N is recorded per file so it can be raised). */
+export const SCRYPT_PARAMS = { N: 1 << 15, r: 8, p: 1 } as const;
+const SCRYPT_MAX = { N: 1 << 20, r: 32, p: 16 };
+const MIN_PASSPHRASE = 12;
+const SALT_BYTES = 16;
+const NONCE_PREFIX_BYTES = 4;
+const TAG_BYTES = 16;
+const FINAL_BIT = 0x80000000;
+const HKDF_INFO = Buffer.from('replay-env capsule encryption v1');
+
+export const DECRYPT_FAILED = 'cannot decrypt capsule: wrong key or corrupted file';
+
+/** Key material as given in REPLAY_CAPSULE_KEY. */
+export type CapsuleKey = { kind: 'raw'; key: Buffer } | { kind: 'passphrase'; passphrase: string };
+
+type KdfHeader =
+  | { name: 'hkdf-sha256'; salt: string }
+  | { name: 'scrypt'; N: number; r: number; p: number; salt: string };
+
+export interface EncryptionHeader {
+  format: typeof FORMAT_NAME;
+  version: number;
+  cipher: 'aes-256-gcm';
+  kdf: KdfHeader;
+  chunkSize: number;
+}
+
+/**
+ * Interprets the key text: 64 hex chars or base64 of exactly 32 bytes is a raw key; anything else
+ * of at least 12 characters is a passphrase. `source` names where it came from in errors.
+ */
+export function parseCapsuleKey(text: string, source = CAPSULE_KEY_ENV): CapsuleKey {
+  const t = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return { kind: 'raw', key: Buffer.from(t, 'hex') };
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(t)) {
+    const key = Buffer.from(t.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    if (key.length === 32) return { kind: 'raw', key };
+  }
+  if (text.length < MIN_PASSPHRASE)
+    throw new InputError(
+      `${source}: expected a 32-byte key (64 hex characters or base64, e.g. from \`openssl rand -hex 32\`) or a passphrase of at least ${MIN_PASSPHRASE} characters`,
+    );
+  return { kind: 'passphrase', passphrase: text };
+}
+
+/** The key from the environment (REPLAY_CAPSULE_KEY), or undefined when unset/empty. */
+export function capsuleKeyFromEnv(env: Record<string, string | undefined>): CapsuleKey | undefined {
+  const v = env[CAPSULE_KEY_ENV];
+  return v ? parseCapsuleKey(v) : undefined;
+}
+
+/** Open options for the readers: decryption when a key is given, none otherwise. */
+export function capsuleOpenOptionsFor(key: CapsuleKey | undefined): OpenOptions {
+  return key ? { decrypt: decryptingOpener(key) } : {};
+}
+
+function scryptAsync(pass: string, salt: Buffer, p: { N: number; r: number; p: number }): Promise<Buffer> {
+  return new Promise((res, rej) =>
+    scrypt(pass, salt, 32, { ...p, maxmem: 128 * p.N * p.r * p.p + (32 << 20) }, (err, k) =>
+      err ? rej(err) : res(k),
+    ),
+  );
+}
+
+/** The key is of the other kind than the one the file was encrypted with. */
+class KeyKindMismatch extends Error {}
+
+async function deriveFileKey(key: CapsuleKey, kdf: KdfHeader): Promise<Buffer> {
+  const salt = Buffer.from(kdf.salt, 'base64');
+  if (kdf.name === 'hkdf-sha256') {
+    if (key.kind !== 'raw')
+      throw new KeyKindMismatch(
+        `the capsule was encrypted with a 32-byte key, but ${CAPSULE_KEY_ENV} holds a passphrase`,
+      );
+    return Buffer.from(hkdfSync('sha256', key.key, salt, HKDF_INFO, 32));
+  }
+  if (key.kind !== 'passphrase')
+    throw new KeyKindMismatch(
+      `the capsule was encrypted with a passphrase, but ${CAPSULE_KEY_ENV} holds a 32-byte key`,
+    );
+  return scryptAsync(key.passphrase, salt, kdf);
+}
+
+function chunkAad(headerHash: Buffer, index: bigint, final: boolean): Buffer {
+  const aad = Buffer.alloc(10 + 32 + 8 + 1);
+  aad.write('REPLAYENC1', 0, 'latin1');
+  headerHash.copy(aad, 10);
+  aad.writeBigUInt64BE(index, 42);
+  aad[50] = final ? 1 : 0;
+  return aad;
+}
+
+export interface EncryptOptions {
+  chunkSize?: number;
+  /** scrypt parameters for passphrases (tests lower N to stay fast). */
+  scrypt?: { N: number; r: number; p: number };
+}
+
+/** Plaintext in, encrypted capsule bytes out. */
+export function createEncryptStream(key: CapsuleKey, options: EncryptOptions = {}): Transform {
+  return new EncryptStream(key, options);
+}
+
+class EncryptStream extends Transform {
+  private readonly chunkSize: number;
+  private readonly key: CapsuleKey;
+  private readonly scryptParams: { N: number; r: number; p: number };
+  private ready: Promise<{ fileKey: Buffer; headerHash: Buffer }> | null = null;
+  private readonly prefix = randomBytes(NONCE_PREFIX_BYTES);
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private index = 0n;
+
+  constructor(key: CapsuleKey, options: EncryptOptions) {
+    super();
+    this.key = key;
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1 || this.chunkSize > MAX_CHUNK_SIZE)
+      throw new RangeError(`chunk size must be 1..${MAX_CHUNK_SIZE}`);
+    this.scryptParams = options.scrypt ?? SCRYPT_PARAMS;
+  }
+
+  /** Writes the magic and header once; derives the per-file key. */
+  private start(): Promise<{ fileKey: Buffer; headerHash: Buffer }> {
+    this.ready ??= (async () => {
+      const salt = randomBytes(SALT_BYTES).toString('base64');
+      const kdf: KdfHeader =
+        this.key.kind === 'raw'
+          ? { name: 'hkdf-sha256', salt }
+          : { name: 'scrypt', ...this.scryptParams, salt };
+      const header: EncryptionHeader = {
+        format: FORMAT_NAME,
+        version: FORMAT_VERSION,
+        cipher: 'aes-256-gcm',
+        kdf,
+        chunkSize: this.chunkSize,
+      };
+      const line = Buffer.from(`${JSON.stringify(header)}\n`);
+      const fileKey = await deriveFileKey(this.key, kdf);
+      this.push(Buffer.concat([ENCRYPTED_MAGIC, line]));
+      return { fileKey, headerHash: createHash('sha256').update(line).digest() };
+    })();
+    return this.ready;
+  }
+
+  private seal(fileKey: Buffer, headerHash: Buffer, plain: Buffer, final: boolean): Buffer {
+    const nonce = Buffer.alloc(12);
+    this.prefix.copy(nonce, 0);
+    nonce.writeBigUInt64BE(this.index, NONCE_PREFIX_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', fileKey, nonce);
+    cipher.setAAD(chunkAad(headerHash, this.index, final));
+    const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE((ct.length | (final ? FINAL_BIT : 0)) >>> 0);
+    this.index++;
+    return Buffer.concat([len, nonce, ct, cipher.getAuthTag()]);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.start().then(({ fileKey, headerHash }) => {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      if (this.pendingBytes >= this.chunkSize) {
+        let all = Buffer.concat(this.pending);
+        // Full chunks go out now; the final chunk (sealed in _flush) may be empty.
+        while (all.length >= this.chunkSize) {
+          this.push(this.seal(fileKey, headerHash, all.subarray(0, this.chunkSize), false));
+          all = all.subarray(this.chunkSize);
+        }
+        this.pending = all.length ? [Buffer.from(all)] : [];
+        this.pendingBytes = all.length;
+      }
+      cb();
+    }, cb);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.start().then(({ fileKey, headerHash }) => {
+      this.push(this.seal(fileKey, headerHash, Buffer.concat(this.pending), true));
+      this.pending = [];
+      cb();
+    }, cb);
+  }
+}
+
+/** Encrypted capsule bytes in, plaintext out (each chunk released only after it authenticated). */
+export function createDecryptStream(key: CapsuleKey, label = 'capsule'): Transform {
+  return new DecryptStream(key, label);
+}
+
+class DecryptStream extends Transform {
+  private buf: Buffer = Buffer.alloc(0);
+  private state: 'magic' | 'header' | 'chunks' | 'done' = 'magic';
+  private fileKey: Buffer | null = null;
+  private headerHash: Buffer | null = null;
+  private chunkSize = 0;
+  private prefix: Buffer | null = null;
+  private index = 0n;
+
+  constructor(
+    private readonly key: CapsuleKey,
+    private readonly label: string,
+  ) {
+    super();
+  }
+
+  private fail(detail?: string): InputError {
+    return new InputError(`${this.label}: ${DECRYPT_FAILED}${detail ? ` (${detail})` : ''}`);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    this.process().then(() => cb(), cb);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.process().then(() => {
+      if (this.state === 'done') return cb();
+      cb(this.fail(this.state === 'chunks' ? 'truncated: the final chunk is missing' : 'truncated header'));
+    }, cb);
+  }
+
+  private async process(): Promise<void> {
+    if (this.state === 'magic') {
+      if (this.buf.length < ENCRYPTED_MAGIC.length) return;
+      if (!this.buf.subarray(0, ENCRYPTED_MAGIC.length).equals(ENCRYPTED_MAGIC))
+        throw new InputError(`${this.label}: not an encrypted capsule (no REPLAYENC1 header)`);
+      this.buf = this.buf.subarray(ENCRYPTED_MAGIC.length);
+      this.state = 'header';
+    }
+    if (this.state === 'header') {
+      const nl = this.buf.indexOf(10);
+      if (nl < 0) {
+        if (this.buf.length > MAX_HEADER_LINE) throw this.fail('header line too long');
+        return;
+      }
+      const line = this.buf.subarray(0, nl + 1);
+      const header = this.parseHeader(line.toString('utf8', 0, nl));
+      this.headerHash = createHash('sha256').update(line).digest();
+      this.chunkSize = header.chunkSize;
+      try {
+        this.fileKey = await deriveFileKey(this.key, header.kdf);
+      } catch (err) {
+        throw this.fail(
+          err instanceof KeyKindMismatch ? err.message : `key derivation failed: ${(err as Error).message}`,
+        );
+      }
+      this.buf = this.buf.subarray(nl + 1);
+      this.state = 'chunks';
+    }
+    while (this.state === 'chunks' && this.buf.length >= 4) {
+      const word = this.buf.readUInt32BE(0);
+      const final = (word & FINAL_BIT) !== 0;
+      const len = word & ~FINAL_BIT;
+      if (len > this.chunkSize) throw this.fail(`chunk ${this.index} is larger than the chunk size`);
+      const total = 4 + 12 + len + TAG_BYTES;
+      if (this.buf.length < total) return;
+      const nonce = this.buf.subarray(4, 16);
+      // The counter half of the nonce must be this chunk's index and the prefix constant.
+      if (nonce.readBigUInt64BE(NONCE_PREFIX_BYTES) !== this.index) throw this.fail('chunks out of order');
+      const prefix = nonce.subarray(0, NONCE_PREFIX_BYTES);
+      if (this.prefix === null) this.prefix = Buffer.from(prefix);
+      else if (!timingSafeEqual(this.prefix, prefix)) throw this.fail('chunk from another file');
+      const decipher = createDecipheriv('aes-256-gcm', this.fileKey!, nonce);
+      decipher.setAAD(chunkAad(this.headerHash!, this.index, final));
+      decipher.setAuthTag(this.buf.subarray(16 + len, total));
+      let plain: Buffer;
+      try {
+        plain = Buffer.concat([decipher.update(this.buf.subarray(16, 16 + len)), decipher.final()]);
+      } catch {
+        throw this.fail();
+      }
+      this.buf = this.buf.subarray(total);
+      this.index++;
+      if (plain.length) this.push(plain);
+      if (final) this.state = 'done';
+    }
+    if (this.state === 'done' && this.buf.length > 0) throw this.fail('data after the final chunk');
+  }
+
+  private parseHeader(text: string): EncryptionHeader {
+    let h: Partial<EncryptionHeader> & { kdf?: Partial<KdfHeader> & Record<string, unknown> };
+    try {
+      h = JSON.parse(text);
+    } catch {
+      throw this.fail('unreadable header');
+    }
+    if (h?.format !== FORMAT_NAME) throw this.fail('unknown header');
+    if (h.version !== FORMAT_VERSION)
+      throw new InputError(
+        `${this.label}: encrypted capsule format version ${String(h.version)} is not supported by this replay-env (supports ${FORMAT_VERSION}); upgrade replay-env`,
+      );
+    if (h.cipher !== 'aes-256-gcm') throw this.fail(`unsupported cipher ${String(h.cipher)}`);
+    const cs = h.chunkSize;
+    if (!Number.isInteger(cs) || (cs as number) < 1 || (cs as number) > MAX_CHUNK_SIZE)
+      throw this.fail('bad chunk size');
+    const kdf = h.kdf;
+    if (!kdf || typeof kdf.salt !== 'string' || Buffer.from(kdf.salt, 'base64').length < SALT_BYTES)
+      throw this.fail('bad key derivation header');
+    if (kdf.name === 'scrypt') {
+      const { N, r, p } = kdf as { N: number; r: number; p: number };
+      const ok =
+        Number.isInteger(N) &&
+        N > 1 &&
+        N <= SCRYPT_MAX.N &&
+        (N & (N - 1)) === 0 &&
+        Number.isInteger(r) &&
+        r >= 1 &&
+        r <= SCRYPT_MAX.r &&
+        Number.isInteger(p) &&
+        p >= 1 &&
+        p <= SCRYPT_MAX.p;
+      if (!ok) throw this.fail('scrypt parameters out of range');
+    } else if (kdf.name !== 'hkdf-sha256')
+      throw this.fail(`unknown key derivation ${String((kdf as { name?: unknown }).name)}`);
+    return h as EncryptionHeader;
+  }
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+
+/**
+ * Passes bytes through, or gunzips them when they start with the gzip magic (compressed capsules
+ * are encrypted after compression, so the magic is only visible after decrypting).
+ */
+class GunzipIfCompressed extends Transform {
+  private head: Buffer | null = Buffer.alloc(0);
+  private gunzip: Gunzip | null = null;
+  private gzError: Error | null = null;
+  /** The transform/flush callback waiting for gunzip (errors are delivered through it). */
+  private waiting: TransformCallback | null = null;
+
+  constructor(private readonly label: string) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.head === null) {
+      this.forward(chunk, cb);
+      return;
+    }
+    this.head = Buffer.concat([this.head, chunk]);
+    if (this.head.length < 2) {
+      cb();
+      return;
+    }
+    const data = this.head;
+    this.head = null;
+    if (data[0] === GZIP_MAGIC[0] && data[1] === GZIP_MAGIC[1]) this.startGunzip();
+    this.forward(data, cb);
+  }
+
+  private startGunzip(): void {
+    const gz = createGunzip();
+    this.gunzip = gz;
+    gz.on('data', (d: Buffer) => {
+      if (!this.push(d)) gz.pause();
+    });
+    gz.on('error', (e) => {
+      this.gzError = new InputError(
+        `${this.label}: corrupt gzip inside the encrypted capsule (${e.message})`,
+      );
+      this.settle(this.gzError);
+    });
+  }
+
+  private settle(err?: Error | null): void {
+    const cb = this.waiting;
+    this.waiting = null;
+    cb?.(err);
+  }
+
+  override _read(size: number): void {
+    this.gunzip?.resume(); // the consumer wants more: let gunzip produce again
+    super._read(size);
+  }
+
+  private forward(data: Buffer, cb: TransformCallback): void {
+    if (!this.gunzip) {
+      cb(null, data);
+      return;
+    }
+    if (this.gzError) {
+      cb(this.gzError);
+      return;
+    }
+    this.waiting = cb;
+    // The write callback fires once gunzip consumed the data (it waits while its output is paused).
+    this.gunzip.write(data, (err) => {
+      if (!err) this.settle();
+    });
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.head?.length) this.push(this.head);
+    if (!this.gunzip) {
+      cb();
+      return;
+    }
+    if (this.gzError) {
+      cb(this.gzError);
+      return;
+    }
+    this.waiting = cb;
+    this.gunzip.once('end', () => this.settle());
+    this.gunzip.end();
+  }
+}
+
+/** `OpenOptions.decrypt`: file → decrypt → gunzip when compressed; errors name the file. */
+export function decryptingOpener(key: CapsuleKey): (path: string) => Readable {
+  return (path: string) => {
+    const file = createReadStream(path, { highWaterMark: 1 << 20 });
+    const out = new GunzipIfCompressed(path);
+    // pipeline destroys every stage when one fails or the consumer destroys the last one.
+    pipeline(file, createDecryptStream(key, path), out, () => {});
+    return out;
+  };
+}
