@@ -107,7 +107,9 @@ describe('the Action with an encrypted capsule', () => {
     const none = await run({});
     expect(none.code).toBe(1);
     const noneErrors = none.commands.filter((c) => c.command === 'error').map((c) => c.message);
-    expect(noneErrors.join('\n')).toMatch(/capsule is encrypted; set REPLAY_CAPSULE_KEY .*the capsule-key input/);
+    expect(noneErrors.join('\n')).toMatch(
+      /capsule is encrypted; set REPLAY_CAPSULE_KEY .*the capsule-key input/,
+    );
 
     const wrong = await run({ 'capsule-key': randomBytes(32).toString('hex') });
     expect(wrong.code).toBe(1);

@@ -145,7 +145,7 @@ describe('a coding agent drives the loop through --json', () => {
 
     const judged = json(
       'judge',
-      await cli(['judge', '--trace', tracePath, '--app', app, '--format', 'json']),
+      await cli(['judge', '--trace', tracePath, '--app', app, '--json']),
     );
     expect(judged.kind).toBe('replay-env.judgement');
     expect(judged.decision).toBe('continue');

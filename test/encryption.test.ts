@@ -421,6 +421,28 @@ describe('export --encrypt → materialize (real Postgres)', () => {
     }
   });
 
+  it('run: materializes an encrypted capsule with the key, refuses without it', {
+    timeout: 120_000,
+  }, async () => {
+    const capsule = join(dir, 'acme.json.gz.enc');
+    const runTarget = await db.create('enc_run');
+    await withClient(
+      runTarget,
+      async (c) => void (await c.query(readFileSync(join(FIXTURE, 'schema.sql'), 'utf8'))),
+    );
+    const args = ['run', '--app', manifestPath, '--capsule', capsule, '--db-url', runTarget, '--json'];
+    const without = await cli([...args, '--trace-out', join(dir, 'no-key.trace.json')], {
+      env: { ...env, REPLAY_CAPSULE_KEY: '' },
+    });
+    expect(without.code).toBe(2);
+    expect(without.stderr).toMatch(/capsule is encrypted; set REPLAY_CAPSULE_KEY/);
+    const ran = await cli([...args, '--trace-out', join(dir, 'run.trace.json')], { env });
+    expect(ran.code, ran.stderr).toBe(0);
+    const trace = JSON.parse(ran.stdout);
+    expect(trace.materialization.status).toBe('ok');
+    expect(await dump(runTarget, 'true')).toEqual(await dump(db.url, "account_id in ('acme', 'friend')"));
+  });
+
   it('a decryption failure in the middle of the load rolls the whole transaction back', {
     timeout: 120_000,
   }, async () => {

@@ -18,6 +18,7 @@ interface JudgeFlags {
   scenario?: string;
   out?: string;
   format: 'text' | 'json' | 'markdown';
+  json?: boolean;
   warnExit: '0' | '1';
   app?: string;
   loop?: string;
@@ -41,6 +42,7 @@ export const registerJudge: RegisterCommand = (program, io, setExitCode) => {
       oneOf(['text', 'json', 'markdown'] as const),
       'text',
     )
+    .option('--json', 'print the judgement as JSON (same as --format json)')
     .option('--warn-exit <code>', 'exit code for warn: 0 or 1', oneOf(['0', '1'] as const), '0')
     .option('--app <manifest>', 'the app manifest (golden noise rules, golden dir, policy)')
     .option('--loop <dir>', 'a loop folder with judges.yaml and scenarios.yaml (default: the shipped one)')
@@ -69,7 +71,7 @@ export const registerJudge: RegisterCommand = (program, io, setExitCode) => {
         writeFileSync(tmp, `${JSON.stringify(judgement, null, 2)}\n`);
         renameSync(tmp, out);
       }
-      if (flags.format === 'json') io.stdout(`${JSON.stringify(judgement, null, 2)}\n`);
+      if (flags.json || flags.format === 'json') io.stdout(`${JSON.stringify(judgement, null, 2)}\n`);
       else if (flags.format === 'markdown')
         io.stdout(renderJudgementMarkdown(judgement, { fullJudgementRef: out }));
       else io.stdout(renderJudgementText(judgement));

@@ -10,18 +10,30 @@
  * Tables with composite-typed columns always take the jsonb path (JSON objects cannot be COPY
  * text without the row type's field order; jsonb_populate_recordset knows it).
  *
+ * Referential-closure rows (`reference`) are reference data: inserted with ON CONFLICT DO NOTHING
+ * so a parent row the target already holds is kept. COPY cannot skip conflicts, so with `copy`
+ * each segment is COPYed into a temporary stage table and inserted from there.
+ *
  * Errors name table, chunk, row index and the server's message, never the row's values.
  */
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { TableHasher } from '../../capsule/integrity.js';
 import type { SubjectRewriter } from '../../capsule/rewrite.js';
 import { FailureError } from '../../errors.js';
 import { stringifyExact } from '../../util/exact-json.js';
 import { type ColumnCodec, copyLine } from '../copy-encoding.js';
 import type { RowBatch, RowObject } from './capsule-rows.js';
-import { copySql, jsonbInsertSql, tableSql } from './sql.js';
+import {
+  CLOSURE_STAGE_TABLE,
+  copySql,
+  createClosureStageSql,
+  insertFromClosureStageSql,
+  jsonbInsertSql,
+  tableSql,
+} from './sql.js';
 import type { TargetTable } from './target-catalog.js';
 
 export type LoadStrategy = 'jsonb' | 'copy';
@@ -38,6 +50,23 @@ export interface TableLoadInput {
   serverError?: () => unknown;
   /** Called after each chunk is sent (awaited). */
   onChunk?: (info: { table: string; chunk: number; rowsLoaded: number }) => void | Promise<void>;
+  /** Row index (within the table) of the first row: closure rows follow the table's graph rows. */
+  firstRow?: number;
+  /**
+   * Load as reference rows (referential closure): ON CONFLICT DO NOTHING, count what was inserted,
+   * collect each row's `keyColumns` values (for the presence check) and, with `hash`, the content
+   * hash of the rows as the capsule holds them.
+   */
+  reference?: { keyColumns: readonly string[] | null; hash: boolean };
+}
+
+export interface ReferenceLoadResult {
+  /** Rows actually inserted; the others were already present (some unique key) and kept. */
+  inserted: number;
+  /** Per row, its key values (after a subject rewrite); empty without key columns. */
+  keys: Record<string, unknown>[];
+  /** Content hash of the rows as read from the capsule (null unless asked). */
+  hash: TableHasher | null;
 }
 
 export interface TableLoadResult {
@@ -51,6 +80,8 @@ export interface TableLoadResult {
   /** Generated columns present in the capsule (Postgres computes them; not loaded). */
   generatedColumns: string[];
   statements: number;
+  /** Only for `reference` loads. */
+  reference: ReferenceLoadResult | null;
 }
 
 /** Up to this many characters are collected before one write to the COPY stream. */
@@ -72,7 +103,12 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
   const loadedColumns = new Set<string>();
   let strategy = input.strategy;
   let statements = 0;
-  let rowIndex = 0;
+  const firstRow = input.firstRow ?? 0;
+  let rowIndex = firstRow;
+  const reference = input.reference;
+  const refResult: ReferenceLoadResult | null = reference
+    ? { inserted: 0, keys: [], hash: reference.hash ? new TableHasher() : null }
+    : null;
   let segment: Segment | null = null;
   let copy: CopyWriter | null = null;
   let pendingText: string[] = [];
@@ -87,7 +123,7 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
     inflight = null;
     if (err) throw err;
   };
-  let lastChunkReported = 0;
+  let lastChunkReported = Math.floor(firstRow / chunkSize);
 
   const makeSegment = (row: RowObject): Segment => {
     const keys = new Set(Object.keys(row));
@@ -148,6 +184,16 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
       fail(err, copyErrorRow(err, seg.firstRow), seg);
     }
     copy = null;
+    if (refResult) {
+      // Staged closure rows into the target, skipping rows it already holds.
+      try {
+        const r = await client.query(insertFromClosureStageSql(table, seg.columns, seg.overriding));
+        refResult.inserted += r.rowCount ?? 0;
+        await client.query(`drop table ${CLOSURE_STAGE_TABLE}`);
+      } catch (err) {
+        fail(err, null, seg);
+      }
+    }
   };
 
   const flushJsonb = async () => {
@@ -163,14 +209,17 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
       // Every key unknown or generated: insert defaults for each row.
       for (let i = 0; i < rows.length; i++) {
         try {
-          await client.query(`insert into ${tableSql(table)} default values`);
+          const r = await client.query(
+            `insert into ${tableSql(table)} default values${refResult ? ' on conflict do nothing' : ''}`,
+          );
+          if (refResult) refResult.inserted += r.rowCount ?? 0;
         } catch (err) {
           fail(err, first + i, seg);
         }
       }
       return;
     }
-    const sql = jsonbInsertSql(table, seg.columns, seg.overriding);
+    const sql = jsonbInsertSql(table, seg.columns, seg.overriding, refResult !== null);
     // The rows' own JSON text when nothing changed them (no re-serialising); exact either way.
     const param =
       input.rewriter || texts.length !== rows.length ? stringifyExact(rows) : `[${texts.join(',')}]`;
@@ -178,7 +227,8 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
     const send = async () => {
       await client.query('savepoint replay_chunk');
       try {
-        await client.query(sql, [param]);
+        const r = await client.query(sql, [param]);
+        if (refResult) refResult.inserted += r.rowCount ?? 0;
       } catch (err) {
         const row = await findFailingRow(client, sql, rows).catch(() => null);
         fail(err, row === null ? null : first + row, { ...seg, firstRow: first });
@@ -206,7 +256,14 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
       const batchRows = batch.rows;
       for (let b = 0; b < batchRows.length; b++) {
         const row = batchRows[b]!;
+        // The capsule's hash covers the rows as written (before any rewrite).
+        refResult?.hash?.add(row);
         if (input.rewriter) input.rewriter.rewriteObject(row);
+        if (refResult && reference?.keyColumns) {
+          const key: Record<string, unknown> = {};
+          for (const k of reference.keyColumns) key[k] = row[k] ?? null;
+          refResult.keys.push(key);
+        }
         if (!segment || !sameKeys(segment, row)) {
           if (strategy === 'copy') await endCopy();
           else await flushJsonb();
@@ -214,7 +271,17 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
         }
         if (strategy === 'copy') {
           if (!copy) {
-            copy = new CopyWriter(client, copySql(table, segment.columns));
+            if (refResult) {
+              try {
+                await client.query(createClosureStageSql(table, segment.columns));
+              } catch (err) {
+                fail(err, null, segment);
+              }
+            }
+            copy = new CopyWriter(
+              client,
+              copySql(refResult ? CLOSURE_STAGE_TABLE : table, segment.columns),
+            );
             statements++;
           }
           // A rewrite may put exact numbers into any row.
@@ -266,12 +333,13 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
   if (input.onChunk && rowIndex % chunkSize !== 0)
     await input.onChunk({ table, chunk: lastChunkReported + 1, rowsLoaded: rowIndex });
   return {
-    rows: rowIndex,
+    rows: rowIndex - firstRow,
     strategy,
     columns: [...loadedColumns],
     unknownColumns: [...unknown],
     generatedColumns: [...generated],
     statements,
+    reference: refResult,
   };
 }
 

@@ -39,10 +39,38 @@ export function copySql(table: string, columns: readonly string[]): string {
   return `copy ${tableSql(table)} (${columns.map(quoteIdent).join(', ')}) from stdin`;
 }
 
-export function jsonbInsertSql(table: string, columns: readonly string[], overriding: boolean): string {
+export function jsonbInsertSql(
+  table: string,
+  columns: readonly string[],
+  overriding: boolean,
+  onConflictDoNothing = false,
+): string {
   const cols = columns.map(quoteIdent).join(', ');
   const t = tableSql(table);
-  return `insert into ${t} (${cols})${overriding ? ' overriding system value' : ''} select ${cols} from jsonb_populate_recordset(null::${t}, $1::jsonb)`;
+  return `insert into ${t} (${cols})${overriding ? ' overriding system value' : ''} select ${cols} from jsonb_populate_recordset(null::${t}, $1::jsonb)${onConflictDoNothing ? ON_CONFLICT : ''}`;
+}
+
+/**
+ * Referential-closure rows are reference data: a row the target already holds (any unique
+ * violation, no conflict target) is kept as it is and the capsule's copy skipped.
+ */
+const ON_CONFLICT = ' on conflict do nothing';
+
+/** The temporary table closure rows are COPYed into (COPY cannot skip conflicting rows itself). */
+export const CLOSURE_STAGE_TABLE = 'replay_closure_stage';
+
+/** The stage: the segment's columns with the target's types, no constraints, no rows. */
+export function createClosureStageSql(table: string, columns: readonly string[]): string {
+  return `create temp table ${CLOSURE_STAGE_TABLE} on commit drop as select ${columns.map(quoteIdent).join(', ')} from ${tableSql(table)} with no data`;
+}
+
+export function insertFromClosureStageSql(
+  table: string,
+  columns: readonly string[],
+  overriding: boolean,
+): string {
+  const cols = columns.map(quoteIdent).join(', ');
+  return `insert into ${tableSql(table)} (${cols})${overriding ? ' overriding system value' : ''} select ${cols} from ${CLOSURE_STAGE_TABLE}${ON_CONFLICT}`;
 }
 
 /** A SQL string literal (for the dry-run script only; the live load always uses parameters). */
