@@ -248,6 +248,12 @@ function printSummary(io: CliIO, r: MaterializeResult, target: string): void {
     disabled: 'content hash check disabled (--no-verify-hashes)',
   }[r.hashCheck];
   io.stdout(`${hashNote}\n`);
+  if (r.closure)
+    io.stdout(
+      `closure: ${r.closure.rows} rows, ${r.closure.alreadyPresent} already present${
+        r.closure.alreadyPresent > 0 ? ' (kept as they were in the target)' : ''
+      }\n`,
+    );
   if (r.rewritten)
     io.stdout(`subject rewritten: ${describeRewrite(r.rewritten)} (${r.rewritten.values} values replaced)\n`);
   else io.stdout('subject not rewritten\n');

@@ -46,8 +46,11 @@ export interface IndexedCapsule {
   counts: Record<string, number>;
   /** "lines" when the file itself is one row per line, "spooled" after the generic pass. */
   layout: 'lines' | 'spooled';
-  /** Streams one table's rows in batches (at most `batchSize` rows each). */
-  rows(table: string, batchSize: number): AsyncGenerator<RowBatch>;
+  /**
+   * Streams one table's rows in batches (at most `batchSize` rows each), from row `fromRow`
+   * (default 0; earlier rows are skipped without being parsed).
+   */
+  rows(table: string, batchSize: number, fromRow?: number): AsyncGenerator<RowBatch>;
   /** Removes temporary files. */
   close(): Promise<void>;
 }
@@ -222,10 +225,10 @@ async function indexLineLayout(path: string, options: OpenOptions): Promise<Inde
     header,
     counts,
     layout: 'lines',
-    rows: (t, batchSize) => {
+    rows: (t, batchSize, fromRow = 0) => {
       const r = ranges.get(t);
       if (!r || r.end <= r.start) return emptyRows();
-      return rowsFromRange(path, encoding === 'json' ? null : options, r, t, batchSize);
+      return rowsFromRange(path, encoding === 'json' ? null : options, r, t, batchSize, fromRow);
     },
     close: async () => {},
   };
@@ -240,12 +243,13 @@ async function* rowsFromRange(
   range: ByteRange,
   table: string,
   batchSize: number,
+  fromRow: number,
 ): AsyncGenerator<RowBatch> {
   const stream = decodeOptions
     ? await openCapsuleText(path, decodeOptions)
     : createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: 1 << 18 });
   const base = decodeOptions ? 0 : range.start;
-  yield* parseLines(stream, base, range, table, batchSize, path);
+  yield* parseLines(stream, base, range, table, batchSize, path, fromRow);
 }
 
 async function* parseLines(
@@ -255,6 +259,7 @@ async function* parseLines(
   table: string,
   batchSize: number,
   path: string,
+  fromRow = 0,
 ): AsyncGenerator<RowBatch> {
   let carry: Buffer | null = null;
   let offset = base;
@@ -266,6 +271,10 @@ async function* parseLines(
     let e = lastNonSpace(buf, start, end);
     if (e < s) return;
     if (buf[e] === 44) e = lastNonSpace(buf, s, e);
+    if (index < fromRow) {
+      index++;
+      return;
+    }
     const text = buf.toString('utf8', s, e + 1);
     try {
       batch.rows.push(parseRowLine(text));
@@ -356,11 +365,11 @@ async function spoolGeneric(path: string, options: OpenOptions): Promise<Indexed
       header: scan.header,
       counts: scan.counts,
       layout: 'spooled',
-      rows: (t, batchSize) => {
+      rows: (t, batchSize, fromRow = 0) => {
         const f = files.get(t);
         if (!f || f.bytes === 0) return emptyRows();
         const stream = createReadStream(f.path, { highWaterMark: 1 << 18 });
-        return parseLines(stream, 0, { start: 0, end: f.bytes }, t, batchSize, path);
+        return parseLines(stream, 0, { start: 0, end: f.bytes }, t, batchSize, path, fromRow);
       },
       close: () => rm(dir, { recursive: true, force: true }),
     };

@@ -4,7 +4,8 @@
  *
  * One transaction: the graph goes into a temporary table; each capsule table's graph rows are
  * deleted with its `deletePredicate` in reverse load order; rows are inserted in load order
- * (COPY or jsonb_populate_recordset, see load-table.ts); owned sequences are moved past the
+ * (COPY or jsonb_populate_recordset, see load-table.ts; referential-closure rows first, as
+ * reference data with ON CONFLICT DO NOTHING, see closure-rows.ts); owned sequences are moved past the
  * loaded maximum; the graph's rows are counted (and content-hashed when the capsule has an
  * integrity record) and compared with the capsule; only then COMMIT. Any failure rolls back, and
  * a killed process leaves Postgres to roll back, so the target is never half-loaded.
@@ -23,7 +24,15 @@ import { connect, describePgError } from '../connect.js';
 import { planLoadOrder } from '../load-order.js';
 import { indexCapsule } from './capsule-rows.js';
 import { checkCapsule } from './check.js';
-import { type LoadStrategy, loadTable, withoutValues } from './load-table.js';
+import {
+  closureOnlyTables,
+  closureRowCount,
+  type ReferenceKey,
+  readReferenceKey,
+  takeRows,
+  verifyClosureTable,
+} from './closure-rows.js';
+import { type LoadStrategy, loadTable, type TableLoadResult, withoutValues } from './load-table.js';
 import {
   catalogName,
   copySql,
@@ -112,7 +121,26 @@ export interface MaterializeResult {
   sequences: { sequence: string; value: string }[];
   warnings: string[];
   explain?: { statement: string; plan: string }[];
+  /** Referential-closure rows (reference data, ON CONFLICT DO NOTHING); null when the capsule has none. */
+  closure: ClosureLoadReport | null;
   durationMs: number;
+}
+
+export interface ClosureLoadReport {
+  rows: number;
+  /** Closure rows the target already held (some unique key): kept as they were, not replaced. */
+  alreadyPresent: number;
+  tables: {
+    table: string;
+    rows: number;
+    alreadyPresent: number;
+    /**
+     * `key`: every closure row's key was looked up in the target after the load; `whole-table`:
+     * the table was created empty by --create-schema and checked whole; `no-key`: the target
+     * table has no primary key or unique index, so only a count range was checked.
+     */
+    check: 'key' | 'whole-table' | 'no-key';
+  }[];
 }
 
 export async function materializeCapsule(options: MaterializeOptions): Promise<MaterializeResult> {
@@ -133,6 +161,12 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
   try {
     phase('index');
     const tablesInCapsule = checkCapsule(options.manifest, capsule, options.capsulePath);
+    // Referential-closure rows per table: the last n rows of each table's array.
+    const closureCounts = new Map<string, number>();
+    for (const t of tablesInCapsule) {
+      const n = closureRowCount(capsule.header, t, capsule.counts[t] ?? 0, options.capsulePath);
+      if (n > 0) closureCounts.set(t, n);
+    }
     const subjectKeys = options.manifest.subjectKeys;
     const rewrite = options.rewrite
       ? planSubjectRewrite(subjectKeys, capsule.header.subject, options.rewrite, options.rewriteSource)
@@ -212,11 +246,12 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
 
       const byName = new Map(manifestTables.map((t) => [t.name, t]));
       if (options.explain) {
-        const explain = await explainStatements(client, loadOrder, byName, targets);
+        const explain = await explainStatements(client, loadOrder, byName, targets, closureCounts);
         await client.query('rollback');
         inTransaction = false;
         return {
           status: 'explained',
+          closure: null,
           strategy,
           reader: capsule.layout,
           counts: [],
@@ -246,21 +281,61 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       }
       phase('delete');
 
+      const integrity = capsule.header.integrity;
+      const hashCheck: MaterializeResult['hashCheck'] =
+        options.verifyHashes === false
+          ? 'disabled'
+          : !integrity
+            ? 'no-integrity-record'
+            : rewriter
+              ? 'skipped-after-rewrite'
+              : 'verified';
       const tables: TableLoadStats[] = [];
       const hashColumns = new Map<string, string[] | null>();
+      // Closure rows loaded as reference data (tables that existed before this load).
+      const references = new Map<
+        string,
+        { key: ReferenceKey | null; result: NonNullable<TableLoadResult['reference']> }
+      >();
       for (const table of loadOrder) {
         const t0 = performance.now();
-        const result = await loadTable({
+        const base = {
           client,
           table,
           target: targets.get(catalogName(table))!,
           strategy,
           chunkSize,
-          batches: capsule.rows(table, chunkSize),
           rewriter,
           serverError: () => connectionErrors.find(hasSqlState),
-          onChunk: options.onProgress ? (info) => options.onProgress!({ phase: 'load', ...info }) : undefined,
-        });
+          onChunk: options.onProgress
+            ? (info: { table: string; chunk: number; rowsLoaded: number }) =>
+                options.onProgress!({ phase: 'load', ...info })
+            : undefined,
+        };
+        const closureRows = closureCounts.get(table) ?? 0;
+        let result: TableLoadResult;
+        if (closureRows === 0 || createdEmpty.has(table)) {
+          // No closure rows, or a table --create-schema just created: nothing to conflict with.
+          result = await loadTable({ ...base, batches: capsule.rows(table, chunkSize) });
+        } else {
+          const key = await readReferenceKey(client, schema, catalogName(table));
+          const graphRows = capsule.counts[table]! - closureRows;
+          // Closure rows first: they are the parents the table's graph rows point at (a
+          // self-reference like referred_by or reply_to needs them in before a row that uses them).
+          // They are the table's last rows, read from their own offset.
+          const closure = await loadTable({
+            ...base,
+            batches: capsule.rows(table, chunkSize, graphRows),
+            firstRow: graphRows,
+            reference: { keyColumns: key?.columns ?? null, hash: hashCheck === 'verified' },
+          });
+          references.set(table, { key, result: closure.reference! });
+          const graph =
+            graphRows > 0
+              ? await loadTable({ ...base, batches: takeRows(capsule.rows(table, chunkSize), graphRows) })
+              : null;
+          result = graph ? mergeLoads(graph, closure) : closure;
+        }
         const ms = performance.now() - t0;
         if (result.rows !== capsule.counts[table]) {
           throw new FailureError(
@@ -301,15 +376,6 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       const sequences = await bumpSequences(client, loadOrder, targets, hashColumns);
       phase('sequences');
 
-      const integrity = capsule.header.integrity;
-      const hashCheck: MaterializeResult['hashCheck'] =
-        options.verifyHashes === false
-          ? 'disabled'
-          : !integrity
-            ? 'no-integrity-record'
-            : rewriter
-              ? 'skipped-after-rewrite'
-              : 'verified';
       const counts: TableCount[] = [];
       const problems: string[] = [];
       // The exporter renders rows with these settings; hashes compare the same text forms.
@@ -318,15 +384,41 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
         await options.onProgress?.({ phase: 'verify', table });
         const whole = createdEmpty.has(table) || !byName.has(table);
         const predicate = whole ? 'true' : byName.get(table)!.deletePredicate!;
-        const database = await countGraphRows(client, table, predicate);
         const expected = capsule.counts[table]!;
-        let hashMatch: boolean | null = null;
         const columns = hashColumns.get(table);
         const recorded = integrity?.tables[table];
-        // Closure rows in a table that existed: some may not match the deletePredicate, and a
-        // closure-only table may hold other rows; count a range and skip the hash.
-        const closureRows = whole && createdEmpty.has(table) ? 0 : closureRowCount(capsule.header, table);
-        if (closureRows > 0 || (!byName.has(table) && !createdEmpty.has(table))) {
+        const closureRows = closureCounts.get(table) ?? 0;
+        const reference = references.get(table);
+        if (reference?.key) {
+          // Closure rows into a table that existed: graph rows checked as always (closure keys
+          // excluded), every closure row's key must be present (kept or inserted).
+          const check = await verifyClosureTable(client, {
+            table,
+            predicate: byName.has(table) ? predicate : null,
+            expected,
+            closureRows,
+            key: reference.key,
+            keys: reference.result.keys,
+            inserted: reference.result.inserted,
+            hash:
+              hashCheck === 'verified' && recorded && columns && reference.result.hash
+                ? { recorded: recorded.sha256, columns, closure: reference.result.hash }
+                : null,
+          });
+          problems.push(...check.problems);
+          if (check.keysWithNull > 0)
+            warnings.push(
+              `${table}: ${check.keysWithNull} referential-closure rows have a NULL in their key (${reference.key.columns.join(', ')}; redacted?) and could not be looked up in the target`,
+            );
+          counts.push({ table, capsule: expected, database: check.database, hashMatch: check.hashMatch });
+          continue;
+        }
+        const database = await countGraphRows(client, table, predicate);
+        let hashMatch: boolean | null = null;
+        if (reference || (!byName.has(table) && !createdEmpty.has(table))) {
+          // No key to look closure rows up by (the target table has no primary key or unique
+          // index): some closure rows may not match the deletePredicate, and a closure-only table
+          // may hold other rows; count a range and skip the hash.
           const low = byName.has(table) ? expected - closureRows : expected;
           const ok = byName.has(table) ? database >= low && database <= expected : database >= expected;
           if (!ok)
@@ -370,6 +462,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       phase('commit');
       return {
         status: 'ok',
+        closure: closureReport(closureCounts, references, createdEmpty),
         strategy,
         reader: capsule.layout,
         counts,
@@ -398,27 +491,41 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
   }
 }
 
-/** The capsule's referential-closure record: rows it added per table (closure.ts). */
-function closureRowCount(header: CapsuleHeader, table: string): number {
-  const c = header.closure as { tables?: Record<string, { rows?: unknown }> } | undefined;
-  const n = c?.tables?.[table]?.rows;
-  return typeof n === 'number' ? n : 0;
+function closureReport(
+  closureCounts: Map<string, number>,
+  references: Map<string, { key: ReferenceKey | null; result: { inserted: number } }>,
+  createdEmpty: Set<string>,
+): ClosureLoadReport | null {
+  if (closureCounts.size === 0) return null;
+  const tables: ClosureLoadReport['tables'] = [];
+  for (const [table, rows] of closureCounts) {
+    const ref = references.get(table);
+    tables.push({
+      table,
+      rows,
+      alreadyPresent: ref ? rows - ref.result.inserted : 0,
+      check: createdEmpty.has(table) || !ref ? 'whole-table' : ref.key ? 'key' : 'no-key',
+    });
+  }
+  return {
+    rows: tables.reduce((s, t) => s + t.rows, 0),
+    alreadyPresent: tables.reduce((s, t) => s + t.alreadyPresent, 0),
+    tables,
+  };
 }
 
-/** Capsule tables the manifest does not declare that referential closure added, parents first. */
-function closureOnlyTables(
-  manifest: Manifest,
-  header: CapsuleHeader,
-  inCapsule: readonly string[],
-): string[] {
-  const declared = new Set(manifest.postgres.tables.map((t) => t.name));
-  const extra = inCapsule.filter((t) => !declared.has(t));
-  const schemaOrder = (header.schema as { tables?: { name?: unknown }[] } | undefined)?.tables
-    ?.map((t) => t.name)
-    .filter((n): n is string => typeof n === 'string');
-  if (schemaOrder && extra.every((t) => schemaOrder.includes(t)))
-    return schemaOrder.filter((t) => extra.includes(t));
-  return [...extra].reverse();
+/** One table loaded in two parts (graph rows, then closure rows) as one result. */
+function mergeLoads(a: TableLoadResult, b: TableLoadResult): TableLoadResult {
+  const union = (x: string[], y: string[]) => [...new Set([...x, ...y])];
+  return {
+    rows: a.rows + b.rows,
+    strategy: a.strategy === 'jsonb' || b.strategy === 'jsonb' ? 'jsonb' : a.strategy,
+    columns: union(a.columns, b.columns),
+    unknownColumns: union(a.unknownColumns, b.unknownColumns),
+    generatedColumns: union(a.generatedColumns, b.generatedColumns),
+    statements: a.statements + b.statements,
+    reference: b.reference,
+  };
 }
 
 function hasSqlState(e: unknown): boolean {
@@ -508,6 +615,7 @@ async function explainStatements(
   loadOrder: readonly string[],
   byName: Map<string, ManifestTable>,
   targets: Awaited<ReturnType<typeof readTargetTables>>,
+  closureCounts: Map<string, number>,
 ): Promise<{ statement: string; plan: string }[]> {
   const out: { statement: string; plan: string }[] = [];
   const explain = async (statement: string, params: unknown[] = []) => {
@@ -522,6 +630,8 @@ async function explainStatements(
     const overriding = cols.some((c) => c.identityAlways);
     const names = cols.map((c) => c.name);
     await explain(jsonbInsertSql(table, names, overriding), ['[]']);
+    // Referential-closure rows: reference data, rows the target holds are kept.
+    if (closureCounts.has(table)) await explain(jsonbInsertSql(table, names, overriding, true), ['[]']);
     out.push({
       statement: copySql(table, names),
       plan: '(COPY is not explainable; it appends rows without a plan)',

@@ -278,10 +278,7 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
                 fail(err, null, segment);
               }
             }
-            copy = new CopyWriter(
-              client,
-              copySql(refResult ? CLOSURE_STAGE_TABLE : table, segment.columns),
-            );
+            copy = new CopyWriter(client, copySql(refResult ? CLOSURE_STAGE_TABLE : table, segment.columns));
             statements++;
           }
           // A rewrite may put exact numbers into any row.

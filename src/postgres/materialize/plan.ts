@@ -3,6 +3,8 @@
  * target's catalog the load order comes from `tableOrder` alone (omitted tables appended) and COPY
  * values are encoded without column types (so a JSON string in a json/jsonb column is shown as
  * plain text); the live load uses the catalog. Only the first rows of each table are shown.
+ * Referential-closure rows (the last n rows of a table, and tables only closure added) are shown
+ * as the live load sends them: conflict-tolerant inserts (jsonb) or a stage table (copy).
  */
 
 import type { OpenOptions } from '../../capsule/open.js';
@@ -13,8 +15,19 @@ import { type ColumnCodec, copyLine } from '../copy-encoding.js';
 import { planLoadOrder } from '../load-order.js';
 import { indexCapsule } from './capsule-rows.js';
 import { checkCapsule } from './check.js';
+import { closureOnlyTables, closureRowCount } from './closure-rows.js';
 import type { LoadStrategy } from './load-table.js';
-import { copySql, createGraphSql, deleteSql, GRAPH_TABLE, jsonbInsertSql, literal } from './sql.js';
+import {
+  CLOSURE_STAGE_TABLE,
+  copySql,
+  createClosureStageSql,
+  createGraphSql,
+  deleteSql,
+  GRAPH_TABLE,
+  insertFromClosureStageSql,
+  jsonbInsertSql,
+  literal,
+} from './sql.js';
 
 export interface PlanOptions {
   manifest: Manifest;
@@ -45,17 +58,25 @@ export async function planMaterialization(options: PlanOptions): Promise<string>
       for (const k of keys) e[k] = g[k] ?? null;
       return rewriter ? rewriter.rewriteObject(e) : e;
     });
-    const order = planLoadOrder({
-      declared: options.manifest.postgres.tables.map((t) => t.name),
-      tableOrder: options.manifest.postgres.tableOrder,
-      foreignKeys: [],
-    }).order.filter((t) => tables.includes(t));
+    const closureOnly = closureOnlyTables(options.manifest, capsule.header, tables);
+    const order = [
+      ...closureOnly,
+      ...planLoadOrder({
+        declared: options.manifest.postgres.tables.map((t) => t.name),
+        tableOrder: options.manifest.postgres.tableOrder,
+        foreignKeys: [],
+      }).order.filter((t) => tables.includes(t)),
+    ];
     const byName = new Map(options.manifest.postgres.tables.map((t) => [t.name, t]));
     const out: string[] = [
       `-- replay-env materialize-postgres --dry-run-sql (strategy ${strategy}, chunk size ${chunkSize})`,
       '-- built without connecting: load order from tableOrder (foreign keys are read from the target at load time);',
       `-- COPY values encoded without the target's column types; at most ${sample} data rows shown per table.`,
     ];
+    if (closureOnly.length > 0)
+      out.push(
+        `-- tables only referential closure added (loaded first, never deleted from): ${closureOnly.join(', ')}`,
+      );
     if (rewrite) out.push(`-- subject rewrite: ${describeRewrite(rewrite)}`);
     out.push('begin;', 'set constraints all deferred;', `${createGraphSql(keys)};`);
     out.push(
@@ -63,37 +84,42 @@ export async function planMaterialization(options: PlanOptions): Promise<string>
         .map((k) => `"${k}" text`)
         .join(', ')});`,
     );
-    for (const t of [...order].reverse()) out.push(`${deleteSql(t, byName.get(t)!.deletePredicate!)};`);
+    for (const t of [...order].reverse())
+      if (byName.has(t)) out.push(`${deleteSql(t, byName.get(t)!.deletePredicate!)};`);
     for (const t of order) {
       const total = capsule.counts[t] ?? 0;
       if (total === 0) {
         out.push(`-- ${t}: no rows`);
         continue;
       }
-      let rows: Record<string, unknown>[] = [];
-      for await (const batch of capsule.rows(t, sample)) {
-        rows = batch.rows;
-        break;
+      const closureRows = closureRowCount(capsule.header, t, total, options.capsulePath);
+      const graphRows = total - closureRows;
+      // The first rows of each part: graph rows, then closure rows (the table's last rows), which
+      // load first (parents of the graph rows).
+      const graphSample: Record<string, unknown>[] = [];
+      const closureSample: Record<string, unknown>[] = [];
+      let index = 0;
+      read: for await (const batch of capsule.rows(t, 1000)) {
+        for (const row of batch.rows) {
+          if (index < graphRows) {
+            if (graphSample.length < sample) graphSample.push(row);
+          } else if (closureSample.length < sample) closureSample.push(row);
+          index++;
+          if (
+            graphSample.length >= Math.min(sample, graphRows) &&
+            closureSample.length >= Math.min(sample, closureRows)
+          )
+            break read;
+        }
       }
-      if (rewriter) for (const r of rows) rewriter.rewriteObject(r);
-      const columns = Object.keys(rows[0] ?? {});
-      const more = total - rows.length;
-      if (strategy === 'copy') {
-        out.push(`${copySql(t, columns)};`);
-        const codecs: ColumnCodec[] = columns.map((c) => guessCodec(rows, c));
-        for (const r of rows) out.push(copyLine(r, columns, codecs).replace(/\n$/, ''));
-        out.push('\\.');
-        if (more > 0) out.push(`-- … ${more} more rows elided`);
-      } else {
-        const chunks = Math.ceil(total / chunkSize);
+      if (rewriter) for (const r of [...graphSample, ...closureSample]) rewriter.rewriteObject(r);
+      if (closureRows > 0) {
         out.push(
-          `${jsonbInsertSql(t, columns, false).replace('$1::jsonb', `${literal(stringifyExact(rows))}::jsonb`)};`,
+          `-- ${t}: ${closureRows} row${closureRows === 1 ? '' : 's'} added by referential closure: reference data, a row the target already holds (any unique key) is kept`,
         );
-        if (more > 0)
-          out.push(
-            `-- … ${more} more rows elided (${chunks} chunk${chunks === 1 ? '' : 's'} of at most ${chunkSize} rows)`,
-          );
+        renderRows(out, t, closureSample, closureRows, true, strategy, chunkSize);
       }
+      if (graphRows > 0) renderRows(out, t, graphSample, graphRows, false, strategy, chunkSize);
     }
     out.push(
       '-- then: move owned sequences past the loaded maximum, count (and hash) the graph rows per table',
@@ -102,6 +128,39 @@ export async function planMaterialization(options: PlanOptions): Promise<string>
     return `${out.join('\n')}\n`;
   } finally {
     await capsule.close();
+  }
+}
+
+/** One table part's INSERT (jsonb) or COPY (copy) with its sample rows; closure rows conflict-tolerant. */
+function renderRows(
+  out: string[],
+  t: string,
+  rows: Record<string, unknown>[],
+  total: number,
+  closure: boolean,
+  strategy: LoadStrategy,
+  chunkSize: number,
+): void {
+  const columns = Object.keys(rows[0] ?? {});
+  const more = total - rows.length;
+  if (strategy === 'copy') {
+    if (closure) out.push(`${createClosureStageSql(t, columns)};`);
+    out.push(`${copySql(closure ? CLOSURE_STAGE_TABLE : t, columns)};`);
+    const codecs: ColumnCodec[] = columns.map((c) => guessCodec(rows, c));
+    for (const r of rows) out.push(copyLine(r, columns, codecs).replace(/\n$/, ''));
+    out.push('\\.');
+    if (more > 0) out.push(`-- … ${more} more rows elided`);
+    if (closure)
+      out.push(`${insertFromClosureStageSql(t, columns, false)};`, `drop table ${CLOSURE_STAGE_TABLE};`);
+  } else {
+    const chunks = Math.ceil(total / chunkSize);
+    out.push(
+      `${jsonbInsertSql(t, columns, false, closure).replace('$1::jsonb', `${literal(stringifyExact(rows))}::jsonb`)};`,
+    );
+    if (more > 0)
+      out.push(
+        `-- … ${more} more rows elided (${chunks} chunk${chunks === 1 ? '' : 's'} of at most ${chunkSize} rows)`,
+      );
   }
 }
 

@@ -13,17 +13,32 @@ import { parseRowLine } from './capsule-rows.js';
 import { graphRowsWhere, tableSql } from './sql.js';
 
 export async function countGraphRows(client: pg.Client, table: string, predicate: string): Promise<number> {
+  return countRowsWhere(client, table, graphRowsWhere(predicate));
+}
+
+/** Rows of `table` (alias t) matching a SQL condition. */
+export async function countRowsWhere(client: pg.Client, table: string, where: string): Promise<number> {
   const { rows } = await client.query<{ n: string }>(
-    `select count(*) as n from ${tableSql(table)} t where ${graphRowsWhere(predicate)}`,
+    `select count(*) as n from ${tableSql(table)} t where ${where}`,
   );
   return Number(rows[0]!.n);
 }
 
 /** Content hash (capsule/integrity.ts) of the graph's rows in the target, over `columns` only. */
-export async function hashGraphRows(
+export function hashGraphRows(
   client: pg.Client,
   table: string,
   predicate: string,
+  columns: readonly string[],
+): Promise<{ rows: number; sha256: string }> {
+  return hashRowsWhere(client, table, graphRowsWhere(predicate), columns);
+}
+
+/** Content hash of the rows of `table` (alias t) matching a SQL condition, over `columns` only. */
+export async function hashRowsWhere(
+  client: pg.Client,
+  table: string,
+  where: string,
   columns: readonly string[],
 ): Promise<{ rows: number; sha256: string }> {
   const hasher = new TableHasher();
@@ -31,9 +46,7 @@ export async function hashGraphRows(
   // COPY TO streams without holding the table in memory. JSON text has no raw tab/newline/CR, so
   // the only COPY TEXT escape that can occur in it is the doubled backslash.
   const stream = client.query(
-    copyTo(
-      `copy (select to_jsonb(t) from ${tableSql(table)} t where ${graphRowsWhere(predicate)}) to stdout`,
-    ),
+    copyTo(`copy (select to_jsonb(t) from ${tableSql(table)} t where ${where}) to stdout`),
   );
   let carry = '';
   const handle = (line: string) => {
