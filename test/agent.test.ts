@@ -143,10 +143,7 @@ describe('a coding agent drives the loop through --json', () => {
     expect(trace.materialization.status).toBe('ok');
     expect(trace.gate.decision).toBe('continue');
 
-    const judged = json(
-      'judge',
-      await cli(['judge', '--trace', tracePath, '--app', app, '--json']),
-    );
+    const judged = json('judge', await cli(['judge', '--trace', tracePath, '--app', app, '--json']));
     expect(judged.kind).toBe('replay-env.judgement');
     expect(judged.decision).toBe('continue');
   });
