@@ -26,6 +26,7 @@ import { build } from 'esbuild';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { startEmbeddedPostgres } from '../src/postgres/embedded.js';
+import { launcherNodeFlags, loadAverage } from './launcher-flags.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const OUT = join(ROOT, 'bench', 'out');
@@ -142,6 +143,8 @@ async function describeMachine(url: string, hasPsql: boolean): Promise<string> {
 
 async function main() {
   mkdirSync(OUT, { recursive: true });
+  const loadBefore = loadAverage();
+  const nodeFlags = launcherNodeFlags();
   console.log(`export bench: ${ROWS} rows of ~${ROW_BYTES} bytes, ${RUNS} run(s) each`);
   const server = await startEmbeddedPostgres({ parentDir: OUT });
   try {
@@ -263,6 +266,7 @@ async function main() {
       const r = await timed(
         process.execPath,
         [
+          ...nodeFlags,
           cliBundle,
           'export-postgres',
           '--app',
@@ -338,13 +342,8 @@ async function main() {
       '',
       `### export: ${ROWS.toLocaleString('en-US')} rows, ~${avg.toFixed(0)} bytes/row (${new Date().toISOString()})`,
       '',
-      `Machine: ${machine}. Load average at the end: ${os
-        .loadavg()
-        .map((x) => x.toFixed(1))
-        .join(
-          ' / ',
-        )} (the machine is shared with other work; compare rows within one run). Table: ${tableSize}. Graph: one subject covering every row; \`orderBy e.id\`.`,
-      '(b) runs the CLI as a child process (bundled JS, `node`); wall time includes process start. Client RSS from `/usr/bin/time -f %M`; backend memory sampled every 50 ms from /proc/<pid>/status of the serving backend.',
+      `Machine: ${machine}. Load average (1/5/15 min) before: ${loadBefore}; after: ${loadAverage()}. Table: ${tableSize}. Graph: one subject covering every row; \`orderBy e.id\`.`,
+      `(b) runs the CLI as a child process (bundled JS, \`node ${nodeFlags.join(' ')}\`, the launcher's flags); wall time includes process start. Client RSS from \`/usr/bin/time -f %M\`; backend memory sampled every 50 ms from /proc/<pid>/status of the serving backend.`,
       '',
       ...lines,
       '',

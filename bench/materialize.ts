@@ -29,6 +29,7 @@ import { build } from 'esbuild';
 import pg from 'pg';
 import { canonicalJson, contentHash, INTEGRITY_ALGORITHM, TableHasher } from '../src/capsule/integrity.js';
 import { startEmbeddedPostgres } from '../src/postgres/embedded.js';
+import { launcherNodeFlags, loadAverage } from './launcher-flags.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const OUT = join(ROOT, 'bench', 'out', 'materialize');
@@ -149,6 +150,8 @@ function median(xs: number[]): number {
 }
 
 async function main() {
+  const loadBefore = loadAverage();
+  const nodeFlags = launcherNodeFlags();
   const server = await startEmbeddedPostgres();
   try {
     const url = await server.createDatabase('bench_materialize');
@@ -212,10 +215,14 @@ process.stdout.write(JSON.stringify({ ms: r.durationMs, phases: r.phases, reader
           await client.query('checkpoint');
           const r = await new Promise<{ ms: number; phases: Record<string, number>; rssKb: number }>(
             (resolve, reject) => {
-              const child = spawn(process.execPath, [join(OUT, 'runner.mjs'), capsule, url, strategy], {
-                cwd: ROOT,
-                stdio: ['ignore', 'pipe', 'pipe'],
-              });
+              const child = spawn(
+                process.execPath,
+                [...nodeFlags, join(OUT, 'runner.mjs'), capsule, url, strategy],
+                {
+                  cwd: ROOT,
+                  stdio: ['ignore', 'pipe', 'pipe'],
+                },
+              );
               let out = '';
               let err = '';
               child.stdout.on('data', (d) => {
@@ -252,14 +259,9 @@ process.stdout.write(JSON.stringify({ ms: r.durationMs, phases: r.phases, reader
       '',
       `Machine: ${os.cpus().length} vCPU (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, PostgreSQL ${version} (embedded, fsync off), ${spawnSync('psql', ['--version'], { encoding: 'utf8' }).stdout.trim()}.`,
       `Table \`events\` (bigint pk, 2 text ids over 100 users, kind, timestamptz, small nested jsonb payload${FLOATS ? ' with a fractional number' : ''}, note), ~${Math.round(readFileSync(join(OUT, `events-${SIZES[0]}${FLOATS ? '-floats' : ''}.csv`)).length / SIZES[0]!)} bytes/row as CSV. Capsule in the exporter's one-row-per-line layout${INTEGRITY ? ', with an integrity record (content hashes recomputed after the load)' : ', without an integrity record (counts verified, no content hashing)'}; graph of 100 subjects; chunk size 1000; \`truncate\` + \`checkpoint\` before every run; medians of ${RUNS}.`,
-      'Raw = wall time of `psql -c "\\copy events (…) from file csv"`. copy/jsonb = in-process duration of `materializeCapsule` (index pass, transaction, delete, load, sequences, verification, commit) in a child `node` process; RSS = its `maxRSS`.',
+      `Raw = wall time of \`psql -c "\\copy events (…) from file csv"\`. copy/jsonb = in-process duration of \`materializeCapsule\` (index pass, transaction, delete, load, sequences, verification, commit) in a child process (\`node ${nodeFlags.join(' ')}\`, the launcher's flags); RSS = its \`maxRSS\`.`,
       '',
-      `Load average at the end: ${os
-        .loadavg()
-        .map((l) => l.toFixed(1))
-        .join(
-          ' / ',
-        )} (the machine is shared with other work; compare rows within one run). All runs (ms): ${results
+      `Load average (1/5/15 min) before: ${loadBefore}; after: ${loadAverage()}. All runs (ms): ${results
         .map((r) => `${r.size / 1000}k ${r.label} ${r.runs.map((x) => Math.round(x.ms)).join('/')}`)
         .join('; ')}.`,
       '',

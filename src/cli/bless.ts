@@ -23,7 +23,7 @@ export const registerBless: RegisterCommand = (program, io) => {
   program
     .command('bless')
     .description(
-      'promote a good trace to the golden trace of its app/scenario (learns noise from a second trace)',
+      'Promote a good trace to the golden trace of its app/scenario (learns noise from a second trace).',
     )
     .requiredOption('--trace <file>', 'the trace to bless')
     .option(

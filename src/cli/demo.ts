@@ -57,7 +57,7 @@ export const registerDemo: RegisterCommand = (program, io, setExitCode) => {
   program
     .command('demo')
     .description(
-      'run the whole loop with nothing installed: embedded "production" → export → embedded replay → run → judge',
+      'Run the whole loop with nothing installed: embedded "production" → export → embedded replay → run → judge.',
     )
     .option('--out-dir <dir>', 'where the capsule, trace and judgement go', '.replay/demo')
     .option('--keep', 'keep the replay database running at the end (prints its URL; Ctrl-C stops it)')

@@ -27,7 +27,7 @@ interface JudgeFlags {
 export const registerJudge: RegisterCommand = (program, io, setExitCode) => {
   program
     .command('judge')
-    .description('judge a trace against its golden and the gate policy: block / warn / continue')
+    .description('Judge a trace against its golden and the gate policy: block / warn / continue.')
     .requiredOption('--trace <file>', 'the trace written by `replay-env run`')
     .option(
       '--golden <dir>',

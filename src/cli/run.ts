@@ -262,7 +262,7 @@ export const registerRun: RegisterCommand = (program, io, setExitCode) => {
   program
     .command('run')
     .description(
-      "materialize a capsule, run the app's commands and probes against the replay, and record the trace",
+      "Materialize a capsule, run the app's commands and probes against the replay, and record the trace.",
     )
     .requiredOption('--app <manifest>', 'the app manifest (JSON)')
     .option('--capsule <file>', 'capsule to materialize first (and describe in the trace)')
