@@ -84,6 +84,8 @@ export interface TableLoadResult {
   reference: ReferenceLoadResult | null;
 }
 
+const CHUNK_SAVEPOINT = 'replay_chunk';
+
 /** Up to this many characters are collected before one write to the COPY stream. */
 const COPY_WRITE_CHARS = 1 << 18;
 
@@ -117,6 +119,8 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
   let jsonbTexts: string[] = [];
   // jsonb: one chunk in flight while the next is read and encoded (resolves to its error, if any).
   let inflight: Promise<unknown> | null = null;
+  // The savepoint a failed chunk rolls back to (to find its failing row), taken before each chunk.
+  let savepointOpen = false;
   const awaitInflight = async () => {
     if (!inflight) return;
     const err = await inflight;
@@ -225,15 +229,22 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
       input.rewriter || texts.length !== rows.length ? stringifyExact(rows) : `[${texts.join(',')}]`;
     await awaitInflight();
     const send = async () => {
-      await client.query('savepoint replay_chunk');
       try {
+        if (!savepointOpen) {
+          await client.query(`savepoint ${CHUNK_SAVEPOINT}`);
+          savepointOpen = true;
+        }
         const r = await client.query(sql, [param]);
         if (refResult) refResult.inserted += r.rowCount ?? 0;
       } catch (err) {
         const row = await findFailingRow(client, sql, rows).catch(() => null);
         fail(err, row === null ? null : first + row, { ...seg, firstRow: first });
       }
-      await client.query('release savepoint replay_chunk');
+      // The next chunk's savepoint is taken now, in the same round trip as this one's release and
+      // while the next chunk is still being read, so its insert goes out at once when it is ready.
+      // (A savepoint round trip before every insert waited for this busy JS thread and left the
+      // server idle: ~20% of a 1M-row load.)
+      await client.query(`release savepoint ${CHUNK_SAVEPOINT}; savepoint ${CHUNK_SAVEPOINT}`);
     };
     inflight = send().then(
       () => null,
@@ -320,6 +331,7 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
     else {
       await flushJsonb();
       await awaitInflight();
+      if (savepointOpen) await client.query(`release savepoint ${CHUNK_SAVEPOINT}`);
     }
   } catch (err) {
     // A COPY still open would keep the connection in copy mode: cancel it so ROLLBACK can run.
@@ -342,7 +354,7 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
 
 /** After a chunk failed: roll back to its savepoint and insert row by row to find the culprit. */
 async function findFailingRow(client: pg.Client, sql: string, rows: RowObject[]): Promise<number | null> {
-  await client.query('rollback to savepoint replay_chunk');
+  await client.query(`rollback to savepoint ${CHUNK_SAVEPOINT}`);
   for (let i = 0; i < rows.length; i++) {
     await client.query('savepoint replay_row');
     try {
