@@ -24,7 +24,10 @@ import { isLosslessNumber, stringifyExact } from '../util/exact-json.js';
 export const EXACT_ROW: unique symbol = Symbol('replay-env.exactRow');
 
 export type ColumnCodec =
-  | { kind: 'json' }
+  | {
+      kind: 'json' /** jsonb (parses its input) rather than json (keeps the text as given). */;
+      jsonb?: boolean;
+    }
   | { kind: 'array'; element: 'json' | 'plain'; delimiter: string }
   | { kind: 'plain' };
 

@@ -29,10 +29,13 @@ import { EXACT_ROW } from '../copy-encoding.js';
 
 export type RowObject = Record<string, unknown>;
 
-/** Rows and the exact JSON text each was parsed from (reused by the jsonb strategy). */
+/**
+ * Rows and the exact JSON text of each (reused by the jsonb strategy and the COPY fast path).
+ * `rows` may be parsed lazily, on first access (throwing the capsule's InputError then).
+ */
 export interface RowBatch {
-  rows: RowObject[];
-  texts: string[];
+  readonly rows: RowObject[];
+  readonly texts: string[];
 }
 
 interface ByteRange {
@@ -234,6 +237,38 @@ async function indexLineLayout(path: string, options: OpenOptions): Promise<Inde
   };
 }
 
+/**
+ * A batch of row lines whose objects are parsed on first use of `rows`: the COPY fast path
+ * (row-line-copy.ts) encodes most lines from their text and never needs them.
+ */
+class LineBatch implements RowBatch {
+  readonly texts: string[] = [];
+  #rows: RowObject[] | null = null;
+
+  constructor(
+    private readonly path: string,
+    private readonly table: string,
+    /** Row index (within the table) of the first line. */
+    private readonly firstIndex: number,
+  ) {}
+
+  get rows(): RowObject[] {
+    if (this.#rows) return this.#rows;
+    const rows: RowObject[] = new Array(this.texts.length);
+    for (let i = 0; i < this.texts.length; i++) {
+      try {
+        rows[i] = parseRowLine(this.texts[i]!);
+      } catch (err) {
+        throw new InputError(
+          `${this.path}: tables.${this.table}[${this.firstIndex + i}]: not a valid row (${(err as Error).message})`,
+        );
+      }
+    }
+    this.#rows = rows;
+    return rows;
+  }
+}
+
 async function* emptyRows(): AsyncGenerator<RowBatch> {}
 
 /** Streams the rows of a byte range: a seek for plain files, skip-to-offset for decoded streams. */
@@ -263,7 +298,7 @@ async function* parseLines(
 ): AsyncGenerator<RowBatch> {
   let carry: Buffer | null = null;
   let offset = base;
-  let batch: RowBatch = { rows: [], texts: [] };
+  let batch = new LineBatch(path, table, fromRow);
   const ready: RowBatch[] = [];
   let index = 0;
   const handle = (buf: Buffer, start: number, end: number) => {
@@ -275,17 +310,11 @@ async function* parseLines(
       index++;
       return;
     }
-    const text = buf.toString('utf8', s, e + 1);
-    try {
-      batch.rows.push(parseRowLine(text));
-    } catch (err) {
-      throw new InputError(`${path}: tables.${table}[${index}]: not a valid row (${(err as Error).message})`);
-    }
-    batch.texts.push(text);
+    batch.texts.push(buf.toString('utf8', s, e + 1));
     index++;
-    if (batch.rows.length >= batchSize) {
+    if (batch.texts.length >= batchSize) {
       ready.push(batch);
-      batch = { rows: [], texts: [] };
+      batch = new LineBatch(path, table, index);
     }
   };
   try {
@@ -325,7 +354,7 @@ async function* parseLines(
     }
     if (carry?.length) handle(carry, 0, carry.length);
     while (ready.length > 0) yield ready.shift()!;
-    if (batch.rows.length > 0) yield batch;
+    if (batch.texts.length > 0) yield batch;
   } finally {
     stream.destroy();
   }

@@ -25,6 +25,13 @@ import type { SubjectRewriter } from '../../capsule/rewrite.js';
 import { FailureError } from '../../errors.js';
 import { stringifyExact } from '../../util/exact-json.js';
 import { type ColumnCodec, copyLine } from '../copy-encoding.js';
+import {
+  copyLineFromScan,
+  type FastSegment,
+  fastSegment,
+  RowLineScanner,
+  type RowScan,
+} from '../row-line-copy.js';
 import type { RowBatch, RowObject } from './capsule-rows.js';
 import {
   CLOSURE_STAGE_TABLE,
@@ -96,6 +103,8 @@ interface Segment {
   codecs: ColumnCodec[];
   overriding: boolean;
   firstRow: number;
+  /** The COPY fast path's layout for rows with the same keys in the same order (null: none). */
+  fast?: FastSegment | null;
 }
 
 export async function loadTable(input: TableLoadInput): Promise<TableLoadResult> {
@@ -200,6 +209,20 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
     }
   };
 
+  const flushPending = async () => {
+    try {
+      await flushCopyText();
+    } catch (err) {
+      const seg = segment!;
+      copy = null;
+      fail(err, copyErrorRow(err, seg.firstRow), seg);
+    }
+  };
+
+  // COPY from the row lines' text where possible (not when rows are rewritten or are closure
+  // reference rows: those need the row objects).
+  const scanner = input.strategy === 'copy' && !input.rewriter && !refResult ? new RowLineScanner() : null;
+
   const flushJsonb = async () => {
     if (jsonbRows.length === 0) return;
     const seg = segment!;
@@ -264,9 +287,26 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
 
   try {
     for await (const batch of input.batches) {
-      const batchRows = batch.rows;
-      for (let b = 0; b < batchRows.length; b++) {
-        const row = batchRows[b]!;
+      const texts = batch.texts;
+      const fast = scanner !== null && strategy === 'copy' && texts.length > 0;
+      const count = fast ? texts.length : batch.rows.length;
+      for (let b = 0; b < count; b++) {
+        let scan: RowScan | null = null;
+        if (fast) {
+          // Text-level fast path: the row line straight to a COPY line (no row object).
+          scan = scanner.scanRowLine(texts[b]!);
+          if (scan && copy && segment?.fast) {
+            const line = copyLineFromScan(texts[b]!, scan, segment.fast);
+            if (line !== null) {
+              pendingText.push(line);
+              pendingChars += line.length;
+              rowIndex++;
+              if (pendingChars >= COPY_WRITE_CHARS) await flushPending();
+              continue;
+            }
+          }
+        }
+        const row = batch.rows[b]!;
         // The capsule's hash covers the rows as written (before any rewrite).
         refResult?.hash?.add(row);
         if (input.rewriter) input.rewriter.rewriteObject(row);
@@ -279,6 +319,8 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
           if (strategy === 'copy') await endCopy();
           else await flushJsonb();
           segment = makeSegment(row);
+          if (scan && strategy === 'copy')
+            segment.fast = fastSegment(texts[b]!, scan, segment.columns, segment.codecs);
         }
         if (strategy === 'copy') {
           if (!copy) {
@@ -299,15 +341,7 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
           pendingText.push(line);
           pendingChars += line.length;
           rowIndex++;
-          if (pendingChars >= COPY_WRITE_CHARS) {
-            try {
-              await flushCopyText();
-            } catch (err) {
-              const seg = segment;
-              copy = null;
-              fail(err, copyErrorRow(err, seg.firstRow), seg);
-            }
-          }
+          if (pendingChars >= COPY_WRITE_CHARS) await flushPending();
         } else {
           jsonbRows.push(row);
           jsonbTexts.push(batch.texts[b]!);

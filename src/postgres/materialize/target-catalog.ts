@@ -70,7 +70,7 @@ export async function readTargetTables(
     }
     const isJson = (type: string | null) => type === 'json' || type === 'jsonb';
     let codec: ColumnCodec;
-    if (isJson(r.base_type)) codec = { kind: 'json' };
+    if (isJson(r.base_type)) codec = { kind: 'json', jsonb: r.base_type === 'jsonb' };
     else if (r.is_array)
       codec = {
         kind: 'array',
