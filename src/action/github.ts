@@ -19,34 +19,21 @@ export interface ClientOptions {
 
 export function createOctokit(options: ClientOptions): Octokit {
   const maxRetries = options.rateLimitRetries ?? 3;
+  // Both rate limits: warn, then retry after GitHub's delay up to maxRetries times.
+  const onLimit =
+    (what: string) =>
+    (retryAfter: number, opts: { method: string; url: string }, _o: unknown, count: number) => {
+      core.warning(`GitHub API ${what} for ${opts.method} ${opts.url}; retrying in ${retryAfter}s`);
+      return count < maxRetries;
+    };
   return getOctokit(
     options.token,
     {
       ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
       retry: { retries: 3 },
       throttle: {
-        onRateLimit: (
-          retryAfter: number,
-          opts: { method: string; url: string },
-          _o: unknown,
-          count: number,
-        ) => {
-          core.warning(
-            `GitHub API rate limit hit for ${opts.method} ${opts.url}; retrying in ${retryAfter}s`,
-          );
-          return count < maxRetries;
-        },
-        onSecondaryRateLimit: (
-          retryAfter: number,
-          opts: { method: string; url: string },
-          _o: unknown,
-          count: number,
-        ) => {
-          core.warning(
-            `GitHub API secondary rate limit for ${opts.method} ${opts.url}; retrying in ${retryAfter}s`,
-          );
-          return count < maxRetries;
-        },
+        onRateLimit: onLimit('rate limit hit'),
+        onSecondaryRateLimit: onLimit('secondary rate limit hit'),
       },
     },
     retry,

@@ -7,7 +7,7 @@
  * Canonical JSON: object keys sorted by code unit, no whitespace, numbers exactly as written.
  * Algorithm id: "replay-env.rows-sha256-sum.v1".
  */
-import { createHash } from 'node:crypto';
+import crypto, { createHash } from 'node:crypto';
 import { isLosslessNumber } from '../util/exact-json.js';
 
 export const INTEGRITY_ALGORITHM = 'replay-env.rows-sha256-sum.v1' as const;
@@ -47,23 +47,49 @@ function normalizeNumber(text: string): string {
   return `${sign}${whole}${rest ? `.${rest}` : ''}`;
 }
 
+/**
+ * Sum of row sha256s modulo 2^256. The running sum is kept in 16-bit limbs held in doubles and
+ * folded into a BigInt only every `foldEvery` rows (2^20 · 2^16 stays far below 2^53, so no
+ * precision is lost): the exporter and the materializer hash every row on their hot paths.
+ */
 export class TableHasher {
-  private sum = 0n;
   rows = 0;
+  private limbs = new Float64Array(16); // limb 0 = most significant 16 bits
+  private total = 0n;
+  private sinceFold = 0;
+
+  /** `foldEvery` must stay ≤ 2^36 rows (tests use a small value to exercise folding). */
+  constructor(private readonly foldEvery = 1 << 20) {}
 
   add(row: unknown): void {
     this.addCanonical(canonicalJson(row));
   }
 
   addCanonical(text: string): void {
-    const h = createHash('sha256').update(text, 'utf8').digest('hex');
-    this.sum = (this.sum + BigInt(`0x${h}`)) % MOD;
+    const d = sha256(text);
+    const l = this.limbs;
+    for (let k = 0; k < 16; k++) l[k]! += (d[2 * k]! << 8) | d[2 * k + 1]!;
     this.rows++;
+    if (++this.sinceFold >= this.foldEvery) this.fold();
+  }
+
+  private fold(): void {
+    let v = 0n;
+    for (let k = 0; k < 16; k++) v = (v << 16n) + BigInt(this.limbs[k]!);
+    this.total = (this.total + v) % MOD;
+    this.limbs.fill(0);
+    this.sinceFold = 0;
   }
 
   digest(): string {
-    return this.sum.toString(16).padStart(64, '0');
+    this.fold();
+    return this.total.toString(16).padStart(64, '0');
   }
+}
+
+const oneShot = (crypto as unknown as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
+function sha256(text: string): Buffer {
+  return oneShot ? oneShot('sha256', text, 'buffer') : createHash('sha256').update(text, 'utf8').digest();
 }
 
 /** Hash over subject, graph and every table's hash, in a fixed order. */

@@ -116,6 +116,17 @@ function push(ctx: DiffContext, d: RawDifference): void {
   ctx.out.push(d);
 }
 
+/** A value that differs (same type): fails unless the path is tolerated. */
+function pushChanged(ctx: DiffContext, segs: Segment[], golden: unknown, actual: unknown): void {
+  push(ctx, {
+    segments: segs,
+    change: 'changed',
+    risk: changedRisk(ctx, segs),
+    golden: showValue(golden),
+    actual: showValue(actual),
+  });
+}
+
 function changedRisk(ctx: DiffContext, segs: Segment[]): Risk {
   return ctx.rules.tolerate.covers(segs) ? 'warn' : 'fail';
 }
@@ -163,34 +174,13 @@ export function diffValue(golden: unknown, actual: unknown, segs: Segment[], ctx
       else diffOrdered(golden as unknown[], actual as unknown[], segs, ctx);
       return;
     case 'string':
-      if (!stringsEqual(ctx, golden as string, actual as string))
-        push(ctx, {
-          segments: segs,
-          change: 'changed',
-          risk: changedRisk(ctx, segs),
-          golden: showValue(golden),
-          actual: showValue(actual),
-        });
+      if (!stringsEqual(ctx, golden as string, actual as string)) pushChanged(ctx, segs, golden, actual);
       return;
     case 'number':
-      if (!numbersEqual(golden, actual))
-        push(ctx, {
-          segments: segs,
-          change: 'changed',
-          risk: changedRisk(ctx, segs),
-          golden: showValue(golden),
-          actual: showValue(actual),
-        });
+      if (!numbersEqual(golden, actual)) pushChanged(ctx, segs, golden, actual);
       return;
     default:
-      if (golden !== actual)
-        push(ctx, {
-          segments: segs,
-          change: 'changed',
-          risk: changedRisk(ctx, segs),
-          golden: showValue(golden),
-          actual: showValue(actual),
-        });
+      if (golden !== actual) pushChanged(ctx, segs, golden, actual);
   }
 }
 

@@ -4,7 +4,6 @@
  * redaction this is several times faster than parse + canonicalJson. Must give exactly
  * `canonicalJson(parseExact(text))` (a test checks this on tricky inputs).
  */
-import crypto, { createHash } from 'node:crypto';
 import { canonicalJson } from '../capsule/integrity.js';
 import { LosslessNumber } from '../util/exact-json.js';
 
@@ -161,45 +160,4 @@ export function canonicalFromText(text: string): string {
   sc.ws();
   if (sc.i !== text.length) sc.fail();
   return out;
-}
-
-/**
- * Same digest as capsule/integrity.ts `TableHasher` (sum of row sha256s modulo 2^256), faster:
- * one-shot `crypto.hash` when available and the sum kept in 16-bit limbs held in doubles, folded
- * into a BigInt only every 2^20 rows (2^20 · 2^16 stays far below 2^53, so no precision is lost).
- */
-export class RowHasher {
-  rows = 0;
-  private limbs = new Float64Array(16); // limb 0 = most significant 16 bits
-  private total = 0n;
-  private sinceFold = 0;
-
-  /** `foldEvery` must stay ≤ 2^36 rows (tests use a small value to exercise folding). */
-  constructor(private readonly foldEvery = 1 << 20) {}
-
-  addCanonical(text: string): void {
-    const d = sha256(text);
-    const l = this.limbs;
-    for (let k = 0; k < 16; k++) l[k]! += (d[2 * k]! << 8) | d[2 * k + 1]!;
-    this.rows++;
-    if (++this.sinceFold >= this.foldEvery) this.fold();
-  }
-
-  private fold(): void {
-    let v = 0n;
-    for (let k = 0; k < 16; k++) v = (v << 16n) + BigInt(this.limbs[k]!);
-    this.total = (this.total + v) & ((1n << 256n) - 1n);
-    this.limbs.fill(0);
-    this.sinceFold = 0;
-  }
-
-  digest(): string {
-    this.fold();
-    return this.total.toString(16).padStart(64, '0');
-  }
-}
-
-const oneShot = (crypto as unknown as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
-function sha256(text: string): Buffer {
-  return oneShot ? oneShot('sha256', text, 'buffer') : createHash('sha256').update(text, 'utf8').digest();
 }

@@ -14,7 +14,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { CapsuleKey } from '../capsule/encryption.js';
-import { canonicalJson, contentHash, INTEGRITY_ALGORITHM } from '../capsule/integrity.js';
+import { canonicalJson, contentHash, INTEGRITY_ALGORITHM, TableHasher } from '../capsule/integrity.js';
 import type { GraphEntry } from '../capsule/schema.js';
 import { CapsuleWriter, type WrittenCapsule } from '../capsule/writer.js';
 import { FailureError, ReplayError } from '../errors.js';
@@ -24,7 +24,7 @@ import { mightHoldSecrets, scanValue } from '../redaction/secret-scanner.js';
 import { type ExactJson, parseExact, stringifyExact } from '../util/exact-json.js';
 import { TOOL_NAME, VERSION } from '../version.js';
 import { connect, describePgError } from './connect.js';
-import { canonicalFromText, RowHasher } from './export-canonical.js';
+import { canonicalFromText } from './export-canonical.js';
 import {
   buildExportSql,
   DEFAULT_SINCE_DAYS,
@@ -563,9 +563,9 @@ async function exportTable(
   ctx: TableContext,
   /** Rows written after the query's rows (referential closure). */
   extra: readonly ExactJson[] = [],
-): Promise<RowHasher> {
+): Promise<TableHasher> {
   const entry = sql ? tableEntry(index, table) : `referential closure (${table.name})`;
-  const hasher = new RowHasher();
+  const hasher = new TableHasher();
   const rules = ctx.redactor?.appliesTo(table.name) ? ctx.redactor : null;
   // A rule can only match a row whose text contains `"<field>":` (jsonb writes keys that way).
   const needles = rules

@@ -351,13 +351,7 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
       }
       if (strategy === 'copy' && copy) {
         // Keep the server busy: hand over what this batch produced.
-        try {
-          await flushCopyText();
-        } catch (err) {
-          const seg = segment!;
-          copy = null;
-          fail(err, copyErrorRow(err, seg.firstRow), seg);
-        }
+        await flushPending();
       }
       await reportChunks();
     }
