@@ -59,10 +59,7 @@ export async function databaseChecksum(url: string): Promise<DatabaseChecksum> {
       out[t] = `${r.rows[0]!.n} ${r.rows[0]!.m}`;
     }
     const cat = catalog.rows[0]?.m ?? '';
-    const digest = createHash('sha256')
-      .update(cat)
-      .update(JSON.stringify(out))
-      .digest('hex');
+    const digest = createHash('sha256').update(cat).update(JSON.stringify(out)).digest('hex');
     return { digest, tables: out, catalog: cat };
   } finally {
     await c.end();
