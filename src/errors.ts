@@ -32,3 +32,15 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/**
+ * The operation was cancelled (Ctrl-C / SIGTERM reached the CLI, which aborted the command's
+ * AbortSignal) and has cleaned up: the message says what was left behind (nothing). The CLI exits
+ * with 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
+ */
+export class InterruptedError extends ReplayError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 1, options);
+    this.name = 'InterruptedError';
+  }
+}

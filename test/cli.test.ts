@@ -23,6 +23,7 @@ describe('replay-env CLI', () => {
       'bless',
       'playbook',
       'demo',
+      'keygen',
     ]) {
       expect(r.stdout).toContain(c);
     }

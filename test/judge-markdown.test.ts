@@ -60,8 +60,14 @@ describe('judgement Markdown', () => {
     expect(md).toContain('- block: golden_mismatch — a probe result differs from the golden trace');
     expect(md).toContain('| Golden match | ❌ fail |');
     expect(md).toContain('| fail | me | `$.status` | status | `200` | `500` |');
-    // table cells are escaped
-    expect(md).toContain('`"a \\| pipe \'and\' backticks"`');
+    // A changed value is shown as its shape and a keyed fingerprint, never the value.
+    expect(md).toMatch(
+      /\| fail \| me \| `\$\.json\.name` \| changed \| `string\(3\) #[0-9a-f]{8}` \| `string\(24\) #[0-9a-f]{8}` \|/,
+    );
+    expect(md).not.toContain('pipe');
+    // Opt-in values (private repositories): table cells are escaped.
+    const shown = renderJudgementMarkdown(blockedJudgement(), { showValues: true });
+    expect(shown).toContain('`"a \\| pipe \'and\' backticks"`');
     expect(md).toContain('trace: `/t/run.json`');
     expect(md).not.toContain('Truncated');
   });

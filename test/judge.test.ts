@@ -72,6 +72,9 @@ describe('golden match', () => {
       risk: 'fail',
       golden: '200',
       actual: '404',
+      // Outcomes are public as they are.
+      goldenPublic: '200',
+      actualPublic: '404',
     });
     expect(j.reasons.some((r) => r.startsWith('block: golden_mismatch'))).toBe(true);
   });
@@ -120,7 +123,15 @@ describe('golden match', () => {
     const j = judge(t, g);
     expect(j.decision).toBe('warn');
     expect(j.differences).toEqual([
-      { probe: 'me', path: '$.json.avatarUrl', change: 'added', risk: 'warn', actual: '"/a.png"' },
+      {
+        probe: 'me',
+        path: '$.json.avatarUrl',
+        change: 'added',
+        risk: 'warn',
+        actual: '"/a.png"',
+        // Public surfaces get the shape and a keyed fingerprint, not the value.
+        actualPublic: expect.stringMatching(/^string\(6\) #[0-9a-f]{8}$/),
+      },
     ]);
     expect(j.facts.golden_new_fields).toBe(true);
     expect(j.judges.find((x) => x.id === 'golden-match')!.verdict).toBe('warn');

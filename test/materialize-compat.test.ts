@@ -261,10 +261,11 @@ describe.skipIf(!hasCompat)('materialize the original tool’s socialnotes capsu
     expect(unknownKey.code).toBe(2);
     expect(unknownKey.stderr).toContain('"account_id" is not a subject key');
     const prod = await cli([...base, '--db-url', 'postgres://u@db.prod.example.com/app', '--allow-remote']);
-    expect(prod.code).toBe(1);
+    // A refused target is bad input (exit 2), as for `run`.
+    expect(prod.code).toBe(2);
     expect(prod.stderr).toContain('looks like a production database');
     const remote = await cli([...base, '--db-url', 'postgres://u@staging.example.com/app']);
-    expect(remote.code).toBe(1);
+    expect(remote.code).toBe(2);
     expect(remote.stderr).toContain('--allow-remote');
   });
 });

@@ -9,7 +9,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { capsuleKeyFromEnv, capsuleOpenOptionsFor, parseCapsuleKey } from '../capsule/encryption.js';
 import type { OpenOptions } from '../capsule/open.js';
 import { scanCapsule } from '../capsule/reader.js';
-import { FailureError } from '../errors.js';
+import { FailureError, InputError } from '../errors.js';
 import { defaultPolicyPath, loadPolicy } from '../gate/policy.js';
 import { findGolden, goldenPathFor, readGolden } from '../judge/golden.js';
 import { judgeTrace } from '../judge/judge.js';
@@ -57,10 +57,11 @@ export interface ScenarioOutcome {
 }
 
 /** The same target rule as the CLI: never write into a production-looking database. */
-export function assertSafeTarget(url: string): void {
-  const verdict = classifyDatabaseUrl(url);
+export function assertSafeTarget(url: string, env: Record<string, string | undefined> = {}): void {
+  const verdict = classifyDatabaseUrl(url, env);
   if (verdict.kind === 'local') return;
-  throw new FailureError(
+  // Bad input (a refused target), checked before any connection.
+  throw new InputError(
     `input "database-url" ${displayUrl(url)} is refused as a replay target: ${verdict.reason}. ` +
       "The Action replays into a throwaway database — use the job's Postgres service container (postgres://postgres:postgres@localhost:5432/postgres).",
   );

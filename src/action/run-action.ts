@@ -119,7 +119,7 @@ async function replay(
   const capsuleOpen = capsuleOpenOptions(settings.capsuleKey, env);
 
   // Postgres: safe target, reachable, doctor checks against it.
-  assertSafeTarget(settings.databaseUrl);
+  assertSafeTarget(settings.databaseUrl, env);
   const ready = await core.group('Waiting for Postgres', () =>
     waitForPostgres(settings.databaseUrl, {
       timeoutSeconds: settings.databaseTimeoutSeconds,

@@ -125,7 +125,11 @@ export interface Settings {
   capsuleArtifact?: string;
   capsuleRunId?: number;
   capsuleRepository?: string;
-  /** Key of encrypted capsules (a secret: masked in logs); falls back to env REPLAY_CAPSULE_KEY. */
+  /**
+   * Key of encrypted capsules (a secret: masked in logs, every line — see `secretMaskValues`): a
+   * symmetric key or passphrase, or the PEM of an X25519 private key (multi-line); falls back to env
+   * REPLAY_CAPSULE_KEY / REPLAY_CAPSULE_KEY_FILE.
+   */
   capsuleKey?: string;
   githubToken: string;
   databaseUrl: string;
@@ -169,4 +173,20 @@ export function crossCheck(s: Settings): string[] {
   if (s.shard && !s.scenarios)
     problems.push('input "shard" needs "scenarios" (e.g. scenarios: all) to split');
   return problems;
+}
+
+/**
+ * The strings to register with `core.setSecret` for secret values: each value and each non-empty
+ * line of it. The runner masks registered strings in log lines, matched one line at a time, so a
+ * multi-line secret (a PEM private key) must be registered line by line; @actions/core's setSecret
+ * sends the value as one `add-mask` command, and only newer runners split it themselves.
+ */
+export function secretMaskValues(...values: (string | undefined)[]): string[] {
+  const out = new Set<string>();
+  for (const v of values) {
+    if (!v?.trim()) continue;
+    out.add(v.trim());
+    for (const line of v.split(/[\r\n]+/)) if (line.trim()) out.add(line.trim());
+  }
+  return [...out];
 }

@@ -7,7 +7,10 @@
  *
  * - Key: a 32-byte key (64 hex chars or base64) goes through HKDF-SHA256 with the header's random
  *   salt; anything else is a passphrase and goes through scrypt with that salt (parameters in the
- *   header). Either way every file gets its own AES key, so nonces never repeat under one key.
+ *   header). Public-key mode (`--encrypt-to`): a fresh ephemeral X25519 key pair per file, and
+ *   HKDF-SHA256(X25519(ephemeral, recipient), salt, label ‖ ephemeral pub ‖ recipient pub); the
+ *   header names the ephemeral public key and the recipient's fingerprint (sha256 of its SPKI DER).
+ *   Every file gets its own AES key, so nonces never repeat under one key.
  * - Nonce: a random 4-byte prefix (per file) + the 8-byte big-endian chunk index.
  * - AAD of every chunk: "REPLAYENC1" · sha256(header line) · u64be chunk index · final flag byte.
  *   Reordering, dropping, duplicating chunks, editing the header or cutting the file fails the
@@ -17,24 +20,32 @@
  *
  * The plaintext is the capsule's bytes as the writer produced them: JSON text, or gzip when
  * compressed (compression happens BEFORE encryption; the opener detects gzip after decrypting).
- * Stages never read the environment: front doors call `capsuleKeyFromEnv(env)` and pass the key.
+ * Stages never read the environment: front doors call `capsuleKeyFromEnv(env, cwd)` and pass the key.
  */
 import {
   createCipheriv,
   createDecipheriv,
   createHash,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
   hkdfSync,
+  type KeyObject,
   randomBytes,
   scrypt,
   timingSafeEqual,
 } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { InputError } from '../errors.js';
 import { ENCRYPTED_MAGIC, type OpenOptions } from './open.js';
 
 export const CAPSULE_KEY_ENV = 'REPLAY_CAPSULE_KEY';
+/** A file holding the key (local use: the private key from `replay-env keygen`). */
+export const CAPSULE_KEY_FILE_ENV = 'REPLAY_CAPSULE_KEY_FILE';
 export const FORMAT_NAME = 'replay-env-capsule';
 export const FORMAT_VERSION = 1;
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
@@ -50,15 +61,27 @@ const NONCE_PREFIX_BYTES = 4;
 const TAG_BYTES = 16;
 const FINAL_BIT = 0x80000000;
 const HKDF_INFO = Buffer.from('replay-env capsule encryption v1');
+/** HKDF info of public-key mode: this label ‖ ephemeral public key ‖ recipient public key (raw, 32 bytes each). */
+const X25519_INFO_LABEL = Buffer.from('replay-env capsule x25519 v1');
+const X25519_KEY_BYTES = 32;
 
 export const DECRYPT_FAILED = 'cannot decrypt capsule: wrong key or corrupted file';
 
-/** Key material as given in REPLAY_CAPSULE_KEY. */
-export type CapsuleKey = { kind: 'raw'; key: Buffer } | { kind: 'passphrase'; passphrase: string };
+/**
+ * Key material. Symmetric: as given in REPLAY_CAPSULE_KEY. Public-key mode: the recipient's public
+ * key (export, `--encrypt-to`) or the private key (readers); `fingerprint` is the hex sha256 of the
+ * public key's SPKI DER, `source` names where the key came from (for errors; never the key itself).
+ */
+export type CapsuleKey =
+  | { kind: 'raw'; key: Buffer }
+  | { kind: 'passphrase'; passphrase: string }
+  | { kind: 'x25519-public'; publicKey: KeyObject; fingerprint: string; source: string }
+  | { kind: 'x25519-private'; privateKey: KeyObject; fingerprint: string; source: string };
 
 type KdfHeader =
   | { name: 'hkdf-sha256'; salt: string }
-  | { name: 'scrypt'; N: number; r: number; p: number; salt: string };
+  | { name: 'scrypt'; N: number; r: number; p: number; salt: string }
+  | { name: 'x25519-hkdf-sha256'; ephemeralPublicKey: string; recipient: string; salt: string };
 
 export interface EncryptionHeader {
   format: typeof FORMAT_NAME;
@@ -73,6 +96,8 @@ export interface EncryptionHeader {
  * of at least 12 characters is a passphrase. `source` names where it came from in errors.
  */
 export function parseCapsuleKey(text: string, source = CAPSULE_KEY_ENV): CapsuleKey {
+  // A PEM block: the X25519 private key of public-key mode (how a CI secret holding the key arrives).
+  if (text.includes('-----BEGIN')) return parsePrivateKeyPem(text, source);
   const t = text.trim();
   if (/^[0-9a-fA-F]{64}$/.test(t)) return { kind: 'raw', key: Buffer.from(t, 'hex') };
   if (/^[A-Za-z0-9+/_-]{43}=?$/.test(t)) {
@@ -86,10 +111,167 @@ export function parseCapsuleKey(text: string, source = CAPSULE_KEY_ENV): Capsule
   return { kind: 'passphrase', passphrase: text };
 }
 
-/** The key from the environment (REPLAY_CAPSULE_KEY), or undefined when unset/empty. */
-export function capsuleKeyFromEnv(env: Record<string, string | undefined>): CapsuleKey | undefined {
+/**
+ * The key from the environment, or undefined when neither variable is set: REPLAY_CAPSULE_KEY holds
+ * the key itself (a 32-byte key, a passphrase, or the whole PEM of an X25519 private key — how a CI
+ * secret arrives); REPLAY_CAPSULE_KEY_FILE names a file holding it (relative to `cwd`).
+ */
+export function capsuleKeyFromEnv(
+  env: Record<string, string | undefined>,
+  cwd = process.cwd(),
+): CapsuleKey | undefined {
   const v = env[CAPSULE_KEY_ENV];
+  const file = env[CAPSULE_KEY_FILE_ENV];
+  if (v && file)
+    throw new InputError(
+      `both ${CAPSULE_KEY_ENV} and ${CAPSULE_KEY_FILE_ENV} are set: give the key in exactly one of them (unset the other)`,
+    );
+  if (file) {
+    const path = resolve(cwd, file);
+    const source = `${CAPSULE_KEY_FILE_ENV} (${path})`;
+    // A key file's trailing newline is not part of a passphrase.
+    return parseCapsuleKey(readKeyFile(path, source).replace(/\r?\n$/, ''), source);
+  }
   return v ? parseCapsuleKey(v) : undefined;
+}
+
+function readKeyFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(
+      code === 'ENOENT'
+        ? `${what}: file not found`
+        : code === 'EISDIR'
+          ? `${what}: is a directory, expected a key file`
+          : `${what}: cannot read the key file (${code ?? (err as Error).message})`,
+    );
+  }
+}
+
+// ---- public-key mode: PEM keys -------------------------------------------------------------------
+
+const KEYGEN_HINT =
+  '`replay-env keygen --out capsule.key`, or `openssl genpkey -algorithm X25519 -out capsule.key`';
+
+/**
+ * The one PEM block in `text` → its label and DER bytes. Tolerates what secret stores do to
+ * multi-line values: CRLF, indentation, and literal `\n` escapes (the body is re-read without any
+ * whitespace). Never echoes the text in errors: it may be a private key.
+ */
+function readPem(text: string, source: string): { label: string; der: Buffer } {
+  const t = text.replace(/\\r|\\n/g, '\n');
+  const m = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END ([A-Z0-9 ]+)-----/.exec(t);
+  const body = m?.[2]?.replace(/\s+/g, '') ?? '';
+  if (!m || m[1] !== m[3] || !/^[A-Za-z0-9+/]+={0,2}$/.test(body))
+    throw new InputError(`${source}: not a PEM key (expected a "-----BEGIN … KEY-----" block)`);
+  return { label: m[1]!, der: Buffer.from(body, 'base64') };
+}
+
+export function keyFingerprint(publicKey: KeyObject): string {
+  return createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
+}
+
+function requireX25519(key: KeyObject, source: string, what: string): void {
+  if (key.asymmetricKeyType !== 'x25519')
+    throw new InputError(
+      `${source}: is ${key.asymmetricKeyType ? `an ${key.asymmetricKeyType.toUpperCase()}` : 'an unknown'} ${what}; capsules need an X25519 key pair (${KEYGEN_HINT})`,
+    );
+}
+
+/** The private key of public-key mode, from PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----"). */
+export function parsePrivateKeyPem(text: string, source = CAPSULE_KEY_ENV): CapsuleKey {
+  const { label, der } = readPem(text, source);
+  if (label === 'PUBLIC KEY')
+    throw new InputError(
+      `${source}: holds a PUBLIC key; reading a capsule needs the PRIVATE key (the file without .pub, e.g. capsule.key)`,
+    );
+  if (label === 'ENCRYPTED PRIVATE KEY')
+    throw new InputError(
+      `${source}: the private key is passphrase-protected; give it unencrypted (\`openssl pkey -in capsule.key -out plain.key\`) and keep it in the CI secret store`,
+    );
+  if (label !== 'PRIVATE KEY')
+    throw new InputError(
+      `${source}: found a "${label}" PEM block; expected an X25519 private key in PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----", from ${KEYGEN_HINT})`,
+    );
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } catch {
+    throw new InputError(`${source}: the PEM private key cannot be read (damaged or truncated PKCS#8)`);
+  }
+  requireX25519(privateKey, source, 'private key');
+  return {
+    kind: 'x25519-private',
+    privateKey,
+    fingerprint: keyFingerprint(createPublicKey(privateKey)),
+    source,
+  };
+}
+
+/** The recipient of `--encrypt-to`: an X25519 public key in SPKI PEM ("-----BEGIN PUBLIC KEY-----"). */
+export function parsePublicKeyPem(text: string, source: string): CapsuleKey {
+  const { label, der } = readPem(text, source);
+  if (label === 'PRIVATE KEY' || label.endsWith(' PRIVATE KEY'))
+    throw new InputError(
+      `${source}: is a PRIVATE key; --encrypt-to takes the public key: give the .pub file (e.g. capsule.key.pub), and keep the private key out of the export machine`,
+    );
+  if (label !== 'PUBLIC KEY')
+    throw new InputError(
+      `${source}: found a "${label}" PEM block; expected an X25519 public key ("-----BEGIN PUBLIC KEY-----", the .pub file of ${KEYGEN_HINT})`,
+    );
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: der, format: 'der', type: 'spki' });
+  } catch {
+    throw new InputError(`${source}: the PEM public key cannot be read (damaged or truncated SPKI)`);
+  }
+  requireX25519(publicKey, source, 'public key');
+  return { kind: 'x25519-public', publicKey, fingerprint: keyFingerprint(publicKey), source };
+}
+
+/** `--encrypt-to <file>`: the recipient's public key from a PEM file (path relative to `cwd`). */
+export function readRecipientKey(file: string, cwd: string): CapsuleKey {
+  const path = resolve(cwd, file);
+  return parsePublicKeyPem(readKeyFile(path, `--encrypt-to ${file}`), `--encrypt-to ${file}`);
+}
+
+/** A fresh X25519 key pair as PEM (PKCS#8 private, SPKI public) and the public key's fingerprint. */
+export function generateCapsuleKeyPair(): { privatePem: string; publicPem: string; fingerprint: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  return {
+    privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    publicPem: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+    fingerprint: keyFingerprint(publicKey),
+  };
+}
+
+function rawPublicKey(key: KeyObject): Buffer {
+  const x = key.export({ format: 'jwk' }).x;
+  return Buffer.from(x ?? '', 'base64url');
+}
+
+function publicKeyFromRaw(raw: Buffer): KeyObject {
+  return createPublicKey({
+    key: { kty: 'OKP', crv: 'X25519', x: raw.toString('base64url') },
+    format: 'jwk',
+  });
+}
+
+/** The file key of public-key mode (the same derivation on both sides). */
+function x25519FileKey(
+  privateKey: KeyObject,
+  peerPublicKey: KeyObject,
+  ephemeralRaw: Buffer,
+  recipientRaw: Buffer,
+  salt: Buffer,
+): Buffer {
+  const shared = diffieHellman({ privateKey, publicKey: peerPublicKey });
+  const info = Buffer.concat([X25519_INFO_LABEL, ephemeralRaw, recipientRaw]);
+  return Buffer.from(hkdfSync('sha256', shared, salt, info, 32));
 }
 
 /** Open options for the readers: decryption when a key is given, none otherwise. */
@@ -108,8 +290,38 @@ function scryptAsync(pass: string, salt: Buffer, p: { N: number; r: number; p: n
 /** The key is of the other kind than the one the file was encrypted with. */
 class KeyKindMismatch extends Error {}
 
+/** Names the key given, for kind-mismatch errors. */
+function describeKey(key: CapsuleKey): string {
+  switch (key.kind) {
+    case 'raw':
+      return `${CAPSULE_KEY_ENV} holds a 32-byte key`;
+    case 'passphrase':
+      return `${CAPSULE_KEY_ENV} holds a passphrase`;
+    case 'x25519-private':
+      return `${key.source} holds an X25519 private key`;
+    case 'x25519-public':
+      return `${key.source} is a public key, which cannot decrypt`;
+  }
+}
+
 async function deriveFileKey(key: CapsuleKey, kdf: KdfHeader): Promise<Buffer> {
   const salt = Buffer.from(kdf.salt, 'base64');
+  if (kdf.name === 'x25519-hkdf-sha256') {
+    if (key.kind !== 'x25519-private')
+      throw new KeyKindMismatch(
+        `the capsule was encrypted to a public key (fingerprint ${kdf.recipient}), but ${describeKey(key)}: give the matching private key (PEM) in ${CAPSULE_KEY_ENV} or ${CAPSULE_KEY_FILE_ENV}`,
+      );
+    if (kdf.recipient !== key.fingerprint)
+      throw new KeyKindMismatch(`encrypted to key ${kdf.recipient}, your key is ${key.fingerprint}`);
+    const ephemeralRaw = Buffer.from(kdf.ephemeralPublicKey, 'base64');
+    const recipientRaw = rawPublicKey(createPublicKey(key.privateKey));
+    // Throws for a degenerate ephemeral key (all-zero shared secret): reported as a decrypt failure.
+    return x25519FileKey(key.privateKey, publicKeyFromRaw(ephemeralRaw), ephemeralRaw, recipientRaw, salt);
+  }
+  if (key.kind === 'x25519-private' || key.kind === 'x25519-public')
+    throw new KeyKindMismatch(
+      `the capsule was encrypted with a ${kdf.name === 'scrypt' ? 'passphrase' : '32-byte key'} (symmetric mode), but ${describeKey(key)}: give that symmetric key in ${CAPSULE_KEY_ENV}`,
+    );
   if (kdf.name === 'hkdf-sha256') {
     if (key.kind !== 'raw')
       throw new KeyKindMismatch(
@@ -166,11 +378,31 @@ class EncryptStream extends Transform {
   /** Writes the magic and header once; derives the per-file key. */
   private start(): Promise<{ fileKey: Buffer; headerHash: Buffer }> {
     this.ready ??= (async () => {
-      const salt = randomBytes(SALT_BYTES).toString('base64');
-      const kdf: KdfHeader =
-        this.key.kind === 'raw'
-          ? { name: 'hkdf-sha256', salt }
-          : { name: 'scrypt', ...this.scryptParams, salt };
+      const saltBytes = randomBytes(SALT_BYTES);
+      const salt = saltBytes.toString('base64');
+      let kdf: KdfHeader;
+      let x25519Key: Buffer | undefined;
+      if (this.key.kind === 'x25519-public' || this.key.kind === 'x25519-private') {
+        // Public-key mode: a fresh ephemeral key pair for this file only (its private half is dropped).
+        const recipient =
+          this.key.kind === 'x25519-public' ? this.key.publicKey : createPublicKey(this.key.privateKey);
+        const ephemeral = generateKeyPairSync('x25519');
+        const ephemeralRaw = rawPublicKey(ephemeral.publicKey);
+        x25519Key = x25519FileKey(
+          ephemeral.privateKey,
+          recipient,
+          ephemeralRaw,
+          rawPublicKey(recipient),
+          saltBytes,
+        );
+        kdf = {
+          name: 'x25519-hkdf-sha256',
+          ephemeralPublicKey: ephemeralRaw.toString('base64'),
+          recipient: this.key.fingerprint,
+          salt,
+        };
+      } else if (this.key.kind === 'raw') kdf = { name: 'hkdf-sha256', salt };
+      else kdf = { name: 'scrypt', ...this.scryptParams, salt };
       const header: EncryptionHeader = {
         format: FORMAT_NAME,
         version: FORMAT_VERSION,
@@ -179,7 +411,7 @@ class EncryptStream extends Transform {
         chunkSize: this.chunkSize,
       };
       const line = Buffer.from(`${JSON.stringify(header)}\n`);
-      const fileKey = await deriveFileKey(this.key, kdf);
+      const fileKey = x25519Key ?? (await deriveFileKey(this.key, kdf));
       this.push(Buffer.concat([ENCRYPTED_MAGIC, line]));
       return { fileKey, headerHash: createHash('sha256').update(line).digest() };
     })();
@@ -331,7 +563,8 @@ class DecryptStream extends Transform {
     if (h?.format !== FORMAT_NAME) throw this.fail('unknown header');
     if (h.version !== FORMAT_VERSION)
       throw new InputError(
-        `${this.label}: encrypted capsule format version ${String(h.version)} is not supported by this replay-env (supports ${FORMAT_VERSION}); upgrade replay-env`,
+        // Checked before anything is authenticated, so it may equally be a damaged byte.
+        `${this.label}: cannot decrypt capsule: format version ${String(h.version)} is not supported by this replay-env (supports ${FORMAT_VERSION}); upgrade replay-env if a newer one wrote it, else the file is corrupted`,
       );
     if (h.cipher !== 'aes-256-gcm') throw this.fail(`unsupported cipher ${String(h.cipher)}`);
     const cs = h.chunkSize;
@@ -354,6 +587,18 @@ class DecryptStream extends Transform {
         p >= 1 &&
         p <= SCRYPT_MAX.p;
       if (!ok) throw this.fail('scrypt parameters out of range');
+    } else if (kdf.name === 'x25519-hkdf-sha256') {
+      const { ephemeralPublicKey: eph, recipient } = kdf as {
+        ephemeralPublicKey?: unknown;
+        recipient?: unknown;
+      };
+      if (
+        typeof eph !== 'string' ||
+        Buffer.from(eph, 'base64').length !== X25519_KEY_BYTES ||
+        typeof recipient !== 'string' ||
+        !/^[0-9a-f]{64}$/.test(recipient)
+      )
+        throw this.fail('bad public-key header');
     } else if (kdf.name !== 'hkdf-sha256')
       throw this.fail(`unknown key derivation ${String((kdf as { name?: unknown }).name)}`);
     return h as EncryptionHeader;

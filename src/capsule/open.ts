@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { InputError } from '../errors.js';
 
@@ -55,9 +55,17 @@ export async function openCapsuleText(path: string, options: OpenOptions = {}): 
   }
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   if (encoding === 'gzip') {
+    // Every reader (the tokenizer, the materialize index and row streams) sees a corrupt or
+    // truncated gzip as one InputError naming the file, not zlib's bare "unexpected end of file".
     const gunzip = createGunzip();
-    file.on('error', (e) => gunzip.destroy(e));
-    return file.pipe(gunzip);
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    file.on('error', (e) => out.destroy(e));
+    gunzip.on('error', (e) => out.destroy(new InputError(`${path}: corrupt gzip capsule (${e.message})`)));
+    out.on('close', () => {
+      file.destroy();
+      gunzip.destroy();
+    });
+    return file.pipe(gunzip).pipe(out);
   }
   return file;
 }

@@ -7,12 +7,21 @@
  * into the header. Works on the original tool's capsules (whose `subject` comes after `tables`,
  * because it wrote keys in jsonb order) and on ours.
  */
-import { StringDecoder } from 'node:string_decoder';
 import { getManyValues, isMany, none } from 'stream-chain/defs.js';
 import { jsonParser, type Token } from 'stream-json/parser.js';
 import { InputError } from '../errors.js';
 import { type ExactJson, LosslessNumber } from '../util/exact-json.js';
 import { issueLines } from '../util/zod-issues.js';
+import {
+  duplicateKeyError,
+  MAX_NESTING_DEPTH,
+  MAX_ROW_BYTES,
+  MAX_VALUE_BYTES,
+  tooDeepError,
+  tooLargeError,
+  Utf8Stream,
+  utf8Error,
+} from './byte-check.js';
 import { type OpenOptions, openCapsuleText } from './open.js';
 import { type CapsuleHeader, capsuleHeaderSchema, type Row } from './schema.js';
 
@@ -21,12 +30,27 @@ export type CapsuleEvent =
   | { kind: 'row'; table: string; index: number; row: Row }
   | { kind: 'tableEnd'; table: string; rows: number };
 
-/** Builds one JSON value from tokens; numbers stay exact. */
+/**
+ * Builds one JSON value from tokens; numbers stay exact. Refuses nesting deeper than `maxDepth`
+ * containers, and a key repeated in one object: at any level for header values (`allLevels`),
+ * at the row's own level for rows (repeated keys inside a json column's value are that value's).
+ */
 class ValueBuilder {
   private stack: (ExactJson[] | Record<string, ExactJson>)[] = [];
   private keys: (string | null)[] = [];
   done = false;
   value: ExactJson = null;
+
+  constructor(
+    private readonly maxDepth: number,
+    private readonly errors: { duplicate(key: string): Error; tooDeep(): Error },
+    private readonly allLevels: boolean,
+  ) {}
+
+  /** The key being read at the value's own level (a row's column). */
+  get column(): string | null {
+    return this.keys[0] ?? null;
+  }
 
   /** Feed one token; returns true when the value is complete. */
   push(t: Token): boolean {
@@ -62,6 +86,7 @@ class ValueBuilder {
   }
 
   private open(container: ExactJson[] | Record<string, ExactJson>) {
+    if (this.stack.length >= this.maxDepth) throw this.errors.tooDeep();
     this.stack.push(container);
     this.keys.push(null);
   }
@@ -76,6 +101,8 @@ class ValueBuilder {
     if (Array.isArray(top)) top.push(v);
     else {
       const key = this.keys[this.keys.length - 1]!;
+      if ((this.allLevels || this.stack.length === 1) && Object.hasOwn(top, key))
+        throw this.errors.duplicate(key);
       // Own property even for "__proto__": row keys are column names and must not touch prototypes.
       Object.defineProperty(top, key, { value: v, enumerable: true, writable: true, configurable: true });
     }
@@ -83,10 +110,31 @@ class ValueBuilder {
   }
 }
 
-/** Token batches, one per chunk read: per-token async iteration would cost more than parsing. */
-async function* tokenBatches(path: string, options: OpenOptions): AsyncGenerator<Token[]> {
+/** Bytes of the text read so far, when a batch of tokens was produced. */
+interface TokenBatch {
+  tokens: Token[];
+  /** Text bytes read up to the end of this batch. */
+  offset: number;
+  /** Bytes read since the parser last completed a token (one value can be no longer). */
+  sinceToken: number;
+}
+
+/** Invalid UTF-8 at `offset`: readCapsule reports it with the table/row/column it is in. */
+class BadUtf8 extends Error {
+  constructor(readonly offset: number) {
+    super('invalid UTF-8');
+  }
+}
+
+/**
+ * Token batches, one per chunk read: per-token async iteration would cost more than parsing.
+ * Bytes become text through a fatal UTF-8 decoder (never U+FFFD); a chunk with a bad byte yields
+ * the tokens before it, then throws BadUtf8 with the exact offset (isUtf8 finds it natively).
+ */
+async function* tokenBatches(path: string, options: OpenOptions): AsyncGenerator<TokenBatch> {
   const stream = await openCapsuleText(path, options);
-  const decoder = new StringDecoder('utf8');
+  const utf8 = new Utf8Stream();
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   const parse = jsonParser({ packValues: true, streamValues: false });
   const emit = (out: unknown): Token[] => {
     if (out === none || out === undefined) return [];
@@ -94,21 +142,37 @@ async function* tokenBatches(path: string, options: OpenOptions): AsyncGenerator
     return [out as Token];
   };
   let first = true;
+  let bytes = 0;
+  let sinceToken = 0;
   try {
-    for await (const chunk of stream) {
-      let text = decoder.write(chunk as Buffer);
+    for await (const data of stream) {
+      const chunk = data as Buffer;
+      const bad = utf8.write(chunk, bytes);
+      const valid = bad < 0 ? chunk : chunk.subarray(0, Math.max(0, bad - bytes));
+      let text = decoder.decode(valid, { stream: true });
+      bytes += chunk.length;
       if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       first = false;
-      if (text) yield emit(parse(text));
+      const tokens = text ? emit(parse(text)) : [];
+      // A chunk that completes no token continues one value (a string, a number, a key).
+      sinceToken = tokens.length === 0 ? sinceToken + chunk.length : 0;
+      if (tokens.length > 0 || bad >= 0 || sinceToken > MAX_VALUE_BYTES)
+        yield { tokens, offset: bytes, sinceToken };
+      if (bad >= 0) throw new BadUtf8(bad);
     }
-    const rest = decoder.end();
-    if (rest) yield emit(parse(rest));
-    yield emit(parse(none as unknown as string));
+    const bad = utf8.end(bytes);
+    if (bad >= 0) throw new BadUtf8(bad);
+    if (bytes === 0) throw new InputError(`${path}: empty file; a capsule is a JSON object`);
+    const rest = decoder.decode();
+    if (rest) yield { tokens: emit(parse(rest)), offset: bytes, sinceToken: 0 };
+    yield { tokens: emit(parse(none as unknown as string)), offset: bytes, sinceToken: 0 };
   } catch (err) {
-    if (err instanceof InputError) throw err;
+    if (err instanceof InputError || err instanceof BadUtf8) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR')
       throw new InputError(`${path}: corrupt gzip capsule (${(err as Error).message})`);
+    if (code === 'ERR_ENCODING_INVALID_ENCODED_DATA')
+      throw new InputError(`${path}: not valid UTF-8; a capsule is UTF-8 JSON`);
     throw new InputError(`${path}: not a valid capsule: invalid JSON (${(err as Error).message})`);
   } finally {
     stream.destroy();
@@ -135,8 +199,10 @@ export async function readCapsule(
   onEvent: ((e: CapsuleEvent) => void | Promise<void>) | null,
   options: ReadOptions = {},
 ): Promise<CapsuleScan> {
-  const header: Record<string, ExactJson> = {};
-  const counts: Record<string, number> = {};
+  // No prototypes: table names such as `__proto__` or `toString` are plain identifiers.
+  const header: Record<string, ExactJson> = Object.create(null);
+  const counts: Record<string, number> = Object.create(null);
+  const topKeys = new Set<string>();
   // depth 0: before the top-level object; 1: top-level keys; 2: inside "tables"; 3: inside a table array.
   let depth = 0;
   let topKey: string | null = null;
@@ -144,82 +210,153 @@ export async function readCapsule(
   let builder: ValueBuilder | null = null;
   let skipDepth = 0; // when counting without building rows
   let sawTables = false;
+  // The limits of byte-check.ts, checked on tokens (the tokenizer already walks every byte).
+  let batchStart = 0; // text offset where the current batch began
+  let rowStart = -1; // text offset (at batch granularity) where the current row began
+  // Skipped rows (scanCapsule): their keys, checked like RowLineChecker's template.
+  let rowKeys: string[] = [];
+  let prevKeys: string[] = [];
+  let keySet: Set<string> | null = null;
 
-  for await (const batch of tokenBatches(path, options))
-    for (const t of batch) {
-      if (builder) {
-        if (builder.push(t)) {
-          const v = builder.value;
-          builder = null;
-          if (depth === 3 && table !== null) {
-            const index = counts[table]!;
-            counts[table] = index + 1;
-            if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof LosslessNumber) {
-              throw new InputError(`${path}: tables.${table}[${index}]: must be a row object`);
-            }
-            if (onEvent) {
-              const r = onEvent({ kind: 'row', table, index, row: v as Row });
-              if (r) await r;
-            }
-          } else if (depth === 1 && topKey !== null) {
-            header[topKey] = v;
-          }
-        }
-        continue;
+  const rowWhere = () => `tables.${table}[${counts[table!]}]`;
+  const where = (): string => {
+    if (depth >= 2 && table !== null) {
+      if (depth === 3 && (builder || skipDepth > 0)) {
+        const column = builder ? builder.column : (rowKeys[rowKeys.length - 1] ?? null);
+        return column === null ? rowWhere() : `${rowWhere()}.${column}`;
       }
-      if (skipDepth > 0) {
-        if (t.name === 'startObject' || t.name === 'startArray') skipDepth++;
-        else if (t.name === 'endObject' || t.name === 'endArray') skipDepth--;
-        if (skipDepth === 0 && table !== null) counts[table]!++;
-        continue;
-      }
-      switch (depth) {
-        case 0:
-          if (t.name !== 'startObject')
-            throw new InputError(`${path}: not a valid capsule: expected a JSON object`);
-          depth = 1;
-          break;
-        case 1:
-          if (t.name === 'keyValue') topKey = t.value;
-          else if (t.name === 'endObject') depth = 0;
-          else if (topKey === 'tables' && t.name === 'startObject') {
-            depth = 2;
-            sawTables = true;
-          } else {
-            builder = new ValueBuilder();
-            if (builder.push(t)) {
-              header[topKey!] = builder.value;
-              builder = null;
-            }
-          }
-          break;
-        case 2:
-          if (t.name === 'keyValue') table = t.value;
-          else if (t.name === 'startArray' && table !== null) {
-            depth = 3;
-            counts[table] = 0;
-            if (onEvent) await onEvent({ kind: 'tableStart', table });
-          } else if (t.name === 'endObject') {
-            depth = 1;
-            table = null;
-          } else throw new InputError(`${path}: tables.${table}: must be an array of rows`);
-          break;
-        case 3:
-          if (t.name === 'endArray') {
-            if (onEvent) await onEvent({ kind: 'tableEnd', table: table!, rows: counts[table!]! });
-            depth = 2;
-          } else if (options.skipRows && (t.name === 'startObject' || t.name === 'startArray')) {
-            skipDepth = 1;
-          } else {
-            builder = new ValueBuilder();
-            if (builder.push(t)) {
-              // A scalar where a row should be.
-              throw new InputError(`${path}: tables.${table}[${counts[table!]}]: must be a row object`);
-            }
-          }
-          break;
-      }
+      return `tables.${table}`;
     }
+    return topKey ?? '(top level)';
+  };
+  const rowErrors = {
+    duplicate: (key: string) => duplicateKeyError(path, rowWhere(), key),
+    tooDeep: () => tooDeepError(path, where()),
+  };
+  const skippedRowKey = (key: string) => {
+    const n = rowKeys.length;
+    rowKeys.push(key);
+    if (keySet === null) {
+      if (n < prevKeys.length && prevKeys[n] === key) return; // so far the last checked row's keys
+      keySet = new Set(rowKeys.slice(0, n));
+    }
+    if (keySet.has(key)) throw duplicateKeyError(path, rowWhere(), key);
+    keySet.add(key);
+  };
+
+  try {
+    for await (const batch of tokenBatches(path, options)) {
+      for (const t of batch.tokens) {
+        if (builder) {
+          if (builder.push(t)) {
+            const v = builder.value;
+            builder = null;
+            if (depth === 3 && table !== null) {
+              rowStart = -1;
+              const index = counts[table]!;
+              counts[table] = index + 1;
+              if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof LosslessNumber) {
+                throw new InputError(`${path}: tables.${table}[${index}]: must be a row object`);
+              }
+              if (onEvent) {
+                const r = onEvent({ kind: 'row', table, index, row: v as Row });
+                if (r) await r;
+              }
+            } else if (depth === 1 && topKey !== null) {
+              header[topKey] = v;
+            }
+          }
+          continue;
+        }
+        if (skipDepth > 0) {
+          if (t.name === 'startObject' || t.name === 'startArray') {
+            if (++skipDepth > MAX_NESTING_DEPTH + 1) throw tooDeepError(path, where());
+          } else if (t.name === 'endObject' || t.name === 'endArray') skipDepth--;
+          else if (t.name === 'keyValue' && skipDepth === 1) skippedRowKey(t.value);
+          if (skipDepth === 0 && table !== null) {
+            counts[table]!++;
+            rowStart = -1;
+            if (keySet !== null) prevKeys = rowKeys;
+            rowKeys = [];
+            keySet = null;
+          }
+          continue;
+        }
+        switch (depth) {
+          case 0:
+            if (t.name !== 'startObject')
+              throw new InputError(`${path}: not a valid capsule: expected a JSON object`);
+            depth = 1;
+            break;
+          case 1:
+            if (t.name === 'keyValue') {
+              if (topKeys.has(t.value))
+                throw new InputError(`${path}: duplicate top-level key ${JSON.stringify(t.value)}`);
+              topKeys.add(t.value);
+              topKey = t.value;
+            } else if (t.name === 'endObject') depth = 0;
+            else if (topKey === 'tables' && t.name === 'startObject') {
+              depth = 2;
+              sawTables = true;
+            } else {
+              const where = topKey;
+              builder = new ValueBuilder(
+                MAX_NESTING_DEPTH,
+                {
+                  duplicate: (key) =>
+                    new InputError(`${path}: ${where}: duplicate key ${JSON.stringify(key)}`),
+                  tooDeep: () => tooDeepError(path, String(where)),
+                },
+                true,
+              );
+              if (builder.push(t)) {
+                header[topKey!] = builder.value;
+                builder = null;
+              }
+            }
+            break;
+          case 2:
+            if (t.name === 'keyValue') {
+              if (Object.hasOwn(counts, t.value))
+                throw new InputError(`${path}: tables.${t.value}: appears twice`);
+              table = t.value;
+            } else if (t.name === 'startArray' && table !== null) {
+              depth = 3;
+              counts[table] = 0;
+              if (onEvent) await onEvent({ kind: 'tableStart', table });
+            } else if (t.name === 'endObject') {
+              depth = 1;
+              table = null;
+            } else throw new InputError(`${path}: tables.${table}: must be an array of rows`);
+            break;
+          case 3:
+            if (t.name === 'endArray') {
+              if (onEvent) await onEvent({ kind: 'tableEnd', table: table!, rows: counts[table!]! });
+              depth = 2;
+            } else if (options.skipRows && (t.name === 'startObject' || t.name === 'startArray')) {
+              skipDepth = 1;
+              rowStart = batchStart;
+            } else {
+              builder = new ValueBuilder(MAX_NESTING_DEPTH + 1, rowErrors, false);
+              rowStart = batchStart;
+              if (builder.push(t)) {
+                // A scalar where a row should be.
+                throw new InputError(`${path}: tables.${table}[${counts[table!]}]: must be a row object`);
+              }
+            }
+            break;
+        }
+      }
+      // Sizes, at chunk granularity: found when crossed, before the value is held whole.
+      if (batch.sinceToken > MAX_VALUE_BYTES) throw tooLargeError(path, where(), 'value', batch.offset);
+      if (rowStart >= 0 && batch.offset - rowStart > MAX_ROW_BYTES)
+        throw tooLargeError(path, where(), 'row', batch.offset);
+      batchStart = batch.offset;
+    }
+  } catch (err) {
+    if (err instanceof BadUtf8) throw utf8Error(path, err.offset, depth > 0 ? where() : null);
+    throw err;
+  }
   if (!sawTables) throw new InputError(`${path}: not a valid capsule: tables: is required`);
   const parsed = capsuleHeaderSchema.safeParse(plainHeader(header));
   if (!parsed.success) {

@@ -13,6 +13,8 @@
 import { InputError } from '../errors.js';
 import { type ExactJson, isLosslessNumber, LosslessNumber } from '../util/exact-json.js';
 
+const JSON_INTEGER = /^-?(0|[1-9]\d*)$/;
+
 export interface SubjectRewrite {
   /** The capsule's subject values of the rewritten keys. */
   from: Record<string, string>;
@@ -113,7 +115,9 @@ export class SubjectRewriter {
         if (text === m.from) {
           this.replaced++;
           const to = m.to as string;
-          return /^-?\d+$/.test(to) ? new LosslessNumber(to) : to;
+          // Only a valid JSON integer becomes a number: `0042` is not JSON (LosslessNumber threw
+          // "Invalid number" and crashed materialize; found by test/property/rewrite.property.test.ts).
+          return JSON_INTEGER.test(to) ? new LosslessNumber(to) : to;
         }
       }
       return v;

@@ -19,17 +19,21 @@
  *
  * Every row is on its own line, so a line reader can stream rows without a JSON tokenizer.
  * Written to a temp file beside the target and renamed on `commit()`; `abort()` removes it, so a
- * failed export never leaves a capsule behind. `.gz` paths are gzip-compressed. With `encrypt`,
+ * failed export never leaves a capsule behind. Temp names are `.<name>.<pid>.<random>.tmp`
+ * (util/atomic-file.ts): a killed exporter cannot remove its temp file, so `open()` removes the
+ * ones whose process is gone. A write error (disk full, EFBIG) fails the export with the output
+ * path and the OS error. `.gz` paths are gzip-compressed. With `encrypt`,
  * the (possibly compressed) bytes go through capsule/encryption.ts (compress, then encrypt; a
  * `.json.gz.enc` path is gzip-compressed too). The sha256 and size reported are of the bytes on disk.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { createGzip, type Gzip } from 'node:zlib';
 import { FailureError } from '../errors.js';
+import { osReason, removeStaleTemps, tempPathFor } from '../util/atomic-file.js';
 import { type CapsuleKey, createEncryptStream, type EncryptOptions } from './encryption.js';
 
 const FLUSH_AT = 1 << 18; // bytes of pending text before handing it to the stream
@@ -82,6 +86,8 @@ export class CapsuleWriter {
   private firstTable = true;
   private firstRow = true;
   private failure: Error | null = null;
+  /** Waiting for 'drain': released by a failure of any stage too (a dead file never drains). */
+  private onFailure: ((err: Error) => void) | null = null;
   private finished: Promise<void>;
   /** Milliseconds spent waiting for the disk/gzip to accept data. */
   waitMs = 0;
@@ -90,10 +96,11 @@ export class CapsuleWriter {
     this.path = resolve(path);
     this.gzip = options.gzip ?? /\.gz(\.enc)?$/.test(this.path);
     this.encrypted = options.encrypt !== undefined;
-    this.tempPath = join(dirname(this.path), `.${basename(this.path)}.${randomBytes(6).toString('hex')}.tmp`);
+    this.tempPath = tempPathFor(this.path);
     this.file = createWriteStream(this.tempPath, { flags: 'wx', highWaterMark: 1 << 20 });
     const onError = (err: Error) => {
-      this.failure ??= err;
+      this.failure ??= this.writeError(err);
+      this.onFailure?.(this.failure);
     };
     this.file.on('error', onError);
     this.counter.on('error', onError);
@@ -127,18 +134,28 @@ export class CapsuleWriter {
     try {
       await mkdir(dir, { recursive: true });
     } catch (err) {
-      throw new FailureError(`cannot create the output directory ${dir}: ${(err as Error).message}`);
+      throw new FailureError(
+        `cannot write the capsule to ${resolve(path)}: cannot create the output directory ${dir}: ${osReason(err)}`,
+      );
     }
+    removeStaleTemps(path);
     const w = new CapsuleWriter(path, options);
     // If the process exits mid-export (process.exit, a fatal error), take the temp file along.
     process.on('exit', w.removeOnExit);
     await new Promise<void>((res, rej) => {
       w.file.once('open', () => res());
-      w.file.once('error', (e) =>
-        rej(new FailureError(`cannot write the capsule to ${w.tempPath}: ${(e as Error).message}`)),
-      );
+      w.file.once('error', (e) => rej(w.writeError(e)));
     });
     return w;
+  }
+
+  /** The output path and the OS error (the temp file is an implementation detail). */
+  private writeError(err: Error): FailureError {
+    if (err instanceof FailureError) return err;
+    return new FailureError(
+      `cannot write the capsule to ${this.path}: ${osReason(err)}; no capsule was written`,
+      { cause: err },
+    );
   }
 
   private readonly removeOnExit = (): void => {
@@ -170,15 +187,16 @@ export class CapsuleWriter {
       const t = performance.now();
       await new Promise<void>((res, rej) => {
         const onDrain = () => {
-          this.head.off('error', onErr);
+          this.onFailure = null;
           res();
         };
-        const onErr = (e: Error) => {
+        this.onFailure = (e) => {
           this.head.off('drain', onDrain);
+          this.onFailure = null;
           rej(e);
         };
         this.head.once('drain', onDrain);
-        this.head.once('error', onErr);
+        if (this.failure) this.onFailure(this.failure);
       });
       this.waitMs += performance.now() - t;
     }
@@ -260,7 +278,7 @@ export class CapsuleWriter {
       await rename(this.tempPath, this.path);
     } catch (err) {
       await rm(this.tempPath, { force: true });
-      throw new FailureError(`cannot write the capsule to ${this.path}: ${(err as Error).message}`);
+      throw this.writeError(err as Error);
     } finally {
       process.off('exit', this.removeOnExit);
     }

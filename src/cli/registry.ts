@@ -7,6 +7,7 @@ import { registerDoctor } from './doctor.js';
 import { registerExportPostgres } from './export-postgres.js';
 import { registerInspect } from './inspect.js';
 import { registerJudge } from './judge.js';
+import { registerKeygen } from './keygen.js';
 import { registerMaterializePostgres } from './materialize-postgres.js';
 import { registerPlaybook } from './playbook.js';
 import { registerRun } from './run.js';
@@ -23,4 +24,5 @@ export const commands: RegisterCommand[] = [
   registerBless,
   registerPlaybook,
   registerDemo,
+  registerKeygen,
 ];

@@ -46,13 +46,14 @@ export function resolveReplayUrl(
   io: CliIO,
 ) {
   const envName = replayUrlEnv(manifest);
-  const url = flags.dbUrl ?? io.env[envName];
+  // `||` as in resolveReplayTarget: an empty --db-url must not let the env var's URL in unchecked.
+  const url = flags.dbUrl || io.env[envName];
   if (!url) {
     throw new InputError(
       `no replay database: pass --db-url or set ${envName} (the manifest's postgres.replayDatabaseUrlEnv) to a local, throwaway Postgres database`,
     );
   }
-  const verdict = classifyDatabaseUrl(url);
+  const verdict = classifyDatabaseUrl(url, io.env);
   const source = flags.dbUrl ? '--db-url' : envName;
   if (verdict.kind === 'invalid') throw new InputError(`${source}: ${verdict.reason}`);
   if (verdict.kind === 'production')
@@ -164,13 +165,13 @@ async function runCommand(flags: RunFlags, io: CliIO, setExitCode: (c: number) =
   const manifestPath = isAbsolute(flags.app) ? flags.app : resolve(io.cwd, flags.app);
   const { manifest } = loadManifest(manifestPath);
   // Zero-setup (cli/zero-setup.ts): no --db-url and no env var → a throwaway embedded PostgreSQL.
-  if (flags.dbUrl ?? io.env[replayUrlEnv(manifest)]) resolveReplayUrl(manifest, flags, io);
+  if (flags.dbUrl || io.env[replayUrlEnv(manifest)]) resolveReplayUrl(manifest, flags, io);
   const zs = await zeroSetupTarget(
     io,
     manifest,
     flags.capsule ? resolve(io.cwd, flags.capsule) : undefined,
     flags,
-    capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env)),
+    capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env, io.cwd)),
   );
   try {
     await runWithTarget(flags, io, setExitCode, manifest, manifestPath, zs);
@@ -220,7 +221,7 @@ async function runWithTarget(
       manifestPath,
       ...(flags.capsule ? { capsulePath: flags.capsule } : {}),
       // Encrypted capsules: the key comes from REPLAY_CAPSULE_KEY (docs/encryption.md).
-      capsuleOpen: capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env)),
+      capsuleOpen: capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env, io.cwd)),
       databaseUrl,
       ...(zs.prepareTarget ? { prepareTarget: zs.prepareTarget } : {}),
       runSetup: zs.runSetup,

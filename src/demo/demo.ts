@@ -10,7 +10,7 @@
  * Every server and process is stopped before returning (also on failure). Stages never print:
  * progress goes to `onStep`.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,7 @@ import { type CreateSchemaReport, createSchemaHook } from '../postgres/zero-setu
 import { stopAllProcesses } from '../run/processes.js';
 import { runReplay } from '../run/replay.js';
 import type { Trace } from '../trace/schema.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 export const DEMO_APP = 'socialapp';
 export const DEMO_SUBJECT = { tenant_id: 'acme', user_id: 'ada' } as const;
@@ -211,7 +212,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       manifest: setup.manifest,
       judges: setup.judges,
     });
-    writeFileSync(judgementPath, `${JSON.stringify(judgement, null, 2)}\n`);
+    writeFileAtomic(judgementPath, `${JSON.stringify(judgement, null, 2)}\n`, 'judgement');
     step('judge', t, `${judgement.decision} (golden ${setup.goldenPath})`);
 
     if (options.hold) await options.hold(replayUrl);

@@ -33,9 +33,10 @@ export function goldenAnnotations(golden: LoadedGolden, diffs: Difference[], rep
     const fails = list.filter((d) => d.risk === 'fail');
     const shown = (fails.length ? fails : list).slice(0, 5);
     const line = probe.startsWith('command:') ? 1 : probeLine(golden.text, probe);
+    // Annotations are public: fingerprints of values, never the values (diff.ts).
     const lines = shown.map(
       (d) =>
-        `${d.change} at ${d.path}${d.golden !== undefined || d.actual !== undefined ? `: ${d.golden ?? '∅'} → ${d.actual ?? '∅'}` : ''}`,
+        `${d.change} at ${d.path}${d.goldenPublic !== undefined || d.actualPublic !== undefined ? `: ${d.goldenPublic ?? '∅'} → ${d.actualPublic ?? '∅'}` : ''}`,
     );
     if (list.length > shown.length) lines.push(`… and ${list.length - shown.length} more`);
     out.push({

@@ -8,7 +8,10 @@ import {
   type DiffContext,
   type DiffRules,
   diffValue,
+  type Fingerprint,
+  fingerprinter,
   IdBijection,
+  outcome,
   type RawDifference,
   showValue,
 } from './diff.js';
@@ -21,15 +24,26 @@ export interface Comparable {
   commands: Record<string, { ok: boolean; exitCode?: number | null }>;
 }
 
-export function compareRecords(golden: Comparable, actual: Comparable, rules: DiffRules): RawDifference[] {
-  const ctx: DiffContext = { rules, ids: new IdBijection(), out: [] };
+/**
+ * Differences between a golden and a trace. Outcomes (ok, status and exit codes, probe kinds, row
+ * counts) are public as they are; values from the replay get a fingerprint (diff.ts).
+ */
+export function compareRecords(
+  golden: Comparable,
+  actual: Comparable,
+  rules: DiffRules,
+  fingerprint: Fingerprint = fingerprinter(),
+): RawDifference[] {
+  const ctx: DiffContext = { rules, ids: new IdBijection(), out: [], fingerprint };
+  const out = ctx.out;
+  const push = (d: RawDifference) => out.push(outcome(d));
   for (const name of Object.keys(golden.probes).sort()) {
     const g = golden.probes[name]!;
     const a = actual.probes[name];
     const base: Segment[] = ['probes', name];
     if (rules.ignore.covers(base)) continue;
     if (!a) {
-      ctx.out.push({
+      push({
         segments: base,
         change: 'removed',
         risk: 'fail',
@@ -42,7 +56,7 @@ export function compareRecords(golden: Comparable, actual: Comparable, rules: Di
   }
   for (const name of Object.keys(actual.probes).sort()) {
     if (!golden.probes[name] && !rules.ignore.covers(['probes', name]))
-      ctx.out.push({
+      push({
         segments: ['probes', name],
         change: 'added',
         risk: 'warn',
@@ -55,11 +69,11 @@ export function compareRecords(golden: Comparable, actual: Comparable, rules: Di
     const base: Segment[] = ['commands', name];
     if (rules.ignore.covers(base)) continue;
     if (!a) {
-      ctx.out.push({ segments: base, change: 'removed', risk: 'info', golden: 'command', actual: 'not run' });
+      push({ segments: base, change: 'removed', risk: 'info', golden: 'command', actual: 'not run' });
       continue;
     }
     if (g.ok && !a.ok)
-      ctx.out.push({
+      push({
         segments: [...base, 'ok'],
         change: 'failed',
         risk: 'fail',
@@ -67,7 +81,7 @@ export function compareRecords(golden: Comparable, actual: Comparable, rules: Di
         actual: 'failed',
       });
     if ((g.exitCode ?? null) !== (a.exitCode ?? null))
-      ctx.out.push({
+      push({
         segments: [...base, 'exitCode'],
         change: 'status',
         risk: 'fail',
@@ -79,7 +93,7 @@ export function compareRecords(golden: Comparable, actual: Comparable, rules: Di
 }
 
 function compareProbe(g: ProbeRecord, a: ProbeRecord, base: Segment[], ctx: DiffContext): void {
-  const out = ctx.out;
+  const out = { push: (d: RawDifference) => ctx.out.push(outcome(d)) };
   const at = (...s: Segment[]) => [...base, ...s];
   const ignored = (...s: Segment[]) => ctx.rules.ignore.covers(at(...s));
   if (g.kind !== a.kind) {
@@ -120,12 +134,17 @@ function compareProbe(g: ProbeRecord, a: ProbeRecord, base: Segment[], ctx: Diff
   if (g.headers) diffValue(g.headers, a.headers ?? {}, at('headers'), ctx);
   if (g.stdout !== undefined && !ignored('stdout') && skeleton(g.stdout) !== skeleton(a.stdout ?? '')) {
     // Command output is informative, not a contract: a change only warns (learned noise hides it).
-    out.push({
+    // It is the app's output, i.e. possibly capsule data: fingerprints only in public.
+    const golden = lastLine(g.stdout);
+    const actual = lastLine(a.stdout ?? '');
+    ctx.out.push({
       segments: at('stdout'),
       change: 'changed',
       risk: 'warn',
-      golden: showValue(lastLine(g.stdout)),
-      actual: showValue(lastLine(a.stdout ?? '')),
+      golden: showValue(golden),
+      actual: showValue(actual),
+      goldenPublic: ctx.fingerprint(golden),
+      actualPublic: ctx.fingerprint(actual),
     });
   }
   if (g.sql) compareSql(g.sql, a.sql, at('sql'), ctx);
@@ -133,21 +152,24 @@ function compareProbe(g: ProbeRecord, a: ProbeRecord, base: Segment[], ctx: Diff
     const before = new Set(g.consoleErrors.map(skeleton));
     const after = new Set((a.consoleErrors ?? []).map(skeleton));
     (a.consoleErrors ?? []).forEach((e, i) => {
+      // Console messages may quote page content (capsule data): fingerprints only in public.
       if (!before.has(skeleton(e)))
-        out.push({
+        ctx.out.push({
           segments: at('consoleErrors', i),
           change: 'new-error',
           risk: 'fail',
           actual: showValue(e, 160),
+          actualPublic: ctx.fingerprint(e),
         });
     });
     g.consoleErrors.forEach((e, i) => {
       if (!after.has(skeleton(e)))
-        out.push({
+        ctx.out.push({
           segments: at('consoleErrors', i),
           change: 'removed',
           risk: 'info',
           golden: showValue(e, 160),
+          goldenPublic: ctx.fingerprint(e),
         });
     });
   }
@@ -176,10 +198,13 @@ function compareSql(
   ctx: DiffContext,
 ): void {
   if (!a) {
-    ctx.out.push({ segments: base, change: 'removed', risk: 'fail', golden: 'rows', actual: 'no result' });
+    ctx.out.push(
+      outcome({ segments: base, change: 'removed', risk: 'fail', golden: 'rows', actual: 'no result' }),
+    );
     return;
   }
-  diffValue(g.columns, a.columns, [...base, 'columns'], ctx);
+  // Column names come from the manifest's query, not from the data: shown as they are.
+  diffValue(g.columns, a.columns, [...base, 'columns'], { ...ctx, publicValues: true });
   const rowsPath = [...base, 'rows'];
   if (ctx.rules.ignore.covers(rowsPath)) return;
   const inner: DiffContext = {
@@ -190,17 +215,20 @@ function compareSql(
     },
     ids: ctx.ids,
     out: [],
+    fingerprint: ctx.fingerprint,
     hideValues: true,
   };
   diffValue(rowObjects(g.columns, g.rows), rowObjects(a.columns, a.rows), rowsPath, inner);
   if (inner.out.length && g.rows.length !== a.rows.length) {
-    ctx.out.push({
-      segments: rowsPath,
-      change: 'rows',
-      risk: 'fail',
-      golden: `${g.rows.length} rows`,
-      actual: `${a.rows.length} rows`,
-    });
+    ctx.out.push(
+      outcome({
+        segments: rowsPath,
+        change: 'rows',
+        risk: 'fail',
+        golden: `${g.rows.length} rows`,
+        actual: `${a.rows.length} rows`,
+      }),
+    );
   }
   ctx.out.push(...inner.out);
 }

@@ -1,6 +1,7 @@
 /** What every judge receives. Judges are pure: no printing, no environment, no network. */
 import type { Manifest } from '../manifest/schema.js';
 import type { Trace } from '../trace/schema.js';
+import type { Fingerprint } from './diff.js';
 import type { LoadedGolden } from './golden.js';
 import { type JudgeId, type JudgesConfig, judgeConfig, type Scenario } from './loop.js';
 import type { JudgeResult } from './schema.js';
@@ -16,6 +17,8 @@ export interface JudgeInput {
   scenario?: Scenario;
   /** judges.yaml (titles, enabled, options); default: the shipped one. */
   config?: JudgesConfig;
+  /** Public descriptions of data values (diff.ts fingerprinter(); default: a random key). */
+  fingerprint?: Fingerprint;
 }
 
 export const DEFAULT_TITLES: Record<JudgeId, string> = {

@@ -5,7 +5,16 @@
  * Id placeholders (`<uuid:N>`) are compared through a one-to-one mapping between the golden's and
  * the trace's numbers, shared by the whole comparison: renaming an id consistently is no
  * difference, pointing somewhere else (a swap) is.
+ *
+ * Values vs. what may be shown: a difference carries `golden`/`actual` (the values, cut to 80
+ * characters; they go only into the judgement JSON, an access-controlled artifact) and
+ * `goldenPublic`/`actualPublic`, the only text public surfaces (PR comment, check run, annotations,
+ * job summary, logs) print. For values that come from the replay (bodies, headers, rows, command
+ * output, console messages — i.e. capsule data) the public text is a shape and a keyed fingerprint,
+ * `string(12) #3fa9c2d1`; for outcomes (status and exit codes, ok/failed, kinds, row counts) it is
+ * the text itself.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import { isLosslessNumber } from '../util/exact-json.js';
 import { idTokens, skeleton } from './normalize.js';
 import { PathRules, type Segment } from './paths.js';
@@ -28,6 +37,50 @@ export interface RawDifference {
   risk: Risk;
   golden?: string;
   actual?: string;
+  /** What public surfaces may show instead of golden/actual (see the header). */
+  goldenPublic?: string;
+  actualPublic?: string;
+}
+
+/** The public description of a data value: its type, size and a keyed fingerprint. */
+export type Fingerprint = (v: unknown) => string;
+
+/**
+ * Fingerprints keyed with HMAC-SHA256: plain hashes of low-entropy values (a name, an email, a
+ * small number, a boolean) can be reversed by guessing, a keyed hash cannot without the key. The
+ * key is random per judgement and never written anywhere, so a fingerprint only says "equal" or
+ * "different" within one report (the golden's value vs. the trace's, or two places of one report);
+ * it reveals nothing else, not even across reports. 32 bits are shown: enough to tell values apart
+ * by eye, far too few to serve as a guessing oracle.
+ */
+export function fingerprinter(key: Uint8Array = randomBytes(32)): Fingerprint {
+  const mac = (text: string) => createHmac('sha256', key).update(text).digest('hex').slice(0, 8);
+  return (v) => {
+    const k = kindOf(v);
+    switch (k) {
+      case 'null':
+        return 'null';
+      case 'undefined':
+        return 'nothing';
+      case 'array':
+        return `array(${(v as unknown[]).length})`;
+      case 'object':
+        return `object(${Object.keys(v as object).length} keys)`;
+      case 'string':
+        return `string(${[...(v as string)].length}) #${mac(`s:${v as string}`)}`;
+      case 'number':
+        return `number #${mac(`n:${numText(v)}`)}`;
+      default:
+        return `${k} #${mac(`${k}:${String(v)}`)}`;
+    }
+  };
+}
+
+/** A difference whose golden/actual texts are outcomes, not data: they are shown as they are. */
+export function outcome(d: RawDifference): RawDifference {
+  if (d.golden !== undefined) d.goldenPublic = d.golden;
+  if (d.actual !== undefined) d.actualPublic = d.actual;
+  return d;
 }
 
 export interface DiffRules {
@@ -69,8 +122,12 @@ export interface DiffContext {
   rules: DiffRules;
   ids: IdBijection;
   out: RawDifference[];
-  /** Leave values out of the differences (SQL rows are capsule data). */
+  /** Public descriptions of data values (fingerprinter()). */
+  fingerprint: Fingerprint;
+  /** Leave values out of the differences, even in the judgement JSON (SQL rows are capsule data). */
   hideValues?: boolean;
+  /** The values are not data (e.g. SQL column names written in the manifest): show them. */
+  publicValues?: boolean;
 }
 
 type Kind = 'null' | 'boolean' | 'number' | 'string' | 'array' | 'object' | 'undefined';
@@ -108,23 +165,27 @@ export function showValue(v: unknown, max = 80): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
-function push(ctx: DiffContext, d: RawDifference): void {
-  if (ctx.hideValues) {
-    delete d.golden;
-    delete d.actual;
+interface ValueDifference {
+  segments: Segment[];
+  change: Change;
+  risk: Risk;
+}
+
+/** A difference between data values: the values for the JSON, fingerprints for public surfaces. */
+function push(ctx: DiffContext, d: ValueDifference, values: { golden?: unknown; actual?: unknown }): void {
+  const out: RawDifference = { ...d };
+  for (const side of ['golden', 'actual'] as const) {
+    if (!(side in values)) continue;
+    const v = values[side];
+    if (!ctx.hideValues) out[side] = showValue(v);
+    out[`${side}Public`] = ctx.publicValues ? showValue(v) : ctx.fingerprint(v);
   }
-  ctx.out.push(d);
+  ctx.out.push(out);
 }
 
 /** A value that differs (same type): fails unless the path is tolerated. */
 function pushChanged(ctx: DiffContext, segs: Segment[], golden: unknown, actual: unknown): void {
-  push(ctx, {
-    segments: segs,
-    change: 'changed',
-    risk: changedRisk(ctx, segs),
-    golden: showValue(golden),
-    actual: showValue(actual),
-  });
+  push(ctx, { segments: segs, change: 'changed', risk: changedRisk(ctx, segs) }, { golden, actual });
 }
 
 function changedRisk(ctx: DiffContext, segs: Segment[]): Risk {
@@ -143,11 +204,12 @@ export function diffValue(golden: unknown, actual: unknown, segs: Segment[], ctx
   const ka = kindOf(actual);
   if (kg !== ka) {
     if (kg === 'undefined') {
-      push(ctx, { segments: segs, change: 'added', risk: 'warn', actual: showValue(actual) });
+      push(ctx, { segments: segs, change: 'added', risk: 'warn' }, { actual });
     } else if (ka === 'undefined') {
-      push(ctx, { segments: segs, change: 'removed', risk: 'fail', golden: showValue(golden) });
+      push(ctx, { segments: segs, change: 'removed', risk: 'fail' }, { golden });
     } else {
-      push(ctx, { segments: segs, change: 'type', risk: 'fail', golden: kg, actual: ka });
+      // The type names are no data.
+      ctx.out.push(outcome({ segments: segs, change: 'type', risk: 'fail', golden: kg, actual: ka }));
     }
     return;
   }
@@ -159,12 +221,12 @@ export function diffValue(golden: unknown, actual: unknown, segs: Segment[], ctx
         const p = [...segs, key];
         if (Object.hasOwn(a, key)) diffValue(g[key], a[key], p, ctx);
         else if (!ctx.rules.ignore.covers(p))
-          push(ctx, { segments: p, change: 'removed', risk: 'fail', golden: showValue(g[key]) });
+          push(ctx, { segments: p, change: 'removed', risk: 'fail' }, { golden: g[key] });
       }
       for (const key of Object.keys(a).sort()) {
         const p = [...segs, key];
         if (!Object.hasOwn(g, key) && !ctx.rules.ignore.covers(p))
-          push(ctx, { segments: p, change: 'added', risk: 'warn', actual: showValue(a[key]) });
+          push(ctx, { segments: p, change: 'added', risk: 'warn' }, { actual: a[key] });
       }
       return;
     }
@@ -190,12 +252,12 @@ function diffOrdered(g: unknown[], a: unknown[], segs: Segment[], ctx: DiffConte
   for (let i = n; i < g.length; i++) {
     const p = [...segs, i];
     if (!ctx.rules.ignore.covers(p))
-      push(ctx, { segments: p, change: 'removed', risk: 'fail', golden: showValue(g[i]) });
+      push(ctx, { segments: p, change: 'removed', risk: 'fail' }, { golden: g[i] });
   }
   for (let i = n; i < a.length; i++) {
     const p = [...segs, i];
     if (!ctx.rules.ignore.covers(p))
-      push(ctx, { segments: p, change: 'added', risk: changedRisk(ctx, segs), actual: showValue(a[i]) });
+      push(ctx, { segments: p, change: 'added', risk: changedRisk(ctx, segs) }, { actual: a[i] });
   }
 }
 
@@ -243,12 +305,7 @@ function diffUnordered(g: unknown[], a: unknown[], segs: Segment[], ctx: DiffCon
   const n = Math.min(gs.length, as.length);
   for (let k = 0; k < n; k++) diffValue(g[gs[k]!], a[as[k]!], [...segs, gs[k]!], ctx);
   for (const i of gs.slice(n))
-    push(ctx, { segments: [...segs, i], change: 'removed', risk: 'fail', golden: showValue(g[i]) });
+    push(ctx, { segments: [...segs, i], change: 'removed', risk: 'fail' }, { golden: g[i] });
   for (const j of as.slice(n))
-    push(ctx, {
-      segments: [...segs, j],
-      change: 'added',
-      risk: changedRisk(ctx, segs),
-      actual: showValue(a[j]),
-    });
+    push(ctx, { segments: [...segs, j], change: 'added', risk: changedRisk(ctx, segs) }, { actual: a[j] });
 }

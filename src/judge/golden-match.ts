@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { compareRecords } from './compare.js';
 import { disabled, type JudgeInput, titleOf } from './context.js';
-import type { DiffRules, RawDifference } from './diff.js';
+import { type DiffRules, fingerprinter, outcome, type RawDifference } from './diff.js';
 import { normaliseProbes, traceRecords } from './golden.js';
 import { judgeConfig } from './loop.js';
 import { formatJsonPath, PathRules } from './paths.js';
@@ -33,6 +33,8 @@ export function toDifference(d: RawDifference): Difference {
   const out: Difference = { probe, path: formatJsonPath(rest), change: d.change, risk: d.risk };
   if (d.golden !== undefined) out.golden = d.golden;
   if (d.actual !== undefined) out.actual = d.actual;
+  if (d.goldenPublic !== undefined) out.goldenPublic = d.goldenPublic;
+  if (d.actualPublic !== undefined) out.actualPublic = d.actualPublic;
   return out;
 }
 
@@ -87,7 +89,7 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
   const rec = traceRecords(input.trace);
   const actual = { probes: normaliseProbes(rec.probes), commands: rec.commands };
   const rules = diffRulesFor(input, golden.noise);
-  const raw = compareRecords(golden, actual, rules);
+  const raw = compareRecords(golden, actual, rules, input.fingerprint ?? fingerprinter());
   const evidenceFiles: string[] = [];
   const cfg = judgeConfig(input.config, id);
   const threshold =
@@ -121,13 +123,15 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
     }
     const pct = (cmp.ratio * 100).toFixed(2);
     if (cmp.ratio > threshold)
-      raw.push({
-        segments: ['probes', name, 'screenshot'],
-        change: 'pixels',
-        risk: 'warn',
-        golden: g.screenshot,
-        actual: cmp.sizeChanged ? `size changed (${cmp.width}×${cmp.height})` : `${pct}% pixels differ`,
-      });
+      raw.push(
+        outcome({
+          segments: ['probes', name, 'screenshot'],
+          change: 'pixels',
+          risk: 'warn',
+          golden: g.screenshot,
+          actual: cmp.sizeChanged ? `size changed (${cmp.width}×${cmp.height})` : `${pct}% pixels differ`,
+        }),
+      );
     else
       evidence.push(`screenshot ${name}: ${pct}% pixels differ (threshold ${(threshold * 100).toFixed(2)}%)`);
   }

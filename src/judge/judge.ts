@@ -10,6 +10,7 @@ import type { Trace } from '../trace/schema.js';
 import { goldenAnnotations } from './annotations.js';
 import { judgeCapsuleIntegrity } from './capsule-integrity.js';
 import type { JudgeInput } from './context.js';
+import { fingerprinter } from './diff.js';
 import { judgeDuration } from './duration.js';
 import type { Golden, LoadedGolden } from './golden.js';
 import { judgeGoldenMatch } from './golden-match.js';
@@ -42,6 +43,11 @@ export interface JudgeTraceOptions {
   /** Evidence file paths are made relative to this directory (default: the trace's directory). */
   evidenceBase?: string;
   now?: Date;
+  /**
+   * Key of the public value fingerprints (diff.ts). Default: random per judgement, never stored,
+   * so fingerprints cannot be reversed by guessing. Tests pass one for stable output.
+   */
+  fingerprintKey?: Uint8Array;
 }
 
 function asLoaded(g: LoadedGolden | Golden | null | undefined, path?: string): LoadedGolden | null {
@@ -60,6 +66,7 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
     manifest: opts.manifest,
     scenario: opts.scenario,
     config: opts.judges,
+    fingerprint: fingerprinter(opts.fingerprintKey),
   };
   const goldenMatch = judgeGoldenMatch(input);
   const duration = judgeDuration(input);

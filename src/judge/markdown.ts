@@ -3,7 +3,11 @@
  * the PR comment: a decision banner, the reasons, a table of judges, the top differences with
  * paths, the judges' evidence and the evidence files. It fits a character budget (GitHub: check
  * run summary 65,535, comment 65,536) by showing fewer differences and evidence lines, and says
- * so. It never contains capsule rows: differences in SQL rows carry paths and counts only.
+ * so. It never contains values from the replay (capsule rows, response bodies, command output):
+ * a difference shows its path, the kind of change and the public description of each side
+ * (`goldenPublic`/`actualPublic`: a shape and keyed fingerprint for data, the text for outcomes
+ * such as status codes). `showValues` (private repositories, explicit opt-in) shows the values
+ * kept in the judgement JSON instead.
  *
  * Also a short plain-text rendering for the terminal.
  */
@@ -21,6 +25,14 @@ export interface MarkdownOptions {
   headingLevel?: number;
   /** Link or path shown as "full judgement" in the truncation note. */
   fullJudgementRef?: string;
+  /** Show the differing values themselves (opt-in, private repositories only); default: fingerprints. */
+  showValues?: boolean;
+}
+
+/** The two sides of a difference as a surface may show them. */
+export function differenceSides(d: Difference, showValues = false): { golden?: string; actual?: string } {
+  if (showValues) return { golden: d.golden ?? d.goldenPublic, actual: d.actual ?? d.actualPublic };
+  return { golden: d.goldenPublic, actual: d.actualPublic };
 }
 
 const BANNER: Record<Judgement['decision'], string> = {
@@ -107,10 +119,12 @@ function renderWith(j: Judgement, limits: Limits, opts: MarkdownOptions, truncat
       '| Risk | Probe | Path | Change | Golden | Actual |',
       '| --- | --- | --- | --- | --- | --- |',
     );
-    for (const d of shown)
+    for (const d of shown) {
+      const side = differenceSides(d, opts.showValues);
       lines.push(
-        `| ${d.risk} | ${cell(d.probe, 60)} | ${code(d.path, limits.cellChars * 2)} | ${d.change} | ${code(d.golden, limits.cellChars)} | ${code(d.actual, limits.cellChars)} |`,
+        `| ${d.risk} | ${cell(d.probe, 60)} | ${code(d.path, limits.cellChars * 2)} | ${d.change} | ${code(side.golden, limits.cellChars)} | ${code(side.actual, limits.cellChars)} |`,
       );
+    }
     if (shown.length < diffs.length) {
       const rest = diffs.slice(shown.length);
       lines.push('', `_… and ${rest.length} more difference(s) not shown (${counts(rest)})._`);
@@ -193,7 +207,10 @@ export function renderJudgementMarkdown(j: Judgement, opts: MarkdownOptions = {}
 }
 
 /** A few lines for the terminal. */
-export function renderJudgementText(j: Judgement, opts: { maxDifferences?: number } = {}): string {
+export function renderJudgementText(
+  j: Judgement,
+  opts: { maxDifferences?: number; showValues?: boolean } = {},
+): string {
   const maxDiffs = opts.maxDifferences ?? 20;
   const out: string[] = [];
   out.push(
@@ -212,8 +229,11 @@ export function renderJudgementText(j: Judgement, opts: { maxDifferences?: numbe
   if (diffs.length) {
     out.push(`differences from the golden (${diffs.length}: ${counts(diffs)}):`);
     for (const d of diffs.slice(0, maxDiffs)) {
+      const side = differenceSides(d, opts.showValues);
       const values =
-        d.golden !== undefined || d.actual !== undefined ? `: ${d.golden ?? '∅'} → ${d.actual ?? '∅'}` : '';
+        side.golden !== undefined || side.actual !== undefined
+          ? `: ${side.golden ?? '∅'} → ${side.actual ?? '∅'}`
+          : '';
       out.push(`  ${d.risk.padEnd(4)}  ${d.probe} ${d.path} ${d.change}${values}`);
     }
     if (diffs.length > maxDiffs) out.push(`  … and ${diffs.length - maxDiffs} more (see the judgement JSON)`);

@@ -27,8 +27,16 @@ export const differenceSchema = z.object({
   path: z.string(),
   change: z.enum(['removed', 'added', 'changed', 'type', 'status', 'failed', 'new-error', 'pixels', 'rows']),
   risk: z.enum(['fail', 'warn', 'info']),
+  /** The golden's and the trace's value (cut to 80 characters): for the judgement JSON only. */
   golden: z.string().optional(),
   actual: z.string().optional(),
+  /**
+   * What public surfaces (PR comment, check run, annotations, job summary, logs) show: for data
+   * values a shape and a keyed fingerprint (`string(12) #3fa9c2d1`), for outcomes (status codes,
+   * ok/failed, kinds, row counts) the text itself. Absent: nothing is shown.
+   */
+  goldenPublic: z.string().optional(),
+  actualPublic: z.string().optional(),
 });
 
 export const annotationSchema = z.object({

@@ -1,6 +1,7 @@
 /** Loading a manifest file: read, parse, validate, and report every problem at once. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parse as losslessParse } from 'lossless-json';
 import { InputError } from '../errors.js';
 import { parseJsonText, readTextFile } from '../util/json-file.js';
 import { formatPath, issueLines } from '../util/zod-issues.js';
@@ -19,7 +20,13 @@ export interface LoadedManifest {
 
 export function loadManifest(path: string): LoadedManifest {
   const text = readTextFile(path, 'manifest');
-  const raw = parseJsonText(text, path);
+  const raw = parseJsonText(text, path, (t) => {
+    const value: unknown = JSON.parse(t);
+    // JSON.parse keeps the last of two equal keys silently (a second "postgres" would replace the
+    // first); lossless-json refuses them, with the position.
+    losslessParse(t);
+    return value;
+  });
   return validateManifest(raw, path, text);
 }
 

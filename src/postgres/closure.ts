@@ -294,7 +294,7 @@ export class ClosureCollector {
     const unnest = t.columns.map((_, i) => `$${i + 1}::text[]`).join(', ');
     const casts = t.columns.map((_, i) => `x.c${i}::${t.types[i]}`).join(', ');
     const names = t.columns.map((_, i) => `c${i}`).join(', ');
-    const sql = `select to_jsonb(p)::text as j from ${qualified(t.table)} p
+    const sql = `select to_jsonb(p.*)::text as j from ${qualified(t.table)} p
       where (${cols.map((c) => `p.${c}`).join(', ')}) in (select ${casts} from unnest(${unnest}) as x(${names}))`;
     try {
       const res = await client.query<{ j: string }>(sql, arrays);

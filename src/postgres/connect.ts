@@ -64,6 +64,29 @@ export function describePgError(err: unknown): string {
   return e?.message ?? String(err);
 }
 
+/**
+ * True when `err` (or what it wraps) means the session is gone: the server terminated it
+ * (pg_terminate_backend, a fast or immediate shutdown, a crash) or the socket broke. The server
+ * rolls back the session's open transaction when that happens.
+ */
+export function isConnectionLost(err: unknown): boolean {
+  for (
+    let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    depth++
+  ) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    // 08xxx connection exception; 57P01 admin shutdown / terminated backend, 57P02 crash shutdown,
+    // 57P03 cannot connect now (starting up or shutting down).
+    if (/^08[0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03'].includes(code)) return true;
+    if (['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTCONN'].includes(code)) return true;
+    const message = typeof e.message === 'string' ? e.message : '';
+    if (/Connection terminated|not queryable|server closed the connection/i.test(message)) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
 /** Quote an SQL identifier. */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

@@ -14,6 +14,7 @@
  * Composite values (JSON objects for a row type) are not encodable here: such tables load through
  * jsonb_populate_recordset instead (see materialize).
  */
+import { FailureError } from '../errors.js';
 import { isLosslessNumber, stringifyExact } from '../util/exact-json.js';
 
 /**
@@ -31,15 +32,31 @@ export type ColumnCodec =
   | { kind: 'array'; element: 'json' | 'plain'; delimiter: string }
   | { kind: 'plain' };
 
-const NEEDS_ESCAPE = /[\\\n\r\t]/;
+/**
+ * Characters to escape, NUL (Postgres text cannot hold it) and surrogates (checked for lone ones,
+ * which UTF-8 cannot encode).
+ */
+const NEEDS_ESCAPE = /[\\\n\r\t\u0000\ud800-\udfff]/;
 
-/** COPY TEXT escaping of one field's text. */
+/**
+ * COPY TEXT escaping of one field's text. A lone UTF-16 surrogate (a JSON `\ud800` escape without
+ * its pair) has no UTF-8 form: Node would send U+FFFD and the load would silently change the
+ * value, so it is an error (found by test/property/copy-roundtrip.property.test.ts); so is NUL.
+ */
 export function escapeCopyText(s: string): string {
   if (!NEEDS_ESCAPE.test(s)) return s;
   let out = '';
   let last = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const next = s.charCodeAt(i + 1);
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+      else throw unstorable(`a lone UTF-16 surrogate (\\u${c.toString(16)}, not valid Unicode)`);
+      continue;
+    }
+    // Postgres would say `invalid byte sequence for encoding "UTF8": 0x00`; say what it means.
+    if (c === 0) throw unstorable('U+0000 (NUL)');
     let rep: string | null = null;
     if (c === 92) rep = '\\\\';
     else if (c === 10) rep = '\\n';
@@ -51,6 +68,17 @@ export function escapeCopyText(s: string): string {
     }
   }
   return out + s.slice(last);
+}
+
+/** A value Postgres cannot store; `column` is filled in by the line encoders. */
+export class UnstorableValueError extends FailureError {
+  column?: string;
+}
+
+function unstorable(what: string): UnstorableValueError {
+  return new UnstorableValueError(
+    `a string value holds ${what}, which cannot be stored in a Postgres text value (a capsule exported from Postgres never holds one)`,
+  );
 }
 
 /** Text of a scalar for a non-JSON column (strings as they are, numbers exact, booleans t/f). */
@@ -119,9 +147,15 @@ export function copyLine(
   exact = (row as { [EXACT_ROW]?: boolean })[EXACT_ROW] === true,
 ): string {
   let line = '';
-  for (let i = 0; i < columns.length; i++) {
-    if (i > 0) line += '\t';
-    line += copyField(row[columns[i]!], codecs[i]!, exact);
+  let i = 0;
+  try {
+    for (; i < columns.length; i++) {
+      if (i > 0) line += '\t';
+      line += copyField(row[columns[i]!], codecs[i]!, exact);
+    }
+  } catch (err) {
+    if (err instanceof UnstorableValueError) err.column ??= columns[i];
+    throw err;
   }
   return `${line}\n`;
 }

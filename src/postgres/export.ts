@@ -17,17 +17,18 @@ import type { CapsuleKey } from '../capsule/encryption.js';
 import { canonicalJson, contentHash, INTEGRITY_ALGORITHM, TableHasher } from '../capsule/integrity.js';
 import type { GraphEntry } from '../capsule/schema.js';
 import { CapsuleWriter, type WrittenCapsule } from '../capsule/writer.js';
-import { FailureError, ReplayError } from '../errors.js';
+import { FailureError, InterruptedError, ReplayError } from '../errors.js';
 import { ADAPTER, type Manifest, type ManifestTable } from '../manifest/schema.js';
 import { buildRedactor, type Redactor } from '../redaction/redact.js';
 import { mightHoldSecrets, scanValue } from '../redaction/secret-scanner.js';
 import { type ExactJson, parseExact, stringifyExact } from '../util/exact-json.js';
 import { TOOL_NAME, VERSION } from '../version.js';
-import { connect, describePgError } from './connect.js';
+import { connect, describePgError, isConnectionLost } from './connect.js';
 import { canonicalFromText } from './export-canonical.js';
 import {
   buildExportSql,
   DEFAULT_SINCE_DAYS,
+  defaultFrom,
   type ExportSql,
   tableEntry,
   tableStatementText,
@@ -94,6 +95,11 @@ export interface ExportOptions {
   onProgress?: (e: ExportProgress) => void;
   extraSections?: ExtraSectionsHook;
   extraRows?: ExtraRowsHook;
+  /**
+   * Cancellation (Ctrl-C in the CLI): closes the export connection, removes the temp file and
+   * throws an InterruptedError. Once the capsule is being renamed into place it completes.
+   */
+  signal?: AbortSignal;
 }
 
 export interface TableTiming {
@@ -143,6 +149,12 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
   // Bad hmac configuration is an input error: fail before connecting.
   const redactor = redaction === 'safe' ? buildRedactor(manifest.redactionRules, { env: options.env }) : null;
   const progress = options.onProgress ?? (() => {});
+  const { signal } = options;
+  const interrupted = (tempRemoved = false) =>
+    new InterruptedError(
+      `export interrupted; no capsule was written${tempRemoved ? ' (its temp file was removed)' : ''}`,
+    );
+  if (signal?.aborted) throw interrupted();
 
   // connect
   let t = performance.now();
@@ -155,7 +167,12 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
   progress({ kind: 'phase', phase: 'connect', ms: connectMs });
 
   let writer: CapsuleWriter | null = null;
+  // Cancellation closes the connection: whatever query or COPY is running fails at once (the
+  // server ends the read-only snapshot), and the catch below removes the temp file.
+  const onAbort = () => void client.end().catch(() => {});
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    if (signal?.aborted) throw interrupted();
     // snapshot
     t = performance.now();
     const sql = buildExportSql({ manifest, subject, sinceDays });
@@ -280,6 +297,8 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
     });
     if (findings.length > 0) writer.writeSection('findings', findings);
     for (const [key, value] of Object.entries(extra)) writer.writeSectionText(key, stringifyExact(value));
+    if (signal?.aborted) throw interrupted();
+    signal?.removeEventListener('abort', onAbort);
     t = performance.now();
     const written = await writer.commit();
     const writeMs = writer.waitMs + (performance.now() - t);
@@ -309,9 +328,19 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
       },
     };
   } catch (err) {
+    const hadTemp = writer !== null;
     if (writer) await writer.abort();
+    if (signal?.aborted) throw interrupted(hadTemp);
+    if (isConnectionLost(err)) {
+      const reason = err instanceof ReplayError ? err.message : describePgError(err);
+      throw new FailureError(
+        `export source: the connection to the database was lost during the export (${reason}); no capsule was written${hadTemp ? ' (its temp file was removed)' : ''}`,
+        { cause: err },
+      );
+    }
     throw err;
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     await client.end().catch(() => {});
   }
 }
@@ -547,8 +576,7 @@ interface TableContext {
 
 async function rowIsJsonb(client: pg.Client, table: ManifestTable, chainSql: string): Promise<boolean> {
   if (table.rowSql === undefined) return true;
-  const alias = table.alias ?? 't';
-  const from = table.from ?? `${table.name} ${alias}`;
+  const from = table.from ?? defaultFrom(table);
   const r = await client.query(`${chainSql}\nselect (${table.rowSql}) as row_json from ${from} limit 0`);
   return r.fields[0]?.dataTypeID === JSONB_OID;
 }

@@ -11,7 +11,7 @@
  * values or escaped strings for `json` columns, whose text Postgres keeps as given) makes it
  * return null and the caller takes the object path (copy-encoding.ts) for that row.
  */
-import { type ColumnCodec, escapeCopyText } from './copy-encoding.js';
+import { type ColumnCodec, escapeCopyText, UnstorableValueError } from './copy-encoding.js';
 
 export enum ValueKind {
   /** A string without backslash escapes. */
@@ -323,7 +323,13 @@ export function copyLineFromScan(text: string, scan: RowScan, seg: FastSegment):
     if (keyEnd - keyStart !== rawKey.length || !text.startsWith(rawKey, keyStart)) return null;
     const p = seg.positions[i]!;
     if (p < 0) continue;
-    const field = fieldText(text, s[o + 2]!, s[o + 3]!, s[o + 4]! as ValueKind, seg.codecs[p]!);
+    let field: string | null;
+    try {
+      field = fieldText(text, s[o + 2]!, s[o + 3]!, s[o + 4]! as ValueKind, seg.codecs[p]!);
+    } catch (err) {
+      if (err instanceof UnstorableValueError) err.column ??= JSON.parse(rawKey) as string;
+      throw err;
+    }
     if (field === null) return null;
     fields[p] = field;
   }

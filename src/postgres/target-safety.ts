@@ -55,7 +55,18 @@ function isLoopbackHost(host: string): boolean {
   return false;
 }
 
-export function classifyDatabaseUrl(url: string): TargetVerdict {
+/** libpq's environment defaults, used by node-postgres for whatever the URL leaves out. */
+export interface PgEnvDefaults {
+  PGHOST?: string;
+  PGDATABASE?: string;
+  PGUSER?: string;
+}
+
+/**
+ * `env`: the environment the connection will be made from. A URL without a host (`postgres:///app`)
+ * connects to PGHOST, so PGHOST is what must be judged then (likewise PGDATABASE and PGUSER).
+ */
+export function classifyDatabaseUrl(url: string, env: PgEnvDefaults = {}): TargetVerdict {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -73,11 +84,11 @@ export function classifyDatabaseUrl(url: string): TargetVerdict {
       reason: `scheme ${parsed.protocol} is not postgres:// or postgresql://`,
     };
   }
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  const user = decodeURIComponent(parsed.username);
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || env.PGDATABASE || '';
+  const user = decodeURIComponent(parsed.username) || env.PGUSER || '';
   // libpq lets ?host= override the authority (used for unix sockets: ?host=/var/run/postgresql).
   const hostParam = parsed.searchParams.get('host');
-  const host = decodeURIComponent(hostParam ?? parsed.hostname);
+  const host = decodeURIComponent(hostParam ?? parsed.hostname) || env.PGHOST || '';
   for (const [what, value] of [
     ['host', host],
     ['database', database],
@@ -116,11 +127,13 @@ export function classifyDatabaseUrl(url: string): TargetVerdict {
   };
 }
 
-/** Redact the password from a URL for display. */
+/** Redact the password (also a `?password=` parameter, which node-postgres accepts) for display. */
 export function displayUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    for (const key of [...u.searchParams.keys()])
+      if (/pass|secret|key|token/i.test(key)) u.searchParams.set(key, '***');
     return u.toString();
   } catch {
     return '(invalid URL)';

@@ -115,7 +115,7 @@ function compileRule(
     }
     case 'constant': {
       const value = (rule.value ?? null) as ExactJson;
-      replace = () => structuredClone(value);
+      replace = () => cloneJson(value);
       break;
     }
   }
@@ -130,6 +130,7 @@ function compileRule(
 
 export function buildRedactor(rules: RedactionRule[], options: RedactorOptions = {}): Redactor {
   const compiled = rules.map((r, i) => compileRule(r, i, options.env ?? {}));
+  checkConstants(rules);
   const perTable = new Map<string, CompiledRule[]>();
   const forTable = (table: string) => {
     let list = perTable.get(table);
@@ -147,6 +148,60 @@ export function buildRedactor(rules: RedactionRule[], options: RedactorOptions =
       return row;
     },
   };
+}
+
+/**
+ * A `constant` value must not itself hold a field (with a value other than null or "") that a
+ * recursive rule for the same table matches: that field would be written unredacted (a rule earlier in the list has already run),
+ * and redacting the row again would change it (or, for a rule matching its own field, nest the
+ * constant one level deeper on every pass). Found by test/property/redaction.property.test.ts.
+ */
+function checkConstants(rules: RedactionRule[]): void {
+  rules.forEach((rule, i) => {
+    if ((rule.action ?? 'empty') !== 'constant') return;
+    const keys = new Set<string>();
+    collectKeys(rule.value as ExactJson | undefined, keys);
+    if (keys.size === 0) return;
+    rules.forEach((other, j) => {
+      if (other.recursive === false) return; // only top-level columns; a constant is never one
+      if (rule.table !== undefined && other.table !== undefined && rule.table !== other.table) return;
+      const hit = other.fields.find((f) => keys.has(f));
+      if (hit === undefined) return;
+      throw new InputError(
+        `redactionRules[${i}]: the constant value holds the field ${JSON.stringify(hit)}, which redactionRules[${j}] redacts${j === i ? ' (the rule itself)' : ''}; a redacted value must not contain fields that are redacted themselves`,
+      );
+    });
+  });
+}
+
+function collectKeys(v: ExactJson | undefined, into: Set<string>): void {
+  if (v === null || v === undefined || typeof v !== 'object' || isLosslessNumber(v)) return;
+  if (Array.isArray(v)) {
+    for (const x of v) collectKeys(x, into);
+    return;
+  }
+  for (const k of Object.keys(v)) {
+    if (!isUntouchable(v[k])) into.add(k); // null and "" are left alone by every rule
+    collectKeys(v[k], into);
+  }
+}
+
+/**
+ * Deep copy of a JSON value. Not structuredClone: it turns a LosslessNumber into a plain
+ * `{"value":…,"isLosslessNumber":true}` object, which would be written into the capsule as such.
+ */
+function cloneJson(v: ExactJson): ExactJson {
+  if (v === null || typeof v !== 'object' || isLosslessNumber(v)) return v;
+  if (Array.isArray(v)) return v.map(cloneJson);
+  const out: Row = {};
+  for (const k of Object.keys(v))
+    Object.defineProperty(out, k, {
+      value: cloneJson(v[k]!),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  return out;
 }
 
 function isUntouchable(v: ExactJson | undefined): boolean {

@@ -13,6 +13,7 @@ import type { OpenOptions } from '../capsule/open.js';
 import { InputError, ReplayError } from '../errors.js';
 import { type Manifest, type ManifestProbe, probeName, replayUrlEnv } from '../manifest/schema.js';
 import type { PrepareTarget } from '../postgres/materialize/index.js';
+import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
 import { describeCapsule, runGate } from '../trace/build.js';
 import { environmentFacts } from '../trace/environment.js';
 import { type MaterializationRecord, type Trace, type TraceEvent, traceSchema } from '../trace/schema.js';
@@ -98,6 +99,14 @@ async function runProbe(probe: ManifestProbe, name: string, ctx: ProbeContext): 
 
 export async function runReplay(options: RunOptions): Promise<RunResult> {
   const { manifest, signal } = options;
+  // Defence in depth: the front doors refuse production-looking targets (and remote ones without
+  // an explicit allowance) before calling here; a new caller that forgets cannot load a capsule
+  // into, or run an app's commands against, a production-looking database.
+  const target = classifyDatabaseUrl(options.databaseUrl, options.env);
+  if (target.kind === 'production' || target.kind === 'invalid')
+    throw new InputError(
+      `refusing to replay into ${displayUrl(options.databaseUrl)}: ${target.kind === 'production' ? `it looks like a production database (${target.reason})` : target.reason}`,
+    );
   const emit = options.onEvent ?? (() => {});
   const startedAt = new Date();
   const cwd = runCwd(manifest, options.manifestPath, options.cwd);

@@ -1,6 +1,5 @@
 /** Writing a trace file atomically: a temp file in the same directory, then a rename. */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { stringifyExact } from '../util/exact-json.js';
 import type { Trace } from './schema.js';
 
@@ -9,14 +8,7 @@ export function traceText(trace: Trace): string {
   return `${stringifyExact(trace, 2)}\n`;
 }
 
+/** Atomic (util/atomic-file.ts): a failed or killed write leaves no half-written trace at `path`. */
 export function writeTraceAtomic(path: string, trace: Trace): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    writeFileSync(tmp, traceText(trace));
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeFileAtomic(path, traceText(trace), 'trace');
 }

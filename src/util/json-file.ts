@@ -2,15 +2,25 @@
 import { readFileSync } from 'node:fs';
 import { parse as losslessParse } from 'lossless-json';
 import { InputError } from '../errors.js';
+import { firstInvalidUtf8 } from './utf8.js';
 
 export function readTextFile(path: string, what = 'file'): string {
+  let bytes: Buffer;
   try {
-    return readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new InputError(`${path}: ${what} not found`);
     if (code === 'EISDIR') throw new InputError(`${path}: expected a ${what}, found a directory`);
     throw new InputError(`${path}: cannot read ${what} (${(err as Error).message})`);
+  }
+  // Fatal decoding: readFileSync(path, 'utf8') would silently turn bad bytes into U+FFFD.
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new InputError(
+      `${path}: not valid UTF-8 (byte offset ${firstInvalidUtf8(bytes, 0, bytes.length)}); a ${what} is UTF-8 text`,
+    );
   }
 }
 

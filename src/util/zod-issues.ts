@@ -27,14 +27,24 @@ export function issueLines(error: z.ZodError): string[] {
     }
     let msg = iss.message;
     if (iss.code === 'invalid_type' && /^Invalid input/.test(msg)) {
-      msg =
-        iss.input === undefined
-          ? `is required (${iss.expected})`
-          : `must be ${iss.expected}, got ${describe(iss.input)}`;
+      // zod reports the input only with `reportInput`; without it, a present value of the wrong
+      // type has input undefined too, so read the received type from zod's own message.
+      const received = /received (\w+)/.exec(msg)?.[1];
+      if (iss.input !== undefined)
+        msg = `must be ${article(String(iss.expected))}, got ${describe(iss.input)}`;
+      else if (received && received !== 'undefined')
+        msg = `must be ${article(String(iss.expected))}, got ${article(received)}`;
+      else msg = `is required (${iss.expected})`;
     }
+    // A wrong literal or enum value: "Invalid input: expected "x"" → "must be "x"".
+    if (iss.code === 'invalid_value') msg = msg.replace(/^Invalid (?:input|option): expected /, 'must be ');
     lines.push(`${formatPath(iss.path)}: ${msg}`);
   }
   return lines;
+}
+
+function article(type: string): string {
+  return type === 'null' || type === 'undefined' ? type : `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
 }
 
 function describe(v: unknown): string {

@@ -19,6 +19,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import {
+  MAX_VALUE_BYTES,
+  RowLineChecker,
+  RowStreamChecker,
+  Utf8Stream,
+  utf8Error,
+} from '../../capsule/byte-check.js';
 import { detectEncoding, type OpenOptions, openCapsuleText } from '../../capsule/open.js';
 import { readCapsule } from '../../capsule/reader.js';
 import { type CapsuleHeader, capsuleHeaderSchema } from '../../capsule/schema.js';
@@ -93,28 +100,55 @@ const OBJECT_CLOSE = /^\s*\}\s*,?\s*$/;
 
 class NotLineLayout extends Error {}
 
-/** Calls `onLine(buf, start, end, offset)` for every line (without "\n"); offset = byte offset of the line. */
+/** A line longer than this is also handed to `onLongLine` piece by piece, as it arrives. */
+const LONG_LINE = 16 << 20;
+
+/**
+ * Calls `onLine(buf, start, end, offset)` for every line (without "\n"); offset = byte offset of
+ * the line. `onChunk` sees every chunk first (UTF-8 check); `onLongLine` sees the pieces of a line
+ * over LONG_LINE bytes as they arrive, so a huge row is refused before it is buffered whole.
+ */
 async function forEachLine(
   stream: Readable,
   onLine: (buf: Buffer, start: number, end: number, offset: number) => unknown,
+  onChunk?: (buf: Buffer) => void,
+  onLongLine?: (piece: Buffer, lineOffset: number, first: boolean, length: number) => void,
 ): Promise<void> {
+  // A line longer than a chunk: its pieces, joined once at its end (not re-copied per chunk).
+  let carryParts: Buffer[] = [];
+  let carryLength = 0;
   let carry: Buffer | null = null;
+  let long = false;
   let offset = 0; // byte offset of the current chunk in the whole text
   try {
     for await (const chunk of stream) {
       const buf = chunk as Buffer;
+      onChunk?.(buf);
       const base = offset;
       offset += buf.length;
       let pos = 0;
       if (carry) {
         // Finish the line split across chunks without copying the whole chunk.
         const nl = buf.indexOf(10);
+        const lineOffset = base - carryLength;
         if (nl < 0) {
-          carry = Buffer.concat([carry, buf]);
+          carryParts.push(buf);
+          carryLength += buf.length;
+          if (onLongLine && carryLength > LONG_LINE) {
+            if (long) onLongLine(buf, lineOffset, false, carryLength);
+            else {
+              long = true;
+              for (let i = 0; i < carryParts.length; i++)
+                onLongLine(carryParts[i]!, lineOffset, i === 0, carryLength);
+            }
+          }
           continue;
         }
-        const line = Buffer.concat([carry, buf.subarray(0, nl)]);
-        const lineOffset = base - carry.length;
+        if (long) onLongLine!(buf.subarray(0, nl), lineOffset, false, carryLength + nl);
+        long = false;
+        carryParts.push(buf.subarray(0, nl));
+        const line = Buffer.concat(carryParts, carryLength + nl);
+        carryParts = [];
         carry = null;
         if (onLine(line, 0, line.length, lineOffset) === false) return;
         pos = nl + 1;
@@ -126,8 +160,15 @@ async function forEachLine(
         pos = nl + 1;
       }
       carry = pos < buf.length ? Buffer.from(buf.subarray(pos)) : null; // do not pin the whole chunk
+      if (carry) {
+        carryParts = [carry];
+        carryLength = carry.length;
+      }
     }
-    if (carry?.length) onLine(carry, 0, carry.length, offset - carry.length);
+    if (carry) {
+      const line = carryParts.length === 1 ? carry : Buffer.concat(carryParts, carryLength);
+      if (line.length) onLine(line, 0, line.length, offset - line.length);
+    }
   } finally {
     stream.destroy();
   }
@@ -151,66 +192,108 @@ async function indexLineLayout(path: string, options: OpenOptions): Promise<Inde
       : await openCapsuleText(path, options);
   const headerLines: string[] = [];
   const ranges = new Map<string, ByteRange>();
-  const counts: Record<string, number> = {};
+  // No prototype: a table may be named `toString`, `constructor` or `__proto__` (plain identifiers),
+  // which `in` / assignment on a `{}` would misread (test/property/capsule-roundtrip.property.test.ts).
+  const counts: Record<string, number> = Object.create(null);
   let state: 'header' | 'tables' | 'table' | 'after' = 'header';
   let table = '';
   let bom = true;
+  // Every row is checked here, before materialize connects (capsule/byte-check.ts: UTF-8 per
+  // chunk, then per row duplicate keys, nesting and sizes): rows go to COPY as text later.
+  const utf8 = new Utf8Stream();
+  let seen = 0;
+  let badUtf8 = -1;
+  const rowChecker = new RowLineChecker(path);
+  /** The row being read when it is longer than LONG_LINE (checked as it streams in). */
+  let longRow: RowStreamChecker | null = null;
   try {
-    await forEachLine(stream, (buf, start, end, offset) => {
-      if (bom) {
-        bom = false;
-        if (buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
-      }
-      if (state === 'table') {
-        const s = firstNonSpace(buf, start, end);
-        const e = lastNonSpace(buf, start, end);
-        if (buf[s] === 123 /* { */) {
-          const last = buf[e] === 44 /* , */ ? lastNonSpace(buf, s, e) : e;
-          if (buf[last] !== 125 /* } */) throw new NotLineLayout();
-          counts[table]!++;
-          return;
+    await forEachLine(
+      stream,
+      (buf, start, end, offset) => {
+        const lineEnd = offset + (end - start);
+        if (bom) {
+          bom = false;
+          if (buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
         }
-        if (buf[s] === 93 /* ] */ && TABLE_CLOSE.test(buf.toString('utf8', start, end))) {
-          ranges.get(table)!.end = offset;
-          state = 'tables';
-          return;
+        if (state === 'table') {
+          const s = firstNonSpace(buf, start, end);
+          const e = lastNonSpace(buf, start, end);
+          if (buf[s] === 123 /* { */) {
+            const last = buf[e] === 44 /* , */ ? lastNonSpace(buf, s, e) : e;
+            if (buf[last] !== 125 /* } */) throw new NotLineLayout();
+            const index = counts[table]!;
+            const at = offset + (s - start);
+            if (badUtf8 >= 0 && badUtf8 <= lineEnd) {
+              const col = rowChecker.columnAt(buf, s, last + 1, s + (badUtf8 - at));
+              throw utf8Error(path, badUtf8, `tables.${table}[${index}]${col === null ? '' : `.${col}`}`);
+            }
+            if (longRow)
+              longRow = null; // checked as it streamed in
+            else rowChecker.check(buf, s, last + 1, table, index, at);
+            counts[table] = index + 1;
+            return;
+          }
+          if (buf[s] === 93 /* ] */ && TABLE_CLOSE.test(buf.toString('utf8', start, end))) {
+            ranges.get(table)!.end = offset;
+            state = 'tables';
+            return;
+          }
+          throw new NotLineLayout();
         }
-        throw new NotLineLayout();
-      }
-      const line = buf.toString('utf8', start, end);
-      if (state === 'header' || state === 'after') {
-        if (state === 'header' && TABLES_OPEN.test(line)) {
-          state = 'tables';
+        if (badUtf8 >= 0 && badUtf8 <= lineEnd) throw utf8Error(path, badUtf8, null);
+        const line = buf.toString('utf8', start, end);
+        if (state === 'header' || state === 'after') {
+          if (state === 'header' && TABLES_OPEN.test(line)) {
+            state = 'tables';
+            headerLines.push(line);
+            return;
+          }
           headerLines.push(line);
           return;
         }
-        headerLines.push(line);
-        return;
-      }
-      // state === 'tables'
-      let m = TABLE_OPEN.exec(line);
-      if (m) {
-        table = JSON.parse(m[1]!) as string;
-        if (table in counts) throw new InputError(`${path}: tables.${table}: appears twice`);
-        counts[table] = 0;
-        ranges.set(table, { start: offset + Buffer.byteLength(line) + 1, end: 0 });
-        state = 'table';
-        return;
-      }
-      m = TABLE_EMPTY.exec(line);
-      if (m) {
-        table = JSON.parse(m[1]!) as string;
-        counts[table] = 0;
-        ranges.set(table, { start: 0, end: 0 });
-        return;
-      }
-      if (OBJECT_CLOSE.test(line)) {
-        headerLines.push(line);
-        state = 'after';
-        return;
-      }
-      throw new NotLineLayout();
-    });
+        // state === 'tables'
+        let m = TABLE_OPEN.exec(line);
+        if (m) {
+          table = JSON.parse(m[1]!) as string;
+          if (Object.hasOwn(counts, table)) throw new InputError(`${path}: tables.${table}: appears twice`);
+          counts[table] = 0;
+          ranges.set(table, { start: offset + Buffer.byteLength(line) + 1, end: 0 });
+          state = 'table';
+          return;
+        }
+        m = TABLE_EMPTY.exec(line);
+        if (m) {
+          table = JSON.parse(m[1]!) as string;
+          if (Object.hasOwn(counts, table)) throw new InputError(`${path}: tables.${table}: appears twice`);
+          counts[table] = 0;
+          ranges.set(table, { start: 0, end: 0 });
+          return;
+        }
+        if (OBJECT_CLOSE.test(line)) {
+          headerLines.push(line);
+          state = 'after';
+          return;
+        }
+        throw new NotLineLayout();
+      },
+      (chunk) => {
+        if (badUtf8 < 0) badUtf8 = utf8.write(chunk, seen);
+        seen += chunk.length;
+      },
+      (piece, lineOffset, first, length) => {
+        if (state !== 'table') {
+          if (length > MAX_VALUE_BYTES)
+            throw new InputError(
+              `${path}: a header line is larger than ${MAX_VALUE_BYTES >> 20} MiB (the limit per value)`,
+            );
+          return;
+        }
+        if (first) longRow = new RowStreamChecker(path, table, counts[table]!, lineOffset);
+        longRow!.write(piece);
+      },
+    );
+    if (badUtf8 < 0) badUtf8 = utf8.end(seen);
+    if (badUtf8 >= 0) throw utf8Error(path, badUtf8, null);
   } catch (err) {
     if (err instanceof NotLineLayout) return null;
     throw err;

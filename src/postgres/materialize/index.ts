@@ -10,17 +10,23 @@
  * integrity record) and compared with the capsule; only then COMMIT. Any failure rolls back, and
  * a killed process leaves Postgres to roll back, so the target is never half-loaded.
  *
+ * Cancellation (`signal`, Ctrl-C in the CLI): the running statement is cancelled
+ * (pg_cancel_backend from a second connection; if that cannot connect, the session is closed and
+ * the server rolls back), the transaction is rolled back and an InterruptedError says nothing was
+ * loaded. Once COMMIT is sent the load completes. A lost connection (server restart,
+ * pg_terminate_backend) is reported as such: the server rolled the transaction back.
+ *
  * Stage rules: no printing, no process.env; the CLI, the run loop and the Action call this.
  */
 import type pg from 'pg';
 import type { OpenOptions } from '../../capsule/open.js';
 import { planSubjectRewrite, SubjectRewriter } from '../../capsule/rewrite.js';
 import type { CapsuleHeader } from '../../capsule/schema.js';
-import { FailureError, InputError } from '../../errors.js';
+import { FailureError, InputError, InterruptedError, ReplayError } from '../../errors.js';
 import type { Manifest, ManifestTable } from '../../manifest/schema.js';
 import type { TableCount } from '../../trace/schema.js';
 import { readForeignKeys } from '../catalog.js';
-import { connect, describePgError } from '../connect.js';
+import { connect, describePgError, isConnectionLost } from '../connect.js';
 import { planLoadOrder } from '../load-order.js';
 import { indexCapsule } from './capsule-rows.js';
 import { checkCapsule } from './check.js';
@@ -95,6 +101,8 @@ export interface MaterializeOptions {
    * (create the tables from the capsule's `schema` section); `afterLoad` runs after the rows are in.
    */
   prepareTarget?: PrepareTarget;
+  /** Cancellation: roll back and throw an InterruptedError (see the header). */
+  signal?: AbortSignal;
 }
 
 export interface TableLoadStats {
@@ -157,9 +165,17 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
     mark = now;
   };
 
+  const { signal } = options;
+  const interrupted = (cause?: unknown) =>
+    new InterruptedError(
+      'materialize interrupted; nothing was loaded: the transaction was rolled back and the target is unchanged',
+      { cause },
+    );
+  if (signal?.aborted) throw interrupted();
   const capsule = await indexCapsule(options.capsulePath, options.open);
   try {
     phase('index');
+    if (signal?.aborted) throw interrupted();
     const tablesInCapsule = checkCapsule(options.manifest, capsule, options.capsulePath);
     // Referential-closure rows per table: the last n rows of each table's array.
     const closureCounts = new Map<string, number>();
@@ -190,9 +206,22 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
     client.on('error', (e) => connectionErrors.push(e));
     phase('connect');
     let inTransaction = false;
+    // What the load was doing, for a lost connection's message.
+    let doing = 'starting the transaction';
+    // Awaited before the client is closed, so the cancel can only reach this session.
+    let cancelling: Promise<void> | null = null;
+    const onAbort = () => {
+      cancelling = cancelRunningStatement(options.url, client);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const checkpoint = () => {
+      if (signal?.aborted) throw interrupted();
+    };
     try {
+      checkpoint();
       await client.query('begin');
       inTransaction = true;
+      doing = 'preparing the target';
       const prepared = options.prepareTarget
         ? await options.prepareTarget(client, capsule.header)
         : undefined;
@@ -269,6 +298,8 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
 
       for (const table of [...loadOrder].reverse()) {
         if (!byName.has(table)) continue; // closure-only table: nothing of the graph to replace
+        checkpoint();
+        doing = `deleting the graph's rows from ${table}`;
         await options.onProgress?.({ phase: 'delete', table });
         try {
           await client.query(deleteSql(table, byName.get(table)!.deletePredicate!));
@@ -298,10 +329,13 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
         { key: ReferenceKey | null; result: NonNullable<TableLoadResult['reference']> }
       >();
       for (const table of loadOrder) {
+        checkpoint();
+        doing = `loading ${table}`;
         const t0 = performance.now();
         const base = {
           client,
           table,
+          signal,
           target: targets.get(catalogName(table))!,
           strategy,
           chunkSize,
@@ -373,6 +407,8 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
         phase('afterLoad');
       }
 
+      checkpoint();
+      doing = 'moving sequences';
       const sequences = await bumpSequences(client, loadOrder, targets, hashColumns);
       phase('sequences');
 
@@ -381,6 +417,8 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       // The exporter renders rows with these settings; hashes compare the same text forms.
       if (hashCheck === 'verified') await client.query(VERIFY_SETTINGS);
       for (const table of loadOrder) {
+        checkpoint();
+        doing = `verifying ${table}`;
         await options.onProgress?.({ phase: 'verify', table });
         const whole = createdEmpty.has(table) || !byName.has(table);
         const predicate = whole ? 'true' : byName.get(table)!.deletePredicate!;
@@ -445,15 +483,24 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       phase('verify');
       if (problems.length > 0) {
         throw new FailureError(
-          `materialization integrity check failed:\n${problems.map((p) => `  ${p}`).join('\n')}\n(rows that do not match their table's deletePredicate would not be replaced by the next materialize; the transaction was rolled back and the target is unchanged)`,
+          `${options.capsulePath}: materialization integrity check failed:\n${problems.map((p) => `  ${p}`).join('\n')}\n(rows that do not match their table's deletePredicate would not be replaced by the next materialize; the transaction was rolled back and the target is unchanged)`,
         );
       }
 
+      checkpoint();
+      // From here on the load completes: a COMMIT cut short would leave its outcome unknown.
+      signal?.removeEventListener('abort', onAbort);
+      doing = 'committing';
       try {
         await client.query('commit');
         inTransaction = false;
       } catch (err) {
         inTransaction = false;
+        if (isConnectionLost(err))
+          throw new FailureError(
+            `the connection to the replay target was lost during COMMIT (${lostReason(err, connectionErrors)}): the load may or may not have been committed; run materialize again (it replaces the subject's rows) once the server is reachable`,
+            { cause: err },
+          );
         throw new FailureError(
           `COMMIT failed (a deferred constraint?): ${withoutValues(describePgError(err))}; the target is unchanged`,
           { cause: err },
@@ -477,6 +524,12 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       };
     } catch (err) {
       if (inTransaction) await client.query('rollback').catch(() => {});
+      if (signal?.aborted && doing !== 'committing') throw interrupted(err);
+      if (inTransaction && isConnectionLost(err))
+        throw new FailureError(
+          `the connection to the replay target was lost while ${doing} (${lostReason(err, connectionErrors)}); the server rolls back the open transaction of a lost connection, so nothing was loaded and the target is unchanged. Run materialize again once the server is reachable`,
+          { cause: err },
+        );
       if (err instanceof FailureError || err instanceof InputError) throw err;
       const reason = hasSqlState(err) ? err : (connectionErrors.find(hasSqlState) ?? err);
       throw new FailureError(
@@ -484,11 +537,54 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
         { cause: err },
       );
     } finally {
+      signal?.removeEventListener('abort', onAbort);
+      // Bounded: an unreachable server must not hold the interrupted command (the fallback of a
+      // cancel that cannot connect is closing this session, done just below anyway).
+      if (cancelling) await Promise.race([cancelling, delay(5000)]);
       await client.end().catch(() => {});
     }
   } finally {
     await capsule.close();
   }
+}
+
+/**
+ * Cancels whatever `client` is running: pg_cancel_backend from a second connection (the session
+ * stays usable for ROLLBACK). When that is impossible the session is closed instead; the server
+ * rolls its transaction back either way.
+ */
+async function cancelRunningStatement(url: string, client: pg.Client): Promise<void> {
+  // node-postgres keeps the backend's pid from BackendKeyData (not in its type declarations).
+  const pid = (client as unknown as { processID?: number | null }).processID;
+  try {
+    if (!pid) throw new Error('no backend pid');
+    const other = await connect(url, { role: 'replay target', applicationName: 'replay-env cancel' });
+    try {
+      await other.query('select pg_cancel_backend($1)', [pid]);
+    } finally {
+      await other.end().catch(() => {});
+    }
+  } catch {
+    await client.end().catch(() => {});
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** The server's reason for a lost connection (with its SQLSTATE), else the socket's. */
+function lostReason(err: unknown, connectionErrors: unknown[]): string {
+  let root: unknown = err;
+  while (root instanceof ReplayError && root.cause) root = root.cause;
+  const reason = hasSqlState(root) ? root : (connectionErrors.find(hasSqlState) ?? root);
+  const code = (reason as { code?: string }).code;
+  if (hasSqlState(reason)) return `${withoutValues(describePgError(reason))} [SQLSTATE ${code}]`;
+  // The server's goodbye (e.g. 57P01 on shutdown) can be lost when the socket is reset while we
+  // are still sending COPY data.
+  if (code === 'ECONNRESET' || code === 'EPIPE')
+    return `the server closed the connection (${withoutValues(describePgError(reason))})`;
+  return withoutValues(describePgError(reason));
 }
 
 function closureReport(

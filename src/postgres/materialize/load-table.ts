@@ -22,9 +22,9 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { TableHasher } from '../../capsule/integrity.js';
 import type { SubjectRewriter } from '../../capsule/rewrite.js';
-import { FailureError } from '../../errors.js';
+import { FailureError, InterruptedError } from '../../errors.js';
 import { stringifyExact } from '../../util/exact-json.js';
-import { type ColumnCodec, copyLine } from '../copy-encoding.js';
+import { type ColumnCodec, copyLine, UnstorableValueError } from '../copy-encoding.js';
 import {
   copyLineFromScan,
   type FastSegment,
@@ -53,6 +53,8 @@ export interface TableLoadInput {
   chunkSize: number;
   batches: AsyncIterable<RowBatch>;
   rewriter: SubjectRewriter | null;
+  /** Cancellation: checked between batches (index.ts also cancels the running statement). */
+  signal?: AbortSignal;
   /** The server's reason when the connection was closed under us (see index.ts). */
   serverError?: () => unknown;
   /** Called after each chunk is sent (awaited). */
@@ -287,6 +289,7 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
 
   try {
     for await (const batch of input.batches) {
+      if (input.signal?.aborted) throw new InterruptedError(`loading ${table} was interrupted`);
       const texts = batch.texts;
       const fast = scanner !== null && strategy === 'copy' && texts.length > 0;
       const count = fast ? texts.length : batch.rows.length;
@@ -365,6 +368,8 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
     // A COPY still open would keep the connection in copy mode: cancel it so ROLLBACK can run.
     const open = copy as CopyWriter | null;
     if (open) await open.abort();
+    // NUL or a lone surrogate (copy-encoding.ts): name the table, row and column like a server error.
+    if (err instanceof UnstorableValueError) throw loadError(table, chunkSize, err, rowIndex, null);
     throw err;
   }
   if (input.onChunk && rowIndex % chunkSize !== 0)

@@ -46,7 +46,8 @@ export async function hashRowsWhere(
   // COPY TO streams without holding the table in memory. JSON text has no raw tab/newline/CR, so
   // the only COPY TEXT escape that can occur in it is the doubled backslash.
   const stream = client.query(
-    copyTo(`copy (select to_jsonb(t) from ${tableSql(table)} t where ${where}) to stdout`),
+    // `t.*`, not `t`: in a table with a column named `t`, `to_jsonb(t)` is that column's value.
+    copyTo(`copy (select to_jsonb(t.*) from ${tableSql(table)} t where ${where}) to stdout`),
   );
   let carry = '';
   const handle = (line: string) => {
@@ -61,7 +62,13 @@ export async function hashRowsWhere(
     const text = carry + chunk;
     const parts = text.split('\n');
     carry = parts.pop() ?? '';
-    for (const p of parts) handle(p);
+    // A throw inside a 'data' listener escapes as an uncaught exception and `finished` never
+    // settles (materialize hung); fail the stream instead.
+    try {
+      for (const p of parts) handle(p);
+    } catch (err) {
+      stream.destroy(err as Error);
+    }
   });
   await finished(stream);
   handle(carry);

@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { z } from 'zod';
 import type { sqlProbeSchema } from '../../manifest/schema.js';
 import { describePgError } from '../../postgres/connect.js';
+import { withoutValues } from '../../postgres/materialize/load-table.js';
 import { isSecretFieldName } from '../../redaction/secret-scanner.js';
 import { LosslessNumber, parseExact } from '../../util/exact-json.js';
 import { maskDeep } from '../mask.js';
@@ -114,7 +115,13 @@ export async function runSqlProbe(probe: SqlProbe, ctx: ProbeContext): Promise<P
       },
     };
   } catch (err) {
-    return { ok: false, error: `query failed: ${describePgError(err)}`, sql: { ...base, ordered } };
+    // Postgres quotes the offending value at the end of data errors (`invalid input syntax for type
+    // integer: "…"`); it is a capsule value, and step errors are printed by `run` and in CI logs.
+    return {
+      ok: false,
+      error: `query failed: ${withoutValues(describePgError(err))}`,
+      sql: { ...base, ordered },
+    };
   } finally {
     await client.query('ROLLBACK').catch(() => {});
     await client.end().catch(() => {});

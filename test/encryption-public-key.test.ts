@@ -1,0 +1,654 @@
+/**
+ * Public-key encrypted capsules (capsule/encryption.ts, docs/encryption.md): `replay-env keygen`,
+ * `export-postgres --encrypt-to <.pub>`, readers holding the X25519 private key in
+ * REPLAY_CAPSULE_KEY (the whole PEM, as a CI secret arrives) or REPLAY_CAPSULE_KEY_FILE.
+ * Every bad key is a clear exit 2 before any database is touched; every changed byte fails with the
+ * one decrypt message; a failed materialize leaves the target byte-for-byte as it was.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CapsuleKey,
+  capsuleKeyFromEnv,
+  capsuleOpenOptionsFor,
+  createDecryptStream,
+  createEncryptStream,
+  DEFAULT_CHUNK_SIZE,
+  parseCapsuleKey,
+  readRecipientKey,
+} from '../src/capsule/encryption.js';
+import { ENCRYPTED_MAGIC } from '../src/capsule/open.js';
+import { type CapsuleEvent, readCapsule } from '../src/capsule/reader.js';
+import { InputError } from '../src/errors.js';
+import { stringifyExact } from '../src/util/exact-json.js';
+import { writeTestCapsule } from './helpers/capsule-file.js';
+import { cli } from './helpers/cli.js';
+import { useTestDatabase, withClient } from './helpers/db.js';
+import { databaseChecksum } from './helpers/db-checksum.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'replay-pk-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const DECRYPT_FAILED = /cannot decrypt capsule: wrong key or corrupted file/;
+const NO_STACK = /\n\s+at /;
+/** Neither key variable leaks in from the developer's shell. */
+const NO_KEY = { REPLAY_CAPSULE_KEY: '', REPLAY_CAPSULE_KEY_FILE: '' };
+
+/** `replay-env keygen --out <dir>/<name>` → paths, PEM texts and the printed fingerprint. */
+async function keygen(name: string) {
+  const out = join(dir, name);
+  const r = await cli(['keygen', '--out', out, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  const j = JSON.parse(r.stdout) as { privateKey: string; publicKey: string; fingerprint: string };
+  return { ...j, privatePem: readFileSync(out, 'utf8'), publicPem: readFileSync(`${out}.pub`, 'utf8') };
+}
+
+function spkiFingerprint(pubPem: string): string {
+  const der = Buffer.from(pubPem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+  return createHash('sha256').update(der).digest('hex');
+}
+
+async function encryptFile(src: string, dst: string, key: CapsuleKey, chunkSize?: number): Promise<void> {
+  await pipeline(
+    createReadStream(src),
+    createEncryptStream(key, chunkSize ? { chunkSize } : {}),
+    createWriteStream(dst),
+  );
+}
+
+/** Decrypts a whole buffer (fed in 16 KiB pieces); resolves with the plaintext released so far on failure too. */
+async function decryptBuffer(buf: Buffer, key: CapsuleKey): Promise<{ out: Buffer; error?: unknown }> {
+  const parts: Buffer[] = [];
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < buf.length; i += 16384) pieces.push(buf.subarray(i, i + 16384));
+  try {
+    await pipeline(
+      Readable.from(pieces),
+      createDecryptStream(key, 'cap.enc'),
+      new Writable({
+        write(c: Buffer, _e, cb) {
+          parts.push(c);
+          cb();
+        },
+      }),
+    );
+    return { out: Buffer.concat(parts) };
+  } catch (error) {
+    return { out: Buffer.concat(parts), error };
+  }
+}
+
+async function readRows(path: string, key?: CapsuleKey): Promise<string[]> {
+  const rows: string[] = [];
+  await readCapsule(
+    path,
+    (e: CapsuleEvent) => {
+      if (e.kind === 'row') rows.push(`${e.table}:${stringifyExact(e.row)}`);
+    },
+    capsuleOpenOptionsFor(key),
+  );
+  return rows;
+}
+
+function headerOf(file: Buffer): Record<string, unknown> & { kdf: Record<string, unknown> } {
+  const end = file.indexOf(10, ENCRYPTED_MAGIC.length);
+  return JSON.parse(file.subarray(ENCRYPTED_MAGIC.length, end).toString('utf8'));
+}
+
+let alice: Awaited<ReturnType<typeof keygen>>;
+let mallory: Awaited<ReturnType<typeof keygen>>;
+let alicePriv: CapsuleKey;
+let plainPath = '';
+let plainRows: string[] = [];
+let plainBytes: Buffer;
+
+beforeAll(async () => {
+  alice = await keygen('alice.key');
+  mallory = await keygen('mallory.key');
+  alicePriv = parseCapsuleKey(alice.privatePem);
+  // ~300 KiB of capsule text: several 64 KiB chunks.
+  plainPath = join(dir, 'plain.json');
+  writeTestCapsule(plainPath, {
+    app: 'pkapp',
+    subject: { user_id: 'u1' },
+    graph: [{ user_id: 'u1' }],
+    tables: {
+      profiles: Array.from({ length: 1500 }, (_, i) => ({
+        id: i + 1,
+        user_id: 'u1',
+        note: `row ${i} ☃ ${'y'.repeat(150 + (i % 60))}`,
+      })),
+    },
+  });
+  plainBytes = readFileSync(plainPath);
+  expect(plainBytes.length).toBeGreaterThan(4 * DEFAULT_CHUNK_SIZE);
+  plainRows = await readRows(plainPath);
+});
+
+describe('replay-env keygen', () => {
+  it('writes the private key 0600 and the public key to .pub; prints the fingerprint and next steps', async () => {
+    const out = join(dir, 'kg', 'ci.key');
+    const r = await cli(['keygen', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const priv = readFileSync(out, 'utf8');
+    const pub = readFileSync(`${out}.pub`, 'utf8');
+    expect(priv).toMatch(/^-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END PRIVATE KEY-----\n$/);
+    expect(pub).toMatch(/^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+-----END PUBLIC KEY-----\n$/);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    const fp = spkiFingerprint(pub);
+    expect(r.stdout).toContain(`fingerprint ${fp}`);
+    expect(r.stdout).toMatch(/CI secret REPLAY_CAPSULE_KEY/);
+    expect(r.stdout).toMatch(/--encrypt-to .*ci\.key\.pub/);
+    // The private key itself is never printed.
+    expect(r.stdout + r.stderr).not.toContain(priv.split('\n')[1]!);
+    // The pair belongs together: the reader's fingerprint of the private key is the .pub's.
+    expect(parseCapsuleKey(priv)).toMatchObject({ kind: 'x25519-private', fingerprint: fp });
+    expect(readRecipientKey(`${out}.pub`, dir)).toMatchObject({ kind: 'x25519-public', fingerprint: fp });
+  });
+
+  it('refuses to overwrite an existing key or .pub (exit 2, files untouched)', async () => {
+    const out = join(dir, 'kg2', 'ci.key');
+    expect((await cli(['keygen', '--out', out])).code).toBe(0);
+    const before = [readFileSync(out, 'utf8'), readFileSync(`${out}.pub`, 'utf8')];
+    const again = await cli(['keygen', '--out', out]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/ci\.key already exists; refusing to overwrite/);
+    expect(again.stderr).not.toMatch(NO_STACK);
+    expect([readFileSync(out, 'utf8'), readFileSync(`${out}.pub`, 'utf8')]).toEqual(before);
+    // Only the .pub exists: still refused, and no private key is written beside it.
+    const lone = join(dir, 'kg2', 'lone.key');
+    writeFileSync(`${lone}.pub`, 'x');
+    const r = await cli(['keygen', '--out', lone, '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/lone\.key\.pub already exists/);
+    expect(existsSync(lone)).toBe(false);
+  });
+});
+
+describe('public-key encryption: round trip and format', () => {
+  it('multi-chunk capsules (plain and gzip inside) round-trip exactly; the header names the recipient', async () => {
+    const recipient = readRecipientKey(alice.publicKey, dir);
+    const gz = join(dir, 'plain.json.gz');
+    writeFileSync(gz, gzipSync(plainBytes));
+    for (const src of [plainPath, gz]) {
+      const enc = `${src}.enc`;
+      await encryptFile(src, enc, recipient);
+      const file = readFileSync(enc);
+      expect(file.subarray(0, ENCRYPTED_MAGIC.length).equals(ENCRYPTED_MAGIC)).toBe(true);
+      const header = headerOf(file);
+      expect(header).toMatchObject({
+        format: 'replay-env-capsule',
+        version: 1,
+        cipher: 'aes-256-gcm',
+        chunkSize: DEFAULT_CHUNK_SIZE,
+        kdf: { name: 'x25519-hkdf-sha256', recipient: alice.fingerprint },
+      });
+      expect(Buffer.from(header.kdf.ephemeralPublicKey as string, 'base64')).toHaveLength(32);
+      expect(Buffer.from(header.kdf.salt as string, 'base64')).toHaveLength(16);
+      expect(file.includes(Buffer.from('row 1 ☃'))).toBe(false);
+      expect(await readRows(enc, alicePriv)).toEqual(plainRows);
+    }
+    // A fresh ephemeral key and salt per file: the same input never gives the same bytes.
+    const again = join(dir, 'again.enc');
+    await encryptFile(plainPath, again, recipient);
+    const a = headerOf(readFileSync(`${plainPath}.enc`)).kdf;
+    const b = headerOf(readFileSync(again)).kdf;
+    expect(b.ephemeralPublicKey).not.toBe(a.ephemeralPublicKey);
+    expect(b.salt).not.toBe(a.salt);
+  });
+
+  it('encrypts and decrypts in bounded pieces (the plaintext is released chunk by chunk)', async () => {
+    // 5 MiB through the streams with a small consumer buffer: the decryptor releases 64 KiB
+    // chunks as they authenticate, never the whole plaintext at once.
+    const big = Buffer.alloc(5 << 20, 'abcdefgh');
+    const enc: Buffer[] = [];
+    await pipeline(
+      Readable.from([big.subarray(0, 3 << 20), big.subarray(3 << 20)]),
+      createEncryptStream(readRecipientKey(alice.publicKey, dir)),
+      new Writable({
+        write(c: Buffer, _e, cb) {
+          enc.push(c);
+          cb();
+        },
+      }),
+    );
+    let largest = 0;
+    let total = 0;
+    await pipeline(
+      Readable.from(enc),
+      createDecryptStream(alicePriv),
+      new Writable({
+        highWaterMark: 1,
+        write(c: Buffer, _e, cb) {
+          largest = Math.max(largest, c.length);
+          total += c.length;
+          cb();
+        },
+      }),
+    );
+    expect(total).toBe(big.length);
+    expect(largest).toBeLessThanOrEqual(DEFAULT_CHUNK_SIZE);
+  });
+});
+
+describe('public-key capsules: wrong keys and changed bytes', () => {
+  // ~80 KiB of plaintext in 4 KiB chunks: 20 chunks, so flips land in lengths, nonces, ciphertext
+  // and tags of many chunks, and the whole sweep stays fast.
+  const FLIP_CHUNK = 4096;
+  let flipPlain: Buffer;
+  let encPath = '';
+  let file: Buffer;
+  beforeAll(async () => {
+    flipPlain = plainBytes.subarray(0, 80 * 1024);
+    const src = join(dir, 'flip.json');
+    writeFileSync(src, flipPlain);
+    encPath = join(dir, 'flip.json.enc');
+    await encryptFile(src, encPath, readRecipientKey(alice.publicKey, dir), FLIP_CHUNK);
+    file = readFileSync(encPath);
+  });
+
+  it('a private key of another pair: "encrypted to key <fp>, your key is <fp>"', async () => {
+    const r = await decryptBuffer(file, parseCapsuleKey(mallory.privatePem));
+    expect(r.error).toBeInstanceOf(InputError);
+    expect(String(r.error)).toMatch(DECRYPT_FAILED);
+    expect(String(r.error)).toContain(
+      `encrypted to key ${alice.fingerprint}, your key is ${mallory.fingerprint}`,
+    );
+    expect(r.out.length).toBe(0);
+  });
+
+  it('kind mismatches are named both ways', async () => {
+    const sym = await decryptBuffer(file, parseCapsuleKey('f'.repeat(64)));
+    expect(String(sym.error)).toMatch(DECRYPT_FAILED);
+    expect(String(sym.error)).toMatch(
+      new RegExp(
+        `encrypted to a public key \\(fingerprint ${alice.fingerprint}\\), but REPLAY_CAPSULE_KEY holds a 32-byte key`,
+      ),
+    );
+    const pass = await decryptBuffer(file, parseCapsuleKey('a long enough passphrase'));
+    expect(String(pass.error)).toMatch(/encrypted to a public key .*holds a passphrase/);
+
+    const symFile = join(dir, 'sym.enc');
+    await encryptFile(plainPath, symFile, parseCapsuleKey('e'.repeat(64)));
+    const priv = await decryptBuffer(readFileSync(symFile), alicePriv);
+    expect(String(priv.error)).toMatch(DECRYPT_FAILED);
+    expect(String(priv.error)).toMatch(
+      /encrypted with a 32-byte key \(symmetric mode\), but REPLAY_CAPSULE_KEY holds an X25519 private key/,
+    );
+  });
+
+  it('flipping any single byte (header bytes, every 97th byte, the last bytes) fails with the decrypt message', async () => {
+    const headerEnd = file.indexOf(10, ENCRYPTED_MAGIC.length) + 1;
+    const positions = new Set<number>();
+    for (let i = ENCRYPTED_MAGIC.length; i < headerEnd; i++) positions.add(i);
+    for (let i = 0; i < file.length; i += 97) positions.add(i);
+    for (let i = Math.max(0, file.length - 48); i < file.length; i++) positions.add(i);
+    let checked = 0;
+    for (const pos of positions) {
+      if (pos < ENCRYPTED_MAGIC.length) continue; // the magic: below, through the reader
+      // Header bytes: both a low bit and a whole byte; elsewhere one bit, varying with position.
+      const masks = pos < headerEnd ? [0x01, 0xff] : [1 << (pos % 8)];
+      for (const mask of masks) {
+        const bad = Buffer.from(file);
+        bad[pos]! ^= mask;
+        const r = await decryptBuffer(bad, alicePriv);
+        expect(r.error, `byte ${pos} ^ ${mask} was accepted`).toBeInstanceOf(InputError);
+        expect(String(r.error), `byte ${pos}`).toMatch(/cap\.enc: cannot decrypt capsule/);
+        // Only authentic plaintext is ever released: a prefix, ending before the damaged chunk.
+        expect(flipPlain.subarray(0, r.out.length).equals(r.out)).toBe(true);
+        const chunk = pos < headerEnd ? 0 : Math.floor((pos - headerEnd) / (FLIP_CHUNK + 32));
+        expect(r.out.length).toBeLessThanOrEqual(chunk * FLIP_CHUNK);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(file.length / 97);
+    // Most header flips say exactly the one message.
+    const bad = Buffer.from(file);
+    bad[headerEnd - 5]! ^= 0x01;
+    expect(String((await decryptBuffer(bad, alicePriv)).error)).toMatch(DECRYPT_FAILED);
+  });
+
+  it('a changed magic byte is refused by the reader (not an encrypted capsule, no rows)', async () => {
+    const full = join(dir, 'full.json.enc');
+    await encryptFile(plainPath, full, readRecipientKey(alice.publicKey, dir));
+    expect(await readRows(full, alicePriv)).toHaveLength(1500); // the control: intact, it reads
+    const fullBytes = readFileSync(full);
+    for (let pos = 0; pos < ENCRYPTED_MAGIC.length; pos++) {
+      const bad = Buffer.from(fullBytes);
+      bad[pos]! ^= 0x01;
+      const p = join(dir, `magic-${pos}.enc`);
+      writeFileSync(p, bad);
+      const rows: unknown[] = [];
+      const read = readCapsule(
+        p,
+        (e) => void (e.kind === 'row' && rows.push(e)),
+        capsuleOpenOptionsFor(alicePriv),
+      );
+      await expect(read, `magic byte ${pos}`).rejects.toThrow(InputError);
+      expect(rows).toEqual([]);
+    }
+  });
+});
+
+describe('reader key sources', () => {
+  it('REPLAY_CAPSULE_KEY holds the whole PEM; CRLF, indentation and literal \\n escapes are tolerated', () => {
+    const pem = alice.privatePem;
+    for (const text of [
+      pem,
+      pem.replace(/\n/g, '\r\n'),
+      pem
+        .trim()
+        .split('\n')
+        .map((l) => `   ${l}`)
+        .join('\n'),
+      pem.trim().replace(/\n/g, '\\n'),
+    ])
+      expect(capsuleKeyFromEnv({ REPLAY_CAPSULE_KEY: text })).toMatchObject({
+        kind: 'x25519-private',
+        fingerprint: alice.fingerprint,
+      });
+  });
+
+  it('REPLAY_CAPSULE_KEY_FILE (relative to the working directory); both set is an error', () => {
+    expect(capsuleKeyFromEnv({ REPLAY_CAPSULE_KEY_FILE: 'alice.key' }, dir)).toMatchObject({
+      kind: 'x25519-private',
+      fingerprint: alice.fingerprint,
+    });
+    // A symmetric key in a file works too (its trailing newline is not part of it).
+    writeFileSync(join(dir, 'sym.txt'), `${'ab'.repeat(32)}\n`);
+    expect(capsuleKeyFromEnv({ REPLAY_CAPSULE_KEY_FILE: 'sym.txt' }, dir)).toMatchObject({ kind: 'raw' });
+    expect(() =>
+      capsuleKeyFromEnv({ REPLAY_CAPSULE_KEY: alice.privatePem, REPLAY_CAPSULE_KEY_FILE: alice.privateKey }),
+    ).toThrow(/both REPLAY_CAPSULE_KEY and REPLAY_CAPSULE_KEY_FILE are set/);
+    expect(() => capsuleKeyFromEnv({ REPLAY_CAPSULE_KEY_FILE: 'nope.key' }, dir)).toThrow(
+      /REPLAY_CAPSULE_KEY_FILE \(.*nope\.key\): file not found/,
+    );
+  });
+
+  it('bad private keys: the public key, a non-X25519 key, garbage — clear, and never echo the key', () => {
+    expect(() => parseCapsuleKey(alice.publicPem)).toThrow(
+      /holds a PUBLIC key; reading a capsule needs the PRIVATE key/,
+    );
+    const ed = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    expect(() => parseCapsuleKey(ed)).toThrow(/is an ED25519 private key; capsules need an X25519 key pair/);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({
+      type: 'pkcs1',
+      format: 'pem',
+    }) as string;
+    expect(() => parseCapsuleKey(rsa)).toThrow(
+      /found a "RSA PRIVATE KEY" PEM block; expected an X25519 private key in PKCS#8/,
+    );
+    const locked = generateKeyPairSync('x25519').privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+      cipher: 'aes-256-cbc',
+      passphrase: 'correct horse battery staple',
+    }) as string;
+    expect(() => parseCapsuleKey(locked)).toThrow(
+      /the private key is passphrase-protected; give it unencrypted/,
+    );
+    const broken = alice.privatePem.replace(/\n[A-Za-z0-9+/]{10}/, '\n');
+    let message = '';
+    try {
+      parseCapsuleKey(broken);
+    } catch (e) {
+      message = String(e);
+    }
+    expect(message).toMatch(/REPLAY_CAPSULE_KEY: (the PEM private key cannot be read|not a PEM key)/);
+    expect(message).not.toContain(broken.split('\n')[1]!.slice(20));
+  });
+});
+
+describe('openssl-made keys', () => {
+  let hasOpenssl = true;
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+  } catch {
+    hasOpenssl = false;
+    console.warn('openssl is not on PATH: skipping the openssl key-pair test');
+  }
+
+  it.skipIf(!hasOpenssl)(
+    'openssl genpkey X25519 + pkey -pubout work, and openssl agrees on our fingerprint',
+    async () => {
+      const key = join(dir, 'ossl.key');
+      execFileSync('openssl', ['genpkey', '-algorithm', 'X25519', '-out', key]);
+      execFileSync('openssl', ['pkey', '-in', key, '-pubout', '-out', `${key}.pub`]);
+      const recipient = readRecipientKey(`${key}.pub`, dir);
+      const der = execFileSync('openssl', ['pkey', '-pubin', '-in', `${key}.pub`, '-outform', 'DER']);
+      expect(recipient).toMatchObject({ fingerprint: createHash('sha256').update(der).digest('hex') });
+      const enc = join(dir, 'ossl.json.enc');
+      await encryptFile(plainPath, enc, recipient);
+      const inspected = await cli(['inspect', 'ossl.json.enc', '--json'], {
+        cwd: dir,
+        env: { ...NO_KEY, REPLAY_CAPSULE_KEY_FILE: 'ossl.key' },
+      });
+      expect(inspected.code, inspected.stderr).toBe(0);
+      expect(JSON.parse(inspected.stdout).tables).toEqual([{ name: 'profiles', rows: 1500 }]);
+      // And openssl reads keygen's private key: its public half is keygen's .pub.
+      const pub = execFileSync('openssl', ['pkey', '-in', alice.privateKey, '-pubout'], { encoding: 'utf8' });
+      expect(pub).toBe(alice.publicPem);
+    },
+  );
+});
+
+// ------------------------------------------------------------------------------------------------
+// export --encrypt-to → materialize on a real database
+
+const FIXTURE = join(import.meta.dirname, 'fixtures/action');
+const manifestPath = join(FIXTURE, 'replay.manifest.json');
+const db = useTestDatabase('pkenc');
+/** Connecting here fails (port 1): any error other than exit 2 would mean a connection attempt. */
+const NOWHERE = 'postgres://replay:x@127.0.0.1:1/nowhere';
+
+const exportArgs = (out: string, dbUrl: string) => [
+  'export-postgres',
+  '--app',
+  manifestPath,
+  '--subject',
+  'account_id=acme',
+  '--since-days',
+  '100000',
+  '--out',
+  out,
+  '--db-url',
+  dbUrl,
+];
+
+describe('export-postgres --encrypt-to: bad keys are exit 2 before any connection', () => {
+  it.each([
+    ['a missing file', () => join(dir, 'missing.pub'), /--encrypt-to .*missing\.pub: file not found/],
+    [
+      'not a PEM key',
+      () => {
+        writeFileSync(join(dir, 'notes.txt'), 'hello, not a key\n');
+        return join(dir, 'notes.txt');
+      },
+      /notes\.txt: not a PEM key/,
+    ],
+    [
+      'the PRIVATE key',
+      () => alice.privateKey,
+      /is a PRIVATE key; --encrypt-to takes the public key: give the \.pub file/,
+    ],
+    [
+      'an Ed25519 public key',
+      () => {
+        const p = join(dir, 'ed.pub');
+        writeFileSync(p, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
+        return p;
+      },
+      /ed\.pub: is an ED25519 public key; capsules need an X25519 key pair/,
+    ],
+    [
+      'an EC P-256 public key',
+      () => {
+        const p = join(dir, 'ec.pub');
+        writeFileSync(
+          p,
+          generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
+            type: 'spki',
+            format: 'pem',
+          }),
+        );
+        return p;
+      },
+      /ec\.pub: is an EC public key/,
+    ],
+  ])('%s', async (_name, file, message) => {
+    const out = join(dir, 'badkey', 'c.json.enc');
+    const r = await cli([...exportArgs(out, NOWHERE), '--encrypt-to', file()], { env: NO_KEY });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(NO_STACK);
+    expect(existsSync(join(dir, 'badkey'))).toBe(false);
+  });
+
+  it('--encrypt with --encrypt-to, and --encrypt with a private key in REPLAY_CAPSULE_KEY', async () => {
+    const both = await cli(
+      [...exportArgs(join(dir, 'x.enc'), NOWHERE), '--encrypt', '--encrypt-to', alice.publicKey],
+      {
+        env: { ...NO_KEY, REPLAY_CAPSULE_KEY: 'f'.repeat(64) },
+      },
+    );
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--encrypt and --encrypt-to are exclusive/);
+    const priv = await cli([...exportArgs(join(dir, 'x.enc'), NOWHERE), '--encrypt'], {
+      env: { ...NO_KEY, REPLAY_CAPSULE_KEY: alice.privatePem },
+    });
+    expect(priv.code).toBe(2);
+    expect(priv.stderr).toMatch(/holds an X25519 private key: to encrypt to that key pair use --encrypt-to/);
+    expect(priv.stderr + priv.stdout).not.toContain(alice.privatePem.split('\n')[1]!);
+  });
+});
+
+describe('export --encrypt-to → materialize (real Postgres)', () => {
+  let target = '';
+  let capsule = '';
+  const env = { ...NO_KEY, NOTES_REPLAY_DATABASE_URL: '' };
+  const materialize = (key: Record<string, string>, file = capsule) =>
+    cli(['materialize-postgres', '--app', manifestPath, '--capsule', file, '--db-url', target, '--json'], {
+      env: { ...env, ...key },
+    });
+
+  beforeAll(async () => {
+    await db.runFile(join(FIXTURE, 'schema.sql'));
+    await db.runFile(join(FIXTURE, 'data.sql'));
+    // Enough rows for several 64 KiB chunks.
+    await db.query(
+      `insert into notes select 1000 + g, 'acme', repeat('note ' || g || ' ', 20), '2024-02-01T00:00:00Z'::timestamptz + g * interval '1 minute' from generate_series(1, 3000) g`,
+    );
+    target = await db.create('pkenc_target');
+    await withClient(
+      target,
+      async (c) => void (await c.query(readFileSync(join(FIXTURE, 'schema.sql'), 'utf8'))),
+    );
+    capsule = join(dir, 'acme.json.gz.enc');
+    const r = await cli([...exportArgs(capsule, db.url), '--encrypt-to', alice.publicKey, '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({ encrypted: true, gzip: true, encryptedTo: alice.fingerprint });
+    const bytes = readFileSync(capsule);
+    expect(headerOf(bytes).kdf).toMatchObject({ name: 'x25519-hkdf-sha256', recipient: alice.fingerprint });
+    expect(bytes.includes(Buffer.from('ops@acme.test'))).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  }, 120_000);
+
+  it('the private key in REPLAY_CAPSULE_KEY (PEM) materializes it exactly', {
+    timeout: 120_000,
+  }, async () => {
+    const loaded = await materialize({ REPLAY_CAPSULE_KEY: alice.privatePem });
+    expect(loaded.code, loaded.stderr).toBe(0);
+    const m = JSON.parse(loaded.stdout);
+    expect(m.status).toBe('ok');
+    expect(m.hashCheck).toBe('verified');
+    expect(m.counts.find((c: { table: string }) => c.table === 'notes').database).toBe(3003);
+  });
+
+  it('a wrong private key, a tampered byte, the wrong kind of key: exit 2, no stack trace, target unchanged', {
+    timeout: 120_000,
+  }, async () => {
+    // Rows the failed loads would replace if they got that far.
+    await withClient(target, (c) =>
+      c.query("update notes set body = 'pre-existing' where account_id = 'acme'"),
+    );
+    const before = await databaseChecksum(target);
+    const tampered = join(dir, 'acme.tampered.json.gz.enc');
+    const bytes = Buffer.from(readFileSync(capsule));
+    bytes[Math.floor(bytes.length * 0.75)]! ^= 0x10;
+    writeFileSync(tampered, bytes);
+
+    const cases: [Record<string, string>, string, RegExp][] = [
+      [
+        { REPLAY_CAPSULE_KEY: mallory.privatePem },
+        capsule,
+        new RegExp(`encrypted to key ${alice.fingerprint}, your key is ${mallory.fingerprint}`),
+      ],
+      [{ REPLAY_CAPSULE_KEY: alice.privatePem }, tampered, DECRYPT_FAILED],
+      [{ REPLAY_CAPSULE_KEY_FILE: alice.privateKey }, tampered, DECRYPT_FAILED],
+      [{ REPLAY_CAPSULE_KEY: 'ab'.repeat(32) }, capsule, /encrypted to a public key .*holds a 32-byte key/],
+      [{ REPLAY_CAPSULE_KEY: alice.publicPem }, capsule, /holds a PUBLIC key/],
+      [
+        { REPLAY_CAPSULE_KEY: alice.privatePem, REPLAY_CAPSULE_KEY_FILE: alice.privateKey },
+        capsule,
+        /both REPLAY_CAPSULE_KEY and REPLAY_CAPSULE_KEY_FILE are set/,
+      ],
+    ];
+    for (const [key, file, message] of cases) {
+      const r = await materialize(key, file);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(NO_STACK);
+      expect(r.stdout).toBe('');
+      expect(await databaseChecksum(target)).toEqual(before);
+    }
+  });
+
+  it('inspect and run read it with REPLAY_CAPSULE_KEY_FILE (relative to the working directory)', {
+    timeout: 120_000,
+  }, async () => {
+    const keyEnv = { ...env, REPLAY_CAPSULE_KEY_FILE: 'alice.key' };
+    const inspected = await cli(['inspect', 'acme.json.gz.enc', '--json'], { cwd: dir, env: keyEnv });
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(JSON.parse(inspected.stdout).file.encoding).toBe('encrypted');
+    const runTarget = await db.create('pkenc_run');
+    await withClient(
+      runTarget,
+      async (c) => void (await c.query(readFileSync(join(FIXTURE, 'schema.sql'), 'utf8'))),
+    );
+    const ran = await cli(
+      [
+        'run',
+        '--app',
+        manifestPath,
+        '--capsule',
+        'acme.json.gz.enc',
+        '--db-url',
+        runTarget,
+        '--json',
+        '--trace-out',
+        'run.trace.json',
+      ],
+      { cwd: dir, env: keyEnv },
+    );
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(JSON.parse(ran.stdout).materialization.status).toBe('ok');
+  });
+});
