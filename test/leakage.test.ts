@@ -142,6 +142,12 @@ function manifest() {
       },
       { name: 'card', kind: 'http', url: `http://127.0.0.1:${port}/api/card` },
       { name: 'printed', kind: 'command', command: `node '${APP}' print` },
+      // What of the Action's own environment the app can see: none of its inputs or runner tokens.
+      {
+        name: 'action-env',
+        kind: 'command',
+        command: `node -e 'console.log(JSON.stringify(Object.keys(process.env).filter((k) => /^INPUT_|^ACTIONS_(RUNTIME|ID_TOKEN)/.test(k))))'`,
+      },
       {
         name: 'rows',
         kind: 'sql',
@@ -297,6 +303,9 @@ describe('rendered outputs never carry capsule values or secrets', () => {
     // The planted secrets never even reach the trace: masked by field name and by the scanner.
     const trace = readFileSync(differs.trace.path, 'utf8');
     expect(trace).toContain(B.email);
+    const actionEnv = JSON.parse(trace).events.find((e: { name: string }) => e.name === 'action-env');
+    expect(actionEnv?.ok).toBe(true);
+    expect(JSON.parse(actionEnv.command.stdoutTail)).toEqual([]);
     for (const secret of [B.api_key, B.password_hash, DB_PASSWORD, GITHUB_TOKEN, CAPSULE_KEY])
       expect(trace).not.toContain(secret);
   }, 180_000);

@@ -218,4 +218,11 @@ describe('secret scanner', () => {
     );
     expect(maskSecrets('key gho_16C7e42F292c6912E7710c838347Ae178B4a end')).toBe('key *** end');
   });
+
+  it('masks the password of a URL even when the same text appears earlier (scheme, user)', () => {
+    expect(maskSecrets('postgres://postgres:postgres@127.0.0.1:5432/app')).toBe(
+      'postgres://postgres:***@127.0.0.1:5432/app',
+    );
+    expect(maskSecrets('Bearer Bearer12345678')).toBe('Bearer ***');
+  });
 });

@@ -234,3 +234,47 @@ describe('run: interrupting run itself', () => {
     ]);
   });
 });
+
+describe('run: what the app under test is given', () => {
+  it('withholds the production database URL and the capsule key from commands and probes', async () => {
+    const path = writeManifest(tmp.dir, fixtureManifest(), 'withheld.json');
+    const seen = join(tmp.dir, 'withheld.env');
+    const show = `node -e 'const e=process.env; console.log(JSON.stringify({prod: e.APP_PROD_DATABASE_URL ?? null, key: e.REPLAY_CAPSULE_KEY ?? null, keyFile: e.REPLAY_CAPSULE_KEY_FILE ?? null, other: e.KEEP_ME ?? null, replay: e.FIXTURE_REPLAY_DATABASE_URL ?? null}))'`;
+    const manifest = loadManifest(
+      writeManifest(
+        tmp.dir,
+        fixtureManifest({
+          commands: [{ name: 'cmd-env', run: `${show} > '${seen}'` }],
+          probes: [{ name: 'env', kind: 'command', command: show }],
+        }),
+        'withheld.json',
+      ),
+    ).manifest;
+    const prodUrl = 'postgres://reader:s3cret-prod-pw@db.example.com/app';
+    const key = 'a'.repeat(64);
+    const { trace } = await runReplay({
+      manifest,
+      manifestPath: path,
+      databaseUrl: db.url,
+      skipMaterialize: true,
+      env: baseEnv({
+        APP_PROD_DATABASE_URL: prodUrl,
+        REPLAY_CAPSULE_KEY: key,
+        REPLAY_CAPSULE_KEY_FILE: '/secrets/capsule.key',
+        KEEP_ME: 'kept',
+      }),
+      cwd: tmp.dir,
+    });
+    const expected = { prod: null, key: null, keyFile: null, other: 'kept', replay: db.url };
+    expect(JSON.parse(readFileSync(seen, 'utf8'))).toEqual(expected);
+    const probe = trace.events.find((e) => e.name === 'env')!;
+    expect(probe.ok).toBe(true);
+    // In the trace the replay URL's password is masked like any password in a URL.
+    const masked = db.url.replace(/:([^:@/]+)@/, ':***@');
+    expect(JSON.parse(probe.command!.stdoutTail!)).toEqual({ ...expected, replay: masked });
+    // Not in the trace either, should the app have found them some other way.
+    const text = JSON.stringify(trace);
+    expect(text).not.toContain('s3cret-prod-pw');
+    expect(text).not.toContain(key);
+  });
+});

@@ -4,7 +4,7 @@
  * Everything else under src/action is GitHub plumbing.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { capsuleKeyFromEnv, capsuleOpenOptionsFor, parseCapsuleKey } from '../capsule/encryption.js';
 import type { OpenOptions } from '../capsule/open.js';
@@ -25,6 +25,7 @@ import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
 import { createSchemaHook } from '../postgres/zero-setup-materialize.js';
 import { runReplay } from '../run/replay.js';
 import type { Trace } from '../trace/schema.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 export interface ScenarioRun {
   manifest: LoadedManifest;
@@ -43,7 +44,10 @@ export interface ScenarioRun {
   /** How the app's tables come to exist in the (usually empty) service database. */
   schema?: SchemaPlan;
   workspace: string;
+  /** The app's environment (app-env.ts: without the Action's inputs and the runner's tokens). */
   env: Record<string, string | undefined>;
+  /** Secret values to mask in the trace besides the manifest's (the capsule key, the token). */
+  maskValues?: string[];
   log: (line: string) => void;
 }
 
@@ -86,6 +90,7 @@ export async function runScenario(run: ScenarioRun): Promise<ScenarioOutcome> {
     ...(run.schema?.prepareTarget ? { prepareTarget: run.schema.prepareTarget } : {}),
     runSetup: run.schema?.source === 'setup',
     env: run.env,
+    ...(run.maskValues?.length ? { maskValues: run.maskValues } : {}),
     cwd: run.workspace,
     scenario: run.scenario?.id,
     onEvent: (p) => {
@@ -104,7 +109,7 @@ export async function runScenario(run: ScenarioRun): Promise<ScenarioOutcome> {
     policy: run.policy,
     workspace: run.workspace,
   });
-  await writeFile(judgementPath, `${JSON.stringify(judgement, null, 2)}\n`);
+  writeFileAtomic(judgementPath, `${JSON.stringify(judgement, null, 2)}\n`, 'judgement');
   const markdown = renderForAction(judgement);
   // Artifact paths in the trace are relative to the trace file.
   const evidence = trace.artifacts.map((a) => join(run.outDir, a.path));
@@ -135,7 +140,7 @@ export async function errorOutcome(input: {
     trace: {},
     policy: { path: input.policyPath ?? defaultPolicyPath() },
   });
-  await writeFile(judgementPath, `${JSON.stringify(judgement, null, 2)}\n`);
+  writeFileAtomic(judgementPath, `${JSON.stringify(judgement, null, 2)}\n`, 'judgement');
   return {
     judgement,
     markdown: renderForAction(judgement),

@@ -6,6 +6,7 @@
  *               artifact upload → check run(s) + sticky comment → fail per fail-on
  *   aggregate:  judgement files of the shards → one check run + one comment (worst decision wins)
  */
+
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -14,6 +15,7 @@ import { errorMessage, InputError } from '../errors.js';
 import type { Judgement } from '../judge/schema.js';
 import { loadManifest } from '../manifest/load.js';
 import type { Decision } from '../trace/schema.js';
+import { appEnvironment } from './app-env.js';
 import { type EventContext, readEventContext } from './event-context.js';
 import { createOctokit } from './github.js';
 import {
@@ -188,7 +190,9 @@ async function replay(
         scenariosFile: settings.scenarios ? scenariosFile : undefined,
         outDir: join(outRoot, slug(scenario?.id ?? app)),
         workspace,
-        env: { ...env },
+        env: appEnvironment(env),
+        // Masked in the trace should the app come across them some other way.
+        maskValues: [settings.capsuleKey, settings.githubToken].filter((v): v is string => Boolean(v)),
         log: (l) => core.info(l),
       }),
     );

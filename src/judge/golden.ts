@@ -13,12 +13,13 @@
  * Files: `<golden dir>/<scenario or "default">.golden.json`; screenshots are copied beside it into
  * `<scenario or "default">.screenshots/<probe>.png`.
  */
-import { copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { invalidFile } from '../gate/yaml-file.js';
 import type { Trace, TraceEvent } from '../trace/schema.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { isLosslessNumber, isPlainObject, parseExact, stringifyExact, toPlain } from '../util/exact-json.js';
 import { parseJsonText, readTextFile } from '../util/json-file.js';
 import { issueLines } from '../util/zod-issues.js';
@@ -312,8 +313,6 @@ export function writeGolden(
   mkdirSync(dir, { recursive: true });
   if (copies.length) mkdirSync(join(dir, shotDirName), { recursive: true });
   for (const [src, dst] of copies) copyFileSync(src, dst);
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, goldenText(built.golden));
-  renameSync(tmp, path);
+  writeFileAtomic(path, goldenText(built.golden), 'golden');
   return { path, notes };
 }

@@ -44,9 +44,9 @@ const PATTERNS: TextPattern[] = [
   { kind: 'slack-token', re: /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, group: 0 },
   { kind: 'stripe-key', re: /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}/g, group: 0 },
   { kind: 'google-api-key', re: /\bAIza[0-9A-Za-z_-]{35}/g, group: 0 },
-  { kind: 'bearer-token', re: /\bBearer\s+([A-Za-z0-9._~+/-]{8,}=*)/g, group: 1 },
+  { kind: 'bearer-token', re: /\bBearer\s+([A-Za-z0-9._~+/-]{8,}=*)/dg, group: 1 },
   // scheme://user:password@host — the password part only.
-  { kind: 'url-password', re: /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]+:([^\s@/'"]+)@/gi, group: 1 },
+  { kind: 'url-password', re: /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]+:([^\s@/'"]+)@/dgi, group: 1 },
 ];
 
 const SECRET_NAME_PARTS = [
@@ -81,8 +81,10 @@ export function scanText(text: string): TextFinding[] {
     p.re.lastIndex = 0;
     for (let m = p.re.exec(text); m; m = p.re.exec(text)) {
       const secret = m[p.group] ?? m[0];
-      const offset = p.group === 0 ? 0 : m[0].indexOf(secret);
-      out.push({ kind: p.kind, index: m.index + offset, length: secret.length });
+      // The group's own position (`d` flag), not the first occurrence of its text: in
+      // `postgres://postgres:postgres@…` the password is the third "postgres", not the scheme.
+      const index = p.group === 0 ? m.index : (m.indices?.[p.group]?.[0] ?? m.index);
+      out.push({ kind: p.kind, index, length: secret.length });
       if (m[0].length === 0) p.re.lastIndex++;
     }
   }

@@ -20,6 +20,8 @@ export interface MaterializeStepOptions {
   chunkSize?: number;
   /** Zero-setup replay: create the capsule's tables first (see postgres/zero-setup-materialize.ts). */
   prepareTarget?: PrepareTarget;
+  /** Ctrl-C: cancels the load (rolled back; recorded as failed) so the run can stop. */
+  signal?: AbortSignal;
 }
 
 export interface MaterializeStepResult {
@@ -42,6 +44,7 @@ export async function materializeForRun(options: MaterializeStepOptions): Promis
         : {}),
       ...(options.capsuleOpen ? { open: options.capsuleOpen } : {}),
       ...(options.prepareTarget ? { prepareTarget: options.prepareTarget } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
       applicationName: 'replay-env run',
     });
     return {

@@ -28,7 +28,7 @@ import { runCommandProbe } from './probes/command.js';
 import type { ProbeContext } from './probes/context.js';
 import { type ProbeOutcome, runHttpProbe } from './probes/http.js';
 import { runSqlProbe } from './probes/sql.js';
-import { databaseEnv, runMigration, runSetupCommands } from './schema-steps.js';
+import { appBaseEnv, databaseEnv, runMigration, runSetupCommands, withheldEnvNames } from './schema-steps.js';
 
 export interface RunOptions {
   manifest: Manifest;
@@ -52,6 +52,8 @@ export interface RunOptions {
   traceOut?: string;
   /** Base environment for commands (passed in, never read from process.env here). */
   env: Record<string, string | undefined>;
+  /** Further secret values to mask in the trace (e.g. the Action's capsule key and token). */
+  maskValues?: string[];
   /** The caller's current directory (default working directory when the manifest has no repoPath). */
   cwd: string;
   scenario?: string;
@@ -158,6 +160,7 @@ export async function runReplay(options: RunOptions): Promise<RunResult> {
       loadStrategy: options.loadStrategy,
       chunkSize: options.chunkSize,
       prepareTarget: options.prepareTarget,
+      ...(signal ? { signal } : {}),
     });
     materialization = m.record;
     if (m.subjectRewrite && capsule) capsule.summary.subjectRewrite = m.subjectRewrite;
@@ -183,16 +186,18 @@ export async function runReplay(options: RunOptions): Promise<RunResult> {
     DATABASE_URL: options.databaseUrl,
     REPLAY_ENV: '1',
   };
-  const baseEnv = stringEnv(options.env);
-  const secretNames = manifest.secrets?.env ?? [];
-  const mask = buildMasker(
-    secretValues(
+  const baseEnv = appBaseEnv(manifest, options.env);
+  // The withheld variables' values are masked too, should they reach the app some other way.
+  const secretNames = [...(manifest.secrets?.env ?? []), ...withheldEnvNames(manifest)];
+  const mask = buildMasker([
+    ...(options.maskValues ?? []),
+    ...secretValues(
       secretNames,
-      baseEnv,
+      stringEnv(options.env),
       ...manifest.commands.map((c) => c.env ?? {}),
       ...manifest.probes.map((p) => (p.kind === 'command' ? (p.env ?? {}) : {})),
     ),
-  );
+  ]);
 
   let guard: EgressGuard | undefined;
   const backgrounds: Background[] = [];

@@ -9,7 +9,8 @@
  *   holding nulls, a unique index over real duplicates). A failing migration is a failed
  *   materialization: the trace records its command, exit code and output, and the gate blocks.
  */
-import { type Manifest, replayUrlEnv } from '../manifest/schema.js';
+import { CAPSULE_KEY_ENV, CAPSULE_KEY_FILE_ENV } from '../capsule/encryption.js';
+import { type Manifest, prodUrlEnv, replayUrlEnv } from '../manifest/schema.js';
 import type { TraceEvent } from '../trace/schema.js';
 import { type CommandContext, runForeground } from './commands.js';
 
@@ -20,13 +21,32 @@ export interface MigrationRecord {
 }
 
 /** Environment of setup/migrate commands: the base env plus the replay database URL. */
+/**
+ * Variables the app under test never gets: the production database URL (a replay must not be able
+ * to reach production, whatever the app's config falls back to) and the capsule key (the app needs
+ * the replayed rows, not the means to decrypt other capsules).
+ */
+export function withheldEnvNames(manifest: Manifest): string[] {
+  return [prodUrlEnv(manifest), CAPSULE_KEY_ENV, CAPSULE_KEY_FILE_ENV];
+}
+
+/** The caller's environment minus the withheld variables (see withheldEnvNames). */
+export function appBaseEnv(
+  manifest: Manifest,
+  base: Record<string, string | undefined>,
+): Record<string, string> {
+  const withheld = new Set(withheldEnvNames(manifest));
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && !withheld.has(k)) env[k] = v;
+  return env;
+}
+
 export function databaseEnv(
   manifest: Manifest,
   base: Record<string, string | undefined>,
   databaseUrl: string,
 ): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  const env = appBaseEnv(manifest, base);
   env[replayUrlEnv(manifest)] = databaseUrl;
   env.DATABASE_URL = databaseUrl;
   env.REPLAY_ENV = '1';

@@ -5,6 +5,7 @@
  * rolls back, says so and exits 143 / 130). The load is held mid-COPY by an uncommitted row (see
  * harness.ts), so every test acts while rows are loaded and uncommitted.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
@@ -145,4 +146,45 @@ describe('materialize: the process killed mid-COPY', () => {
       expect((await databaseChecksum(t.url)).digest).toBe(t.before);
     });
   }
+});
+
+describe('run: interrupted while it loads the capsule', () => {
+  it('SIGTERM cancels the load (rolled back), records it in the trace and stops; target unchanged', async () => {
+    const t = await target();
+    const hold = await holdEventsRow(t.url, BLOCK_AT);
+    const traceOut = join(work.dir, `run-${t.name}.trace.json`);
+    try {
+      const child = startCli([
+        'run',
+        '--app',
+        manifest,
+        '--capsule',
+        capsule,
+        '--db-url',
+        t.url,
+        '--load-strategy',
+        'copy',
+        '--trace-out',
+        traceOut,
+      ]);
+      await waitFor('the run’s COPY into events to be in progress', () =>
+        blockedBackend(t.url, t.name, 'replay-env run', 'copy%events%'),
+      );
+      child.child.kill('SIGTERM');
+      // No need to release the blocking row: the run cancels its own COPY.
+      const r = await child.exited;
+      expect(r.signal, r.stderr).toBeNull();
+      expect(r.code, r.stderr).not.toBe(0);
+      expectCleanError(r.stderr);
+      expect(await backendGone(t.url, t.name, 'replay-env run')).toBe(true);
+      const trace = JSON.parse(readFileSync(traceOut, 'utf8'));
+      expect(trace.materialization.status).toBe('failed');
+      expect(trace.materialization.error).toMatch(/interrupted; nothing was loaded/);
+      expect(trace.gate.decision).toBe('block');
+    } finally {
+      killRunning();
+      await hold.release();
+    }
+    expect((await databaseChecksum(t.url)).digest).toBe(t.before);
+  });
 });

@@ -4,10 +4,11 @@
  * event payload file, and GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files that are read back.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const DIST_ENTRY = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 
@@ -57,9 +58,16 @@ function decode(s: string): string {
     .replace(/%25/g, '%');
 }
 
+/** Each run's scratch directory (event, outputs, summary, RUNNER_TEMP), removed after the file's tests. */
+const runDirs: string[] = [];
+afterAll(() => {
+  for (const d of runDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
 export function runBundledAction(opts: ActionRunOptions): Promise<ActionRun> {
   if (!existsSync(DIST_ENTRY)) throw new Error(`${DIST_ENTRY} is missing: run \`npm run bundle\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'action-run-'));
+  runDirs.push(dir);
   const eventPath = join(dir, 'event.json');
   const outputPath = join(dir, 'output.txt');
   const summaryPath = join(dir, 'summary.md');
