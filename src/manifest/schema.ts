@@ -37,7 +37,11 @@ const stringMap = z.record(
 );
 
 export const tableSchema = z.object({
-  name: identifier,
+  // `__proto__` is a valid SQL name, but as a key of the capsule's per-table records (counts,
+  // integrity) it would be dropped by JSON object handling, so its rows would go unchecked.
+  name: identifier.refine((n) => n !== '__proto__', {
+    error: 'must not be "__proto__" (the capsule could not check that table\'s rows)',
+  }),
   alias: identifier.optional(),
   from: z.string().optional(),
   where: z.string().optional(),
