@@ -90,6 +90,13 @@ describe('manifest problems', () => {
     );
   });
 
+  it('refuses a table named __proto__ (its rows could not be checked in the capsule)', () => {
+    const lines = problems({ ...base, postgres: { tables: [{ name: '__proto__' }] } });
+    expect(lines).toEqual([
+      expect.stringMatching(/^m\.json: postgres\.tables\[0\]\.name: must not be "__proto__"/),
+    ]);
+  });
+
   it('requires a known probe kind with its fields', () => {
     const lines = problems({ ...base, probes: [{ kind: 'http' }, { kind: 'sql', query: 'select 1' }] });
     expect(lines).toEqual([expect.stringMatching(/^m\.json: probes\[0\]\.url: /)]);
