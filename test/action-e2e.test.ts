@@ -7,7 +7,7 @@
  * check run + sticky comment + job summary + outputs, for pull_request, schedule,
  * workflow_dispatch and workflow_run payloads.
  */
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +87,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gh.stop();
+  rmSync(workspace, { recursive: true, force: true });
 });
 
 afterEach(() => {
