@@ -148,7 +148,7 @@ describe('the Action with an encrypted capsule', () => {
     expect(none.code).toBe(1);
     const noneErrors = none.commands.filter((c) => c.command === 'error').map((c) => c.message);
     expect(noneErrors.join('\n')).toMatch(
-      /capsule is encrypted; set REPLAY_CAPSULE_KEY .*the capsule-key input/,
+      /capsule is encrypted with a 32-byte key; set REPLAY_CAPSULE_KEY .*the capsule-key input/,
     );
 
     const wrong = await run({ 'capsule-key': randomBytes(32).toString('hex') });

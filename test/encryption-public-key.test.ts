@@ -274,6 +274,22 @@ describe('public-key capsules: wrong keys and changed bytes', () => {
     expect(r.out.length).toBe(0);
   });
 
+  it('without a key, the refusal says how the capsule was encrypted (the recipient fingerprint)', async () => {
+    const noKey = { REPLAY_CAPSULE_KEY: '', REPLAY_CAPSULE_KEY_FILE: '' };
+    const r = await cli(['inspect', encPath], { env: noKey });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `${encPath}: capsule is encrypted to public key ${alice.fingerprint}; set REPLAY_CAPSULE_KEY`,
+    );
+    const symPath = join(dir, 'flip.sym.json.enc');
+    await encryptFile(join(dir, 'flip.json'), symPath, parseCapsuleKey('f'.repeat(64)));
+    const sym = await cli(['inspect', symPath], { env: noKey });
+    expect(sym.code).toBe(2);
+    expect(sym.stderr).toContain(
+      `${symPath}: capsule is encrypted with a 32-byte key; set REPLAY_CAPSULE_KEY`,
+    );
+  });
+
   it('kind mismatches are named both ways', async () => {
     const sym = await decryptBuffer(file, parseCapsuleKey('f'.repeat(64)));
     expect(String(sym.error)).toMatch(DECRYPT_FAILED);
@@ -325,7 +341,7 @@ describe('public-key capsules: wrong keys and changed bytes', () => {
     expect(String((await decryptBuffer(bad, alicePriv)).error)).toMatch(DECRYPT_FAILED);
   });
 
-  it('a changed magic byte is refused by the reader (not an encrypted capsule, no rows)', async () => {
+  it('a changed magic byte is refused by the reader as a damaged encrypted capsule (no rows)', async () => {
     const full = join(dir, 'full.json.enc');
     await encryptFile(plainPath, full, readRecipientKey(alice.publicKey, dir));
     expect(await readRows(full, alicePriv)).toHaveLength(1500); // the control: intact, it reads
@@ -342,6 +358,9 @@ describe('public-key capsules: wrong keys and changed bytes', () => {
         capsuleOpenOptionsFor(alicePriv),
       );
       await expect(read, `magic byte ${pos}`).rejects.toThrow(InputError);
+      await expect(read).rejects.toThrow(
+        `damaged encrypted capsule: its header is not "REPLAYENC1" (byte ${pos} changed)`,
+      );
       expect(rows).toEqual([]);
     }
   });

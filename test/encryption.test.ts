@@ -292,7 +292,7 @@ describe('CLI: inspect', () => {
   it('needs REPLAY_CAPSULE_KEY (exit 2, named) and reads the capsule with it', async () => {
     const without = await cli(['inspect', encPath], { env: { REPLAY_CAPSULE_KEY: '' } });
     expect(without.code).toBe(2);
-    expect(without.stderr).toMatch(/capsule is encrypted; set REPLAY_CAPSULE_KEY/);
+    expect(without.stderr).toMatch(/capsule is encrypted with a 32-byte key; set REPLAY_CAPSULE_KEY/);
     expect(without.stderr).not.toMatch(/\n\s+at /); // no stack trace
 
     const wrong = await cli(['inspect', encPath], {
@@ -435,7 +435,7 @@ describe('export --encrypt → materialize (real Postgres)', () => {
       env: { ...env, REPLAY_CAPSULE_KEY: '' },
     });
     expect(without.code).toBe(2);
-    expect(without.stderr).toMatch(/capsule is encrypted; set REPLAY_CAPSULE_KEY/);
+    expect(without.stderr).toMatch(/capsule is encrypted with a 32-byte key; set REPLAY_CAPSULE_KEY/);
     const ran = await cli([...args, '--trace-out', join(dir, 'run.trace.json')], { env });
     expect(ran.code, ran.stderr).toBe(0);
     const trace = JSON.parse(ran.stdout);

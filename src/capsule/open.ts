@@ -30,6 +30,14 @@ export async function detectEncoding(path: string): Promise<CapsuleEncoding> {
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
     if (bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return 'gzip';
     if (bytesRead === ENCRYPTED_MAGIC.length && buf.equals(ENCRYPTED_MAGIC)) return 'encrypted';
+    // One changed byte in the magic would otherwise read as (invalid) JSON: say what it is.
+    if (bytesRead === ENCRYPTED_MAGIC.length) {
+      const differing = [...buf].flatMap((b, i) => (b === ENCRYPTED_MAGIC[i] ? [] : [i]));
+      if (differing.length === 1)
+        throw new InputError(
+          `${path}: damaged encrypted capsule: its header is not "REPLAYENC1" (byte ${differing[0]} changed); the file was modified or corrupted`,
+        );
+    }
     return 'json';
   } finally {
     await fh.close();
@@ -46,8 +54,9 @@ export async function openCapsuleText(path: string, options: OpenOptions = {}): 
   const encoding = await detectEncoding(path);
   if (encoding === 'encrypted') {
     if (!options.decrypt) {
+      const kind = await encryptionKind(path);
       throw new InputError(
-        `${path}: capsule is encrypted; set REPLAY_CAPSULE_KEY to the key it was encrypted with (in the GitHub Action: the capsule-key input)`,
+        `${path}: capsule is encrypted${kind ? ` ${kind}` : ''}; set REPLAY_CAPSULE_KEY to the key it was encrypted with (in the GitHub Action: the capsule-key input)`,
       );
     }
     const inner = options.decrypt(path);
@@ -68,4 +77,36 @@ export async function openCapsuleText(path: string, options: OpenOptions = {}): 
     return file.pipe(gunzip).pipe(out);
   }
   return file;
+}
+
+/**
+ * What the (unauthenticated, public) header says about the key, for the "no key" message:
+ * `to public key <fingerprint>`, `with a 32-byte key` or `with a passphrase`; null when unreadable.
+ * Fingerprints of public keys are not secret; nothing here is trusted beyond this message.
+ */
+async function encryptionKind(path: string): Promise<string | null> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const buf = Buffer.alloc(4096);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      const text = buf.subarray(ENCRYPTED_MAGIC.length, bytesRead).toString('utf8');
+      const nl = text.indexOf('\n');
+      if (nl < 0) return null;
+      const kdf = (JSON.parse(text.slice(0, nl)) as { kdf?: { name?: unknown; recipient?: unknown } }).kdf;
+      if (
+        kdf?.name === 'x25519-hkdf-sha256' &&
+        typeof kdf.recipient === 'string' &&
+        /^[0-9a-f]{64}$/.test(kdf.recipient)
+      )
+        return `to public key ${kdf.recipient}`;
+      if (kdf?.name === 'hkdf-sha256') return 'with a 32-byte key';
+      if (kdf?.name === 'scrypt') return 'with a passphrase';
+      return null;
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return null;
+  }
 }
