@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { watchChild } from './helpers/child.js';
 import { cliProcess, REPO_ROOT } from './helpers/cli.js';
 import { withClient } from './helpers/db.js';
 
@@ -116,20 +117,12 @@ describe('--keep-db', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const { stdout, stderr, exited } = watchChild(child);
     // Wait until it says the database is kept.
-    for (let i = 0; i < 600 && !stderr.includes('press Ctrl-C'); i++)
+    for (let i = 0; i < 600 && !stderr().includes('press Ctrl-C'); i++)
       await new Promise((r) => setTimeout(r, 100));
-    expect(stderr).toContain('the replay database is running at');
-    const result = JSON.parse(stdout);
+    expect(stderr()).toContain('the replay database is running at');
+    const result = JSON.parse(stdout());
     expect(result.embedded).toBe(true);
     const url = result.target as string;
     const n = await withClient(

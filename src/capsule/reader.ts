@@ -11,7 +11,7 @@ import { getManyValues, isMany, none } from 'stream-chain/defs.js';
 import { jsonParser, type Token } from 'stream-json/parser.js';
 import { InputError } from '../errors.js';
 import { type ExactJson, LosslessNumber } from '../util/exact-json.js';
-import { issueLines } from '../util/zod-issues.js';
+import { issueLines, issuesError } from '../util/zod-issues.js';
 import {
   duplicateKeyError,
   MAX_NESTING_DEPTH,
@@ -360,25 +360,18 @@ export async function readCapsule(
   if (!sawTables) throw new InputError(`${path}: not a valid capsule: tables: is required`);
   const parsed = capsuleHeaderSchema.safeParse(plainHeader(header));
   if (!parsed.success) {
-    throw new InputError(
-      `${path}: not a valid capsule:\n${issueLines(parsed.error)
-        .map((l) => `  ${path}: ${l}`)
-        .join('\n')}`,
-    );
+    throw issuesError(path, 'not a valid capsule', issueLines(parsed.error));
   }
   return { header: parsed.data, counts };
 }
 
 /** Header values are small; convert exact numbers to JS numbers for validation and display. */
-function plainHeader(h: Record<string, ExactJson>): Record<string, unknown> {
-  const conv = (v: unknown): unknown => {
-    if (v instanceof LosslessNumber) return Number(v.value);
-    if (Array.isArray(v)) return v.map(conv);
-    if (v && typeof v === 'object')
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, conv(x)]));
-    return v;
-  };
-  return conv(h) as Record<string, unknown>;
+export function plainHeader(v: unknown): unknown {
+  if (v instanceof LosslessNumber) return Number(v.value);
+  if (Array.isArray(v)) return v.map(plainHeader);
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plainHeader(x)]));
+  return v;
 }
 
 /** Header and counts only: one pass that skips building rows. */

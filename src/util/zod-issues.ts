@@ -1,5 +1,6 @@
 /** Turning zod issues into one line each: `file: a.b[3].c: message`. */
 import type { z } from 'zod';
+import { InputError } from '../errors.js';
 
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let out = '';
@@ -52,4 +53,18 @@ function describe(v: unknown): string {
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
   return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** `file: head:` and then one `  file: path: message` line per problem (bad input, exit 2). */
+export function issuesError(path: string, head: string, lines: string[]): InputError {
+  return new InputError(`${path}: ${head}:\n${lines.map((l) => `  ${path}: ${l}`).join('\n')}`);
+}
+
+/** `file: invalid <what>` (with the count when there are several problems) and the problems. */
+export function invalidFile(path: string, what: string, lines: string[]): InputError {
+  return issuesError(
+    path,
+    lines.length === 1 ? `invalid ${what}` : `invalid ${what} (${lines.length} problems)`,
+    lines,
+  );
 }

@@ -19,6 +19,7 @@ import pg from 'pg';
 import { expect } from 'vitest';
 import { ADAPTER } from '../../src/manifest/schema.js';
 import { capsuleIntegrity, type TestCapsule, writeTestCapsule } from '../helpers/capsule-file.js';
+import { type Exited, watchChild } from '../helpers/child.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 export const CLI_ENTRY = fileURLToPath(new URL('../helpers/cli-entry.ts', import.meta.url));
@@ -212,13 +213,6 @@ export async function lockTable(url: string, tableName: string): Promise<{ relea
   };
 }
 
-export interface Exited {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 export interface CliChild {
   child: ChildProcess;
   pid: number;
@@ -253,22 +247,9 @@ export function startCli(
     ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
   });
   running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  const exited = new Promise<Exited>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      running.delete(child);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  return { child, pid: child.pid!, stderr: () => stderr, exited };
+  const watched = watchChild(child);
+  const exited = watched.exited.finally(() => running.delete(child));
+  return { child, pid: child.pid!, stderr: watched.stderr, exited };
 }
 
 /**

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import { watchChild } from './child.js';
 
 export const DIST_ENTRY = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 
@@ -93,37 +94,21 @@ export function runBundledAction(opts: ActionRunOptions): Promise<ActionRun> {
   };
   for (const [name, value] of Object.entries(opts.inputs))
     env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DIST_ENTRY], {
-      cwd: opts.workspace,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const commands = [...stdout.matchAll(/^::(error|warning|notice)( [^:]*)?::(.*)$/gm)].map((m) => ({
-        command: m[1]!,
-        props: m[2]?.trim() ?? '',
-        message: decode(m[3]!),
-      }));
-      resolve({
-        code: code ?? (signal ? 128 : 1),
-        stdout,
-        stderr,
-        outputs: parseOutputFile(readFileSync(outputPath, 'utf8')),
-        summary: readFileSync(summaryPath, 'utf8'),
-        commands,
-      });
-    });
+  const child = spawn(process.execPath, [DIST_ENTRY], {
+    cwd: opts.workspace,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return watchChild(child, opts.timeoutMs ?? 120_000).exited.then(({ code, signal, stdout, stderr }) => ({
+    code: code ?? (signal ? 128 : 1),
+    stdout,
+    stderr,
+    outputs: parseOutputFile(readFileSync(outputPath, 'utf8')),
+    summary: readFileSync(summaryPath, 'utf8'),
+    commands: [...stdout.matchAll(/^::(error|warning|notice)( [^:]*)?::(.*)$/gm)].map((m) => ({
+      command: m[1]!,
+      props: m[2]?.trim() ?? '',
+      message: decode(m[3]!),
+    })),
+  }));
 }

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../src/cli/main.js';
+import { watchChild } from './child.js';
 
 export interface CliResult {
   code: number;
@@ -43,25 +44,15 @@ export function cliProcess(
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
 ): Promise<CliResult & { pid: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
-      cwd: opts.cwd ?? REPO_ROOT,
-      env: { ...process.env, CI: 'true', ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, pid: child.pid ?? 0 });
-    });
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+    cwd: opts.cwd ?? REPO_ROOT,
+    env: { ...process.env, CI: 'true', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return watchChild(child, opts.timeoutMs ?? 120_000).exited.then(({ code, signal, stdout, stderr }) => ({
+    code: code ?? (signal ? 128 : 1),
+    stdout,
+    stderr,
+    pid: child.pid ?? 0,
+  }));
 }

@@ -27,11 +27,11 @@ import {
   utf8Error,
 } from '../../capsule/byte-check.js';
 import { detectEncoding, type OpenOptions, openCapsuleText } from '../../capsule/open.js';
-import { readCapsule } from '../../capsule/reader.js';
+import { plainHeader, readCapsule } from '../../capsule/reader.js';
 import { type CapsuleHeader, capsuleHeaderSchema } from '../../capsule/schema.js';
 import { InputError } from '../../errors.js';
 import { isLosslessNumber, parseExact, stringifyExact } from '../../util/exact-json.js';
-import { issueLines } from '../../util/zod-issues.js';
+import { issueLines, issuesError } from '../../util/zod-issues.js';
 import { EXACT_ROW } from '../copy-encoding.js';
 
 export type RowObject = Record<string, unknown>;
@@ -493,24 +493,12 @@ async function spoolGeneric(path: string, options: OpenOptions): Promise<Indexed
 }
 
 function validateHeader(path: string, raw: unknown): CapsuleHeader {
-  const plain = toPlainHeader(raw);
+  const plain = plainHeader(raw);
   if (!plain || typeof plain !== 'object' || Array.isArray(plain))
     throw new InputError(`${path}: not a valid capsule: expected a JSON object`);
   const parsed = capsuleHeaderSchema.safeParse(plain);
   if (!parsed.success) {
-    throw new InputError(
-      `${path}: not a valid capsule:\n${issueLines(parsed.error)
-        .map((l) => `  ${path}: ${l}`)
-        .join('\n')}`,
-    );
+    throw issuesError(path, 'not a valid capsule', issueLines(parsed.error));
   }
   return parsed.data;
-}
-
-function toPlainHeader(v: unknown): unknown {
-  if (isLosslessNumber(v)) return Number((v as { value: string }).value);
-  if (Array.isArray(v)) return v.map(toPlainHeader);
-  if (v && typeof v === 'object')
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toPlainHeader(x)]));
-  return v;
 }

@@ -20,7 +20,7 @@
  */
 import type pg from 'pg';
 import type { OpenOptions } from '../../capsule/open.js';
-import { planSubjectRewrite, SubjectRewriter } from '../../capsule/rewrite.js';
+import { SubjectRewriter } from '../../capsule/rewrite.js';
 import type { CapsuleHeader } from '../../capsule/schema.js';
 import { FailureError, InputError, InterruptedError, ReplayError } from '../../errors.js';
 import type { Manifest, ManifestTable } from '../../manifest/schema.js';
@@ -49,6 +49,7 @@ import {
   jsonbInsertSql,
   tableSql,
 } from './sql.js';
+import { subjectGraph } from './subject-graph.js';
 import { readTargetTables } from './target-catalog.js';
 import { countGraphRows, hashGraphRows } from './verify.js';
 
@@ -184,16 +185,8 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       if (n > 0) closureCounts.set(t, n);
     }
     const subjectKeys = options.manifest.subjectKeys;
-    const rewrite = options.rewrite
-      ? planSubjectRewrite(subjectKeys, capsule.header.subject, options.rewrite, options.rewriteSource)
-      : null;
+    const { rewrite, graph } = subjectGraph(options.manifest, capsule.header, options);
     const rewriter = rewrite ? new SubjectRewriter(rewrite) : null;
-    const graph = capsule.header.graph.map((g) => {
-      const entry: Record<string, unknown> = {};
-      for (const k of subjectKeys) entry[k] = g[k] ?? null;
-      // A separate rewriter: the reported count is of table values.
-      return rewrite ? new SubjectRewriter(rewrite).rewriteObject(entry) : entry;
-    });
     const warnings: string[] = [];
 
     const client = await connect(options.url, {

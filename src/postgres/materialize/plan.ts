@@ -8,7 +8,7 @@
  */
 
 import type { OpenOptions } from '../../capsule/open.js';
-import { planSubjectRewrite, SubjectRewriter } from '../../capsule/rewrite.js';
+import { SubjectRewriter } from '../../capsule/rewrite.js';
 import type { Manifest } from '../../manifest/schema.js';
 import { stringifyExact } from '../../util/exact-json.js';
 import { type ColumnCodec, copyLine } from '../copy-encoding.js';
@@ -28,6 +28,7 @@ import {
   jsonbInsertSql,
   literal,
 } from './sql.js';
+import { subjectGraph } from './subject-graph.js';
 
 export interface PlanOptions {
   manifest: Manifest;
@@ -49,15 +50,8 @@ export async function planMaterialization(options: PlanOptions): Promise<string>
   try {
     const tables = checkCapsule(options.manifest, capsule, options.capsulePath);
     const keys = options.manifest.subjectKeys;
-    const rewrite = options.rewrite
-      ? planSubjectRewrite(keys, capsule.header.subject, options.rewrite, options.rewriteSource)
-      : null;
+    const { rewrite, graph } = subjectGraph(options.manifest, capsule.header, options);
     const rewriter = rewrite ? new SubjectRewriter(rewrite) : null;
-    const graph = capsule.header.graph.map((g) => {
-      const e: Record<string, unknown> = {};
-      for (const k of keys) e[k] = g[k] ?? null;
-      return rewriter ? rewriter.rewriteObject(e) : e;
-    });
     const closureOnly = closureOnlyTables(options.manifest, capsule.header, tables);
     const order = [
       ...closureOnly,
