@@ -122,9 +122,13 @@ function filesUnder(dir: string): string[] {
 
 // ---- the runs ---------------------------------------------------------------------------------
 
+/** The ports the jobs' apps listened on. */
+const appPorts: number[] = [];
+
 /** One manifest per job: each job's app listens on its own port. */
 async function manifestFor(job: string): Promise<string> {
   const port = await freePort();
+  appPorts.push(port);
   const name = `load-${job}.manifest.json`;
   writeFileSync(
     join(workspace, name),
@@ -292,6 +296,10 @@ describe('20 scenarios: sequential, 4 shards + aggregate', () => {
       .map(([inode, port]) => ({ port, owner: socketOwner(inode) }))
       .filter((s) => s.owner !== undefined && ours.has(s.owner));
     expect(leaked).toEqual([]);
+    // And nobody at all still listens on the apps' ports (a process that escaped our marks too).
+    expect(appPorts.length, 'one app port per replaying job (the aggregate replays nothing)').toBe(5);
+    const stillListening = new Set(listening().values());
+    expect(appPorts.filter((p) => stillListening.has(p))).toEqual([]);
 
     // Temp files: the runs' TMPDIR is empty; RUNNER_TEMP holds only the results (per scenario a
     // trace and a judgement, an empty artifacts folder for screenshots).
