@@ -14,7 +14,13 @@ import { StringDecoder } from 'node:string_decoder';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { CapsuleKey } from '../capsule/encryption.js';
-import { canonicalJson, contentHash, INTEGRITY_ALGORITHM, TableHasher } from '../capsule/integrity.js';
+import {
+  canonicalJson,
+  contentHash,
+  INTEGRITY_ALGORITHM,
+  schemaSectionHash,
+  TableHasher,
+} from '../capsule/integrity.js';
 import type { GraphEntry } from '../capsule/schema.js';
 import { CapsuleWriter, type WrittenCapsule } from '../capsule/writer.js';
 import { FailureError, InterruptedError, ReplayError } from '../errors.js';
@@ -294,6 +300,7 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
       exporter: { name: TOOL_NAME, version: VERSION },
       tables: hashes,
       contentSha256,
+      ...(extra.schema !== undefined ? { schemaSha256: schemaSectionHash(extra.schema) } : {}),
     });
     if (findings.length > 0) writer.writeSection('findings', findings);
     for (const [key, value] of Object.entries(extra)) writer.writeSectionText(key, stringifyExact(value));
