@@ -147,7 +147,13 @@ export async function verifyClosureTable(
     /** Closure rows the load actually inserted (the others were already present). */
     inserted: number;
     /** Content hash comparison: the capsule's recorded hash, the columns, the closure rows' hash. */
-    hash: { recorded: string; columns: readonly string[]; closure: TableHasher } | null;
+    hash: {
+      recorded: string;
+      columns: readonly string[];
+      closure: TableHasher;
+      /** The capsule's columnEncodings of the table. */
+      encodings?: Readonly<Record<string, string>>;
+    } | null;
   },
 ): Promise<ClosureTableCheck> {
   const { table, key } = input;
@@ -190,7 +196,7 @@ export async function verifyClosureTable(
       );
     if (input.hash) {
       const want = subtractDigest(input.hash.recorded, input.hash.closure.digest());
-      const got = await hashRowsWhere(client, table, where, input.hash.columns);
+      const got = await hashRowsWhere(client, table, where, input.hash.columns, input.hash.encodings);
       hashMatch = got.sha256 === want;
       if (!hashMatch && graphCount === graphExpected)
         problems.push(
@@ -200,7 +206,7 @@ export async function verifyClosureTable(
   }
   // Closure rows' content is the capsule's only when every one of them was inserted by this load.
   if (input.hash && input.inserted === input.closureRows && keysWithNull === 0) {
-    const got = await hashRowsWhere(client, table, matchKey, input.hash.columns);
+    const got = await hashRowsWhere(client, table, matchKey, input.hash.columns, input.hash.encodings);
     const ok = got.sha256 === input.hash.closure.digest();
     if (!ok && keysFound === keysChecked)
       problems.push(`${table}: the loaded referential-closure rows' content hash differs from the capsule's`);

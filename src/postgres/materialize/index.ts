@@ -21,7 +21,7 @@
 import type pg from 'pg';
 import type { OpenOptions } from '../../capsule/open.js';
 import { SubjectRewriter } from '../../capsule/rewrite.js';
-import type { CapsuleHeader } from '../../capsule/schema.js';
+import { type CapsuleHeader, columnEncodingsOf } from '../../capsule/schema.js';
 import { FailureError, InputError, InterruptedError, ReplayError } from '../../errors.js';
 import type { Manifest, ManifestTable } from '../../manifest/schema.js';
 import type { TableCount } from '../../trace/schema.js';
@@ -306,6 +306,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       phase('delete');
 
       const integrity = capsule.header.integrity;
+      const encodings = columnEncodingsOf(capsule.header);
       const hashCheck: MaterializeResult['hashCheck'] =
         options.verifyHashes === false
           ? 'disabled'
@@ -333,6 +334,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           strategy,
           chunkSize,
           rewriter,
+          encodings: encodings[table],
           serverError: () => connectionErrors.find(hasSqlState),
           onChunk: options.onProgress
             ? (info: { table: string; chunk: number; rowsLoaded: number }) =>
@@ -433,7 +435,12 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
             inserted: reference.result.inserted,
             hash:
               hashCheck === 'verified' && recorded && columns && reference.result.hash
-                ? { recorded: recorded.sha256, columns, closure: reference.result.hash }
+                ? {
+                    recorded: recorded.sha256,
+                    columns,
+                    closure: reference.result.hash,
+                    encodings: encodings[table],
+                  }
                 : null,
           });
           problems.push(...check.problems);
@@ -460,7 +467,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           continue;
         }
         if (hashCheck === 'verified' && recorded && columns) {
-          const got = await hashGraphRows(client, table, predicate, columns);
+          const got = await hashGraphRows(client, table, predicate, columns, encodings[table]);
           hashMatch = got.sha256 === recorded.sha256;
           if (!hashMatch && database === expected)
             problems.push(

@@ -9,6 +9,7 @@ import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { TableHasher } from '../../capsule/integrity.js';
+import { type ColumnEncoding, encodedRowSql } from '../column-encoding.js';
 import { parseRowLine } from './capsule-rows.js';
 import { graphRowsWhere, tableSql } from './sql.js';
 
@@ -30,24 +31,34 @@ export function hashGraphRows(
   table: string,
   predicate: string,
   columns: readonly string[],
+  encodings?: Readonly<Record<string, string>>,
 ): Promise<{ rows: number; sha256: string }> {
-  return hashRowsWhere(client, table, graphRowsWhere(predicate), columns);
+  return hashRowsWhere(client, table, graphRowsWhere(predicate), columns, encodings);
 }
 
-/** Content hash of the rows of `table` (alias t) matching a SQL condition, over `columns` only. */
+/**
+ * Content hash of the rows of `table` (alias t) matching a SQL condition, over `columns` only.
+ * `encodings`: the capsule's columnEncodings of the table; the rows are read back the way the
+ * exporter wrote them (postgres/column-encoding.ts).
+ */
 export async function hashRowsWhere(
   client: pg.Client,
   table: string,
   where: string,
   columns: readonly string[],
+  encodings?: Readonly<Record<string, string>>,
 ): Promise<{ rows: number; sha256: string }> {
   const hasher = new TableHasher();
   const keep = new Set(columns);
+  const encoded = Object.fromEntries(Object.entries(encodings ?? {}).filter(([c]) => keep.has(c))) as Record<
+    string,
+    ColumnEncoding
+  >;
   // COPY TO streams without holding the table in memory. JSON text has no raw tab/newline/CR, so
   // the only COPY TEXT escape that can occur in it is the doubled backslash.
   const stream = client.query(
     // `t.*`, not `t`: in a table with a column named `t`, `to_jsonb(t)` is that column's value.
-    copyTo(`copy (select to_jsonb(t.*) from ${tableSql(table)} t where ${where}) to stdout`),
+    copyTo(`copy (select ${encodedRowSql('t', encoded)} from ${tableSql(table)} t where ${where}) to stdout`),
   );
   let carry = '';
   const handle = (line: string) => {
