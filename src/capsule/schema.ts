@@ -34,8 +34,12 @@ export const tableIntegritySchema = z.object({
 });
 
 export const integritySchema = z.object({
-  /** How the hashes were computed, so a later reader knows which algorithm to repeat. */
-  algorithm: z.literal('replay-env.rows-sha256-sum.v1'),
+  /**
+   * How the hashes were computed, so a later reader knows which algorithm to repeat (see
+   * capsule/integrity.ts): v1 hashes each row's canonical JSON, v2 its jsonb text (what Postgres
+   * prints for `to_jsonb(row)::text`). Both are read; the exporter writes v2.
+   */
+  algorithm: z.enum(['replay-env.rows-sha256-sum.v1', 'replay-env.rows-sha256-sum.v2']),
   exporter: z.object({ name: z.string(), version: z.string() }),
   tables: z.record(z.string(), tableIntegritySchema),
   /** Hash over subject, graph and every table hash. */

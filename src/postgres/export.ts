@@ -20,7 +20,7 @@ import {
   pathInColumn,
 } from '../capsule/encoded-json.js';
 import type { CapsuleKey } from '../capsule/encryption.js';
-import { canonicalJson, contentHash, INTEGRITY_ALGORITHM, TableHasher } from '../capsule/integrity.js';
+import { contentHash, INTEGRITY_ALGORITHM, jsonbText, TableHasher } from '../capsule/integrity.js';
 import type { GraphEntry } from '../capsule/schema.js';
 import { CapsuleWriter, type WrittenCapsule } from '../capsule/writer.js';
 import { FailureError, InterruptedError, ReplayError } from '../errors.js';
@@ -31,7 +31,6 @@ import { type ExactJson, parseExact, stringifyExact } from '../util/exact-json.j
 import { TOOL_NAME, VERSION } from '../version.js';
 import { type ColumnEncodings, relationEncodings, TypeClassifier } from './column-encoding.js';
 import { connect, describePgError, isConnectionLost } from './connect.js';
-import { canonicalFromText } from './export-canonical.js';
 import {
   buildExportSql,
   DEFAULT_SINCE_DAYS,
@@ -676,20 +675,22 @@ async function exportTable(
   extra: readonly ExactJson[] = [],
 ): Promise<TableHasher> {
   const entry = sql ? tableEntry(index, table) : `referential closure (${table.name})`;
-  const hasher = new TableHasher();
+  const hasher = TableHasher.for(INTEGRITY_ALGORITHM);
   const rules = ctx.redactor?.appliesTo(table.name) ? ctx.redactor : null;
   const jsonCols = jsonEncodedColumns(ctx.encodings[table.name]);
   const needles = rules ? redactionNeedles(ctx.redactor!.fieldsFor(table.name), jsonCols !== null) : [];
   try {
     let lastReport = performance.now();
-    const onLine = (line: string) => {
+    // `line` is the server's jsonb text of the row unless `added` (a closure row, re-serialized).
+    // The integrity hash (v2) is over the jsonb text: the server's line as it is, no parse.
+    const onLine = (line: string, added?: Record<string, ExactJson>) => {
       if (line === COPY_NULL) throw new FailureError(`${entry}: rowSql returned NULL for row ${hasher.rows}`);
       const rowIndex = hasher.rows;
       const needsTree =
         (rules !== null && needles.some((n) => line.includes(n))) || (ctx.scan && mightHoldSecrets(line));
       if (!needsTree) {
         writer.writeRow(line);
-        hasher.addCanonical(canonicalFromText(line));
+        hasher.addCanonical(added ? jsonbText(added) : line);
         return;
       }
       const t = performance.now();
@@ -708,7 +709,7 @@ async function exportTable(
       if (opened)
         closeJsonColumns(row, jsonCols!, opened, (col) => [...redacted].some((p) => pathInColumn(p, col)));
       writer.writeRow(stringifyExact(row));
-      hasher.addCanonical(canonicalJson(row));
+      hasher.addCanonical(jsonbText(row));
       ctx.state.redactionMs += performance.now() - t;
     };
     if (sql) {
@@ -728,7 +729,7 @@ async function exportTable(
       });
     }
     for (const row of extra) {
-      onLine(stringifyExact(row));
+      onLine(stringifyExact(row), row as Record<string, ExactJson>);
       if (hasher.rows % 1000 === 0) await writer.flush();
     }
   } catch (err) {

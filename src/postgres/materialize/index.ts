@@ -356,7 +356,10 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
             ...base,
             batches: capsule.rows(table, chunkSize, graphRows),
             firstRow: graphRows,
-            reference: { keyColumns: key?.columns ?? null, hash: hashCheck === 'verified' },
+            reference: {
+              keyColumns: key?.columns ?? null,
+              hash: hashCheck === 'verified' ? integrity!.algorithm : null,
+            },
           });
           references.set(table, { key, result: closure.reference! });
           const graph =
@@ -439,6 +442,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
                     recorded: recorded.sha256,
                     columns,
                     closure: reference.result.hash,
+                    algorithm: integrity!.algorithm,
                     encodings: encodings[table],
                   }
                 : null,
@@ -467,7 +471,14 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           continue;
         }
         if (hashCheck === 'verified' && recorded && columns) {
-          const got = await hashGraphRows(client, table, predicate, columns, encodings[table]);
+          const got = await hashGraphRows(
+            client,
+            table,
+            predicate,
+            columns,
+            integrity!.algorithm,
+            encodings[table],
+          );
           hashMatch = got.sha256 === recorded.sha256;
           if (!hashMatch && database === expected)
             problems.push(
