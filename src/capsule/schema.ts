@@ -44,6 +44,11 @@ export const integritySchema = z.object({
   tables: z.record(z.string(), tableIntegritySchema),
   /** Hash over subject, graph and every table hash. */
   contentSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Hash of the `schema` section (capsule/integrity.ts schemaSectionHash), when the capsule has one. */
+  schemaSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 
 export const findingSchema = z.object({

@@ -20,7 +20,13 @@ import {
   pathInColumn,
 } from '../capsule/encoded-json.js';
 import type { CapsuleKey } from '../capsule/encryption.js';
-import { contentHash, INTEGRITY_ALGORITHM, jsonbText, TableHasher } from '../capsule/integrity.js';
+import {
+  contentHash,
+  INTEGRITY_ALGORITHM,
+  jsonbText,
+  schemaSectionHash,
+  TableHasher,
+} from '../capsule/integrity.js';
 import type { GraphEntry } from '../capsule/schema.js';
 import { CapsuleWriter, type WrittenCapsule } from '../capsule/writer.js';
 import { FailureError, InterruptedError, ReplayError } from '../errors.js';
@@ -300,6 +306,7 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
       exporter: { name: TOOL_NAME, version: VERSION },
       tables: hashes,
       contentSha256,
+      ...(extra.schema !== undefined ? { schemaSha256: schemaSectionHash(extra.schema) } : {}),
     });
     if (findings.length > 0) writer.writeSection('findings', findings);
     for (const [key, value] of Object.entries(extra)) writer.writeSectionText(key, stringifyExact(value));
