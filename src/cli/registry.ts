@@ -5,6 +5,7 @@ import type { CliIO } from './context.js';
 import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
 import { registerExportPostgres } from './export-postgres.js';
+import { registerInit } from './init.js';
 import { registerInspect } from './inspect.js';
 import { registerJudge } from './judge.js';
 import { registerKeygen } from './keygen.js';
@@ -15,6 +16,7 @@ import { registerRun } from './run.js';
 export type RegisterCommand = (program: Command, io: CliIO, setExitCode: (code: number) => void) => void;
 
 export const commands: RegisterCommand[] = [
+  registerInit,
   registerDoctor,
   registerExportPostgres,
   registerInspect,
