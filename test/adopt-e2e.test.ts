@@ -136,7 +136,16 @@ describe('docs/adopt.md from an empty repository to a green gate', () => {
 
     // 5. Run on the embedded default (no database URL), 6. judge, 7. bless, 8. judge again.
     const ran = await inRepo(
-      ['run', '--app', manifest, '--capsule', 'capsules/ada.json', '--trace-out', '.replay/trace.json'],
+      [
+        'run',
+        '--app',
+        manifest,
+        '--capsule',
+        'capsules/ada.json',
+        '--create-schema',
+        '--trace-out',
+        '.replay/trace.json',
+      ],
       {
         SHOP_REPLAY_DATABASE_URL: '',
       },
