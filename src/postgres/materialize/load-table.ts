@@ -33,6 +33,7 @@ import {
   type RowScan,
 } from '../row-line-copy.js';
 import type { RowBatch, RowObject } from './capsule-rows.js';
+import { foreignKeyDetail } from './fk-error.js';
 import {
   CLOSURE_STAGE_TABLE,
   copySql,
@@ -438,6 +439,8 @@ function loadError(
   const column = e?.column ?? copyErrorColumn(err);
   if (column) extra.push(`column ${column}`);
   if (e?.constraint) extra.push(`constraint ${e.constraint}`);
+  const fkDetail = foreignKeyDetail(err);
+  if (fkDetail) extra.push(fkDetail);
   if (e?.code) extra.push(`SQLSTATE ${e.code}`);
   const message = withoutValues(e?.message ?? String(err));
   return new FailureError(
