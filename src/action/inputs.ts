@@ -17,7 +17,7 @@ const DEFAULTS: Partial<Record<keyof RawInputs, string>> = {
   mode: 'run',
   'database-timeout-seconds': '60',
   'use-local-subject': 'false',
-  'load-strategy': 'jsonb',
+  'load-strategy': 'copy',
   comment: 'on',
   'fail-on': 'block',
 };

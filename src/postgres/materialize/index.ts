@@ -60,7 +60,8 @@ export { planMaterialization } from './plan.js';
 const VERIFY_SETTINGS =
   "set local timezone = 'UTC'; set local datestyle = 'ISO, MDY'; set local intervalstyle = 'postgres'; set local bytea_output = 'hex'; set local extra_float_digits = 1";
 
-export const DEFAULT_STRATEGY: LoadStrategy = 'jsonb';
+/** The fastest exact strategy (bench/RESULTS.md); tables it cannot take load through jsonb. */
+export const DEFAULT_STRATEGY: LoadStrategy = 'copy';
 export const DEFAULT_CHUNK_SIZE = 1000;
 
 export type MaterializeProgress =
@@ -79,7 +80,7 @@ export interface MaterializeOptions {
   capsulePath: string;
   /** Replay target database URL (already checked against production-looking hosts by the caller). */
   url: string;
-  /** Default `jsonb` (the original's default). */
+  /** Default `copy` (the original's default was `jsonb`; both load the same values). */
   strategy?: LoadStrategy;
   /** Rows per chunk (default 1000). */
   chunkSize?: number;
