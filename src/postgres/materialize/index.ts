@@ -453,7 +453,13 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           counts.push({ table, capsule: expected, database: check.database, hashMatch: check.hashMatch });
           continue;
         }
-        const database = await countGraphRows(client, table, predicate);
+        const hashing = hashCheck === 'verified' && recorded && columns;
+        // A hash query counts the rows too (one scan instead of two).
+        const hashed =
+          hashing && !reference && (byName.has(table) || createdEmpty.has(table))
+            ? await hashGraphRows(client, table, predicate, columns, integrity!.algorithm)
+            : null;
+        const database = hashed ? hashed.rows : await countGraphRows(client, table, predicate);
         let hashMatch: boolean | null = null;
         if (reference || (!byName.has(table) && !createdEmpty.has(table))) {
           // No key to look closure rows up by (the target table has no primary key or unique
@@ -468,9 +474,8 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           counts.push({ table, capsule: expected, database: ok ? expected : database, hashMatch: null });
           continue;
         }
-        if (hashCheck === 'verified' && recorded && columns) {
-          const got = await hashGraphRows(client, table, predicate, columns, integrity!.algorithm);
-          hashMatch = got.sha256 === recorded.sha256;
+        if (hashed && recorded) {
+          hashMatch = hashed.sha256 === recorded.sha256;
           if (!hashMatch && database === expected)
             problems.push(
               `${table}: the loaded rows' content hash differs from the capsule's integrity record`,
