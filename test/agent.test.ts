@@ -138,7 +138,17 @@ describe('a coding agent drives the loop through --json', () => {
     // run with no --db-url and no SOCIALAPP_REPLAY_DATABASE_URL: the embedded default.
     const tracePath = join(dir, 'trace.json');
     const ran = await cli(
-      ['run', '--app', app, '--capsule', inspected.file.path, '--trace-out', tracePath, '--json'],
+      [
+        'run',
+        '--app',
+        app,
+        '--capsule',
+        inspected.file.path,
+        '--create-schema',
+        '--trace-out',
+        tracePath,
+        '--json',
+      ],
       { env: { SOCIALAPP_REPLAY_DATABASE_URL: '' } },
     );
     expect(ran.stderr).toMatch(/using a throwaway embedded PostgreSQL/);

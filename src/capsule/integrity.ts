@@ -158,3 +158,11 @@ export function contentHash(
   }
   return h.digest('hex');
 }
+
+/**
+ * Hash of the capsule's `schema` section (canonical JSON), recorded as `integrity.schemaSha256`
+ * and checked before `--create-schema` runs any of it.
+ */
+export function schemaSectionHash(schema: unknown): string {
+  return createHash('sha256').update(canonicalJson(schema)).digest('hex');
+}
