@@ -138,7 +138,7 @@ describe('pull_request', () => {
     expect(second.code).toBe(0);
     const ours = gh
       .commentsOn(7)
-      .filter((c) => c.body.includes('<!-- replay-env:replay-env / notes / default -->'));
+      .filter((c) => c.body.includes('<!-- replay-env:replay-env / replay.manifest.json -->'));
     expect(ours).toHaveLength(1);
     expect(second.outputs['comment-url']).toBe(first.outputs['comment-url']);
     expect(
