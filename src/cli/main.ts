@@ -11,54 +11,94 @@
  * servers this process started). `run` installs its own handlers while it runs (cli/run.ts).
  */
 import { constants } from 'node:os';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { InterruptedError, ReplayError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { type CliIO, processIO } from './context.js';
-import { commands } from './registry.js';
+import { type CliIO, printJson, processIO } from './context.js';
+import { type CommandEntry, commandEntries, selectedCommand } from './registry.js';
 
-export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Command {
+/**
+ * The program for `args`: the command being run (or whose help is asked for) is imported and
+ * registered in full; every other command is a stub that only lists its name and description in
+ * the top-level help (cli/registry.ts), so start-up loads one command's modules, not all of them.
+ */
+export async function buildProgram(
+  io: CliIO,
+  setExitCode: (code: number) => void,
+  args: string[] = [],
+): Promise<Command> {
+  const selected = selectedCommand(args);
+  const register = selected ? await selected.load() : undefined;
   const program = new Command('replay-env')
     .description("Replay one production customer's history against your change, and gate it.")
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
-  for (const register of commands) register(program, io, setExitCode);
+  const terms = new Map(commandEntries.map((e) => [e.name, e.term]));
+  const defaultTerm = new Help();
+  program.configureHelp({
+    subcommandTerm: (cmd) => terms.get(cmd.name()) ?? defaultTerm.subcommandTerm(cmd),
+  });
+  for (const entry of commandEntries) {
+    if (entry === selected && register) register(program, io, setExitCode);
+    else addStub(program, entry);
+  }
   for (const cmd of program.commands)
     cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
 }
 
+/** A command that is listed but not loaded (it is never run: running it loads the real one). */
+function addStub(program: Command, entry: CommandEntry): void {
+  program.command(entry.name).description(entry.description);
+}
+
 /** Runs the CLI; returns the exit code instead of exiting (tests call this directly). */
 export async function runCli(argv: string[], io: CliIO = processIO()): Promise<number> {
   let exitCode = 0;
-  const program = buildProgram(io, (c) => {
-    exitCode = Math.max(exitCode, c);
-  });
   try {
+    const program = await buildProgram(
+      io,
+      (c) => {
+        exitCode = Math.max(exitCode, c);
+      },
+      argv,
+    );
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (err) {
-    if (err instanceof InterruptedError) {
-      const sig = typeof io.signal?.reason === 'string' ? io.signal.reason : undefined;
-      io.stderr(`replay-env: ${err.message}${sig ? ` (${sig})` : ''}\n`);
-      return signalExitCode(sig);
-    }
-    if (err instanceof CommanderError) {
-      // --help and --version "fail" with exit code 0.
-      return err.exitCode === 0 ? 0 : 2;
-    }
-    if (err instanceof ReplayError) {
-      io.stderr(`replay-env: ${err.message}\n`);
-      if (io.env.REPLAY_ENV_DEBUG === '1' && err.stack) io.stderr(`${err.stack}\n`);
-      return err.exitCode;
-    }
-    io.stderr(`replay-env: unexpected error: ${(err as Error)?.message ?? String(err)}\n`);
-    if (io.env.REPLAY_ENV_DEBUG === '1') io.stderr(`${(err as Error)?.stack ?? ''}\n`);
-    else io.stderr('(set REPLAY_ENV_DEBUG=1 for the stack trace)\n');
-    return 1;
+    const failure = describeFailure(err, io);
+    // --help and --version "fail" with exit code 0.
+    if (failure.code === 0) return 0;
+    io.stderr(failure.text);
+    // Imported on failure only: its schema (zod) is not needed to start (cli/registry.ts).
+    const { errorDocument, wantsJson } = await import('./json-error.js');
+    if (wantsJson(argv)) printJson(io, errorDocument(err, failure.code, failure.message));
+    return failure.code;
   }
+}
+
+/** The exit code, the one-line message and what goes to stderr for an error a command threw. */
+function describeFailure(err: unknown, io: CliIO): { code: number; message: string; text: string } {
+  const debug = io.env.REPLAY_ENV_DEBUG === '1';
+  if (err instanceof InterruptedError) {
+    const sig = typeof io.signal?.reason === 'string' ? io.signal.reason : undefined;
+    const message = `${err.message}${sig ? ` (${sig})` : ''}`;
+    return { code: signalExitCode(sig), message, text: `replay-env: ${message}\n` };
+  }
+  if (err instanceof CommanderError) {
+    // Commander has already printed its message to stderr.
+    const message = err.message.replace(/^error: /, '');
+    return { code: err.exitCode === 0 ? 0 : 2, message, text: '' };
+  }
+  if (err instanceof ReplayError) {
+    const stack = debug && err.stack ? `${err.stack}\n` : '';
+    return { code: err.exitCode, message: err.message, text: `replay-env: ${err.message}\n${stack}` };
+  }
+  const message = `unexpected error: ${(err as Error)?.message ?? String(err)}`;
+  const hint = debug ? `${(err as Error)?.stack ?? ''}\n` : '(set REPLAY_ENV_DEBUG=1 for the stack trace)\n';
+  return { code: 1, message, text: `replay-env: ${message}\n${hint}` };
 }
 
 /** Commands that honour `io.signal` (clean up, then throw InterruptedError). */

@@ -22,6 +22,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { isLosslessNumber, isPlainObject, parseExact, stringifyExact, toPlain } from '../util/exact-json.js';
 import { parseJsonText, readTextFile } from '../util/json-file.js';
 import { invalidFile, issueLines } from '../util/zod-issues.js';
+import { capsuleIdentity } from './capsule-binding.js';
 import { Normalizer } from './normalize.js';
 
 export const GOLDEN_SCHEMA_VERSION = 1;
@@ -58,6 +59,15 @@ export const goldenSchema = z.object({
     toolVersion: z.string(),
     gitCommit: z.string().nullable(),
     capsuleSha256: z.string().nullable(),
+    /** The capsule this golden judged (judge/capsule-binding.ts); absent in older goldens. */
+    capsule: z
+      .object({
+        sha256: z.string(),
+        contentSha256: z.string().optional(),
+        subjectFingerprint: z.string(),
+        exportedAt: z.string().optional(),
+      })
+      .optional(),
     createdAt: z.string(),
     sourceTrace: z.string().nullable(),
     secondTrace: z.string().nullable().optional(),
@@ -258,6 +268,7 @@ export function buildGolden(input: BuildGoldenInput): {
 } {
   const { trace } = input;
   const rec = traceRecords(trace);
+  const identity = capsuleIdentity(trace);
   const golden: Golden = {
     kind: 'replay-env.golden',
     schemaVersion: GOLDEN_SCHEMA_VERSION,
@@ -268,6 +279,7 @@ export function buildGolden(input: BuildGoldenInput): {
       toolVersion: trace.environment.toolVersion,
       gitCommit: trace.environment.gitCommit,
       capsuleSha256: trace.capsule?.sha256 ?? null,
+      ...(identity ? { capsule: identity } : {}),
       createdAt: (input.now ?? new Date()).toISOString(),
       sourceTrace: input.tracePath ? basename(input.tracePath) : null,
       ...(input.secondTracePath ? { secondTrace: basename(input.secondTracePath) } : {}),

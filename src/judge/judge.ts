@@ -8,6 +8,7 @@ import { evaluatePolicy, type GatePolicy } from '../gate/policy.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { Trace } from '../trace/schema.js';
 import { goldenAnnotations, manifestAnnotations } from './annotations.js';
+import { scenarioPinProblem } from './capsule-binding.js';
 import { judgeCapsuleIntegrity } from './capsule-integrity.js';
 import type { JudgeInput } from './context.js';
 import { fingerprinter } from './diff.js';
@@ -72,7 +73,10 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
     fingerprint: fingerprinter(opts.fingerprintKey),
   };
   const goldenMatch = judgeGoldenMatch(input);
-  const duration = judgeDuration(input);
+  // Durations of another capsule's run say nothing about this change either.
+  const duration = judgeDuration(goldenMatch.capsuleDiffers ? { ...input, golden: null } : input);
+  const pinProblem = scenarioPinProblem(opts.scenario?.capsuleSha256, opts.scenario?.id, opts.trace);
+  if (pinProblem) goldenMatch.result.evidence.unshift(pinProblem);
   const judges = [
     judgeCapsuleIntegrity(input),
     judgeMaterializationIntegrity(input),
@@ -87,6 +91,8 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
     scenario: opts.scenario,
     goldenPresent: golden !== null,
     slowerThanGolden: duration.slower,
+    goldenCapsuleDiffers: goldenMatch.capsuleDiffers === true,
+    scenarioCapsuleMismatch: pinProblem !== null,
     overTimeBudget: duration.overBudget,
   });
   const outcome = evaluatePolicy(opts.policy, facts);
