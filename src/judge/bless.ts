@@ -132,6 +132,7 @@ export function blessTrace(input: BlessInput): BlessResult {
     scenario,
     noise: [...learned, ...kept],
     secondTracePath: input.secondTracePath,
+    ...(input.secondTrace ? { secondDurations: traceRecords(input.secondTrace).durations } : {}),
     now: input.now,
   });
   const { path, notes } = writeGolden(input.goldenDir, built, input.tracePath);

@@ -184,12 +184,13 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
   );
   if (differences.length) evidence.push(`${differences.length} difference(s): ${fails} fail, ${warns} warn`);
   const verdict = fails ? 'fail' : warns ? 'warn' : 'pass';
+  const label = input.baselineLabel ?? 'golden';
   const summary =
     verdict === 'pass'
-      ? `all ${probes} probe(s) match the golden`
+      ? `all ${probes} probe(s) match the ${label}`
       : verdict === 'fail'
-        ? `${fails} difference(s) from the golden fail`
-        : `${warns} tolerated/new difference(s) from the golden`;
+        ? `${fails} difference(s) from the ${label} fail`
+        : `${warns} tolerated/new difference(s) from the ${label}`;
   return {
     result: { id, title, verdict, summary, evidence },
     differences,

@@ -24,6 +24,7 @@ import { parseJsonText, readTextFile } from '../util/json-file.js';
 import { invalidFile, issueLines } from '../util/zod-issues.js';
 import { capsuleIdentity } from './capsule-binding.js';
 import { Normalizer } from './normalize.js';
+import { learnSpread } from './timing.js';
 
 export const GOLDEN_SCHEMA_VERSION = 1;
 
@@ -76,6 +77,10 @@ export const goldenSchema = z.object({
   durations: z.object({
     totalMs: z.number().nonnegative(),
     probes: z.record(z.string(), z.number().nonnegative()),
+    /** How far the two blessed runs differed (learned with --second-trace): the timing noise. */
+    spread: z
+      .object({ totalMs: z.number().nonnegative(), probes: z.record(z.string(), z.number().nonnegative()) })
+      .optional(),
   }),
   commands: z.record(
     z.string(),
@@ -258,6 +263,8 @@ export interface BuildGoldenInput {
   scenario?: string;
   noise?: string[];
   secondTracePath?: string;
+  /** The second trace's durations: their difference is the learned timing spread. */
+  secondDurations?: { totalMs: number; probes: Record<string, number> };
   now?: Date;
 }
 
@@ -285,7 +292,9 @@ export function buildGolden(input: BuildGoldenInput): {
       ...(input.secondTracePath ? { secondTrace: basename(input.secondTracePath) } : {}),
     },
     noise: [...new Set(input.noise ?? [])].sort(),
-    durations: rec.durations,
+    durations: input.secondDurations
+      ? { ...rec.durations, spread: learnSpread(rec.durations, input.secondDurations) }
+      : rec.durations,
     commands: rec.commands,
     probes: normaliseProbes(rec.probes),
   };

@@ -54,7 +54,14 @@ const judgeEntrySchema = z.discriminatedUnion(
       options: z
         .strictObject({
           tolerance: z.number().nonnegative().optional(),
+          /** Older name of floorMs. */
           minSlowdownMs: z.number().nonnegative().optional(),
+          /** Absolute noise floor: slowdowns up to this many ms are never reported (default 1000). */
+          floorMs: z.number().nonnegative().optional(),
+          /** The whole run's noise floor (default 5000). */
+          runFloorMs: z.number().nonnegative().optional(),
+          /** How many learned spreads a duration may exceed its baseline by (default 3). */
+          spreadFactor: z.number().nonnegative().optional(),
         })
         .default({}),
     }),

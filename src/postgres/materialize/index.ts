@@ -21,7 +21,7 @@
 import type pg from 'pg';
 import type { OpenOptions } from '../../capsule/open.js';
 import { SubjectRewriter } from '../../capsule/rewrite.js';
-import type { CapsuleHeader } from '../../capsule/schema.js';
+import { type CapsuleHeader, columnEncodingsOf } from '../../capsule/schema.js';
 import { FailureError, InputError, InterruptedError, ReplayError } from '../../errors.js';
 import type { Manifest, ManifestTable } from '../../manifest/schema.js';
 import type { TableCount } from '../../trace/schema.js';
@@ -340,6 +340,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       phase('delete');
 
       const integrity = capsule.header.integrity;
+      const encodings = columnEncodingsOf(capsule.header);
       const hashCheck: MaterializeResult['hashCheck'] =
         options.verifyHashes === false
           ? 'disabled'
@@ -367,6 +368,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           strategy,
           chunkSize,
           rewriter,
+          encodings: encodings[table],
           serverError: () => connectionErrors.find(hasSqlState),
           onChunk: options.onProgress
             ? (info: { table: string; chunk: number; rowsLoaded: number }) =>
@@ -475,6 +477,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
                     columns,
                     closure: reference.result.hash,
                     algorithm: integrity!.algorithm,
+                    encodings: encodings[table],
                   }
                 : null,
           });
@@ -502,7 +505,14 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           continue;
         }
         if (hashCheck === 'verified' && recorded && columns) {
-          const got = await hashGraphRows(client, table, predicate, columns, integrity!.algorithm);
+          const got = await hashGraphRows(
+            client,
+            table,
+            predicate,
+            columns,
+            integrity!.algorithm,
+            encodings[table],
+          );
           hashMatch = got.sha256 === recorded.sha256;
           if (!hashMatch && database === expected)
             problems.push(
