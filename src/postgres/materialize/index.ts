@@ -27,6 +27,7 @@ import type { Manifest, ManifestTable } from '../../manifest/schema.js';
 import type { TableCount } from '../../trace/schema.js';
 import { readForeignKeys } from '../catalog.js';
 import { connect, describePgError, isConnectionLost } from '../connect.js';
+import { assertManifestSingleStatements } from '../single-statement.js';
 import { indexCapsule } from './capsule-rows.js';
 import { checkCapsule } from './check.js';
 import {
@@ -183,6 +184,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       { cause },
     );
   if (signal?.aborted) throw interrupted();
+  await assertManifestSingleStatements(options.manifest, 'manifest');
   const capsule = await indexCapsule(options.capsulePath, options.open);
   try {
     phase('index');
