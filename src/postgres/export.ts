@@ -35,6 +35,7 @@ import { buildRedactor, type Redactor } from '../redaction/redact.js';
 import { mightHoldSecrets, scanValue } from '../redaction/secret-scanner.js';
 import { type ExactJson, parseExact, stringifyExact } from '../util/exact-json.js';
 import { TOOL_NAME, VERSION } from '../version.js';
+import { cancelAndClose } from './cancel-query.js';
 import { type ColumnEncodings, relationEncodings, TypeClassifier } from './column-encoding.js';
 import { connect, describePgError, isConnectionLost } from './connect.js';
 import {
@@ -46,7 +47,6 @@ import {
   tableEntry,
   tableStatementText,
 } from './export-sql.js';
-import { cancelAndClose } from './cancel-query.js';
 import { assertManifestSingleStatements } from './single-statement.js';
 import type { ExtraRows, ExtraRowsContext } from './zero-setup-export.js';
 
