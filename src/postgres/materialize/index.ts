@@ -41,9 +41,9 @@ import {
 import { type DeferredForeignKey, deferForeignKeys, restoreForeignKeys } from './defer-fks.js';
 import { type DependentDelete, deleteGraphRows } from './delete-phase.js';
 import { describeLoadError } from './load-error.js';
-import { restoreSequences, type SequenceState, snapshotSequences } from './sequence-snapshot.js';
 import { checkCycles, materializeOrder, planLoad, schemaSectionForeignKeys } from './load-plan.js';
 import { type LoadStrategy, loadTable, type TableLoadResult, withoutValues } from './load-table.js';
+import { restoreSequences, type SequenceState, snapshotSequences } from './sequence-snapshot.js';
 import {
   catalogName,
   copySql,
