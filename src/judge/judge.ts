@@ -152,20 +152,15 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
       path: opts.policyPath ?? opts.policy.path,
       ...(opts.policy.name ? { name: opts.policy.name } : {}),
     },
-<<<<<<< HEAD
-    annotations:
-      golden && opts.repoRoot && opts.baselineMode !== 'base-branch'
-        ? goldenAnnotations(golden, goldenMatch.differences, opts.repoRoot)
-        : [],
-=======
     failures,
     annotations: [
-      ...(golden && opts.repoRoot ? goldenAnnotations(golden, goldenMatch.differences, opts.repoRoot) : []),
+      ...(golden && opts.repoRoot && opts.baselineMode !== 'base-branch'
+        ? goldenAnnotations(golden, goldenMatch.differences, opts.repoRoot)
+        : []),
       ...(opts.manifestFile && opts.repoRoot
         ? manifestAnnotations(failures, opts.manifestFile, opts.repoRoot)
         : []),
     ],
->>>>>>> main
     evidence: [...new Set(evidence)],
   };
   return judgementSchema.parse(judgement);
