@@ -236,7 +236,7 @@ describe('run: interrupting run itself', () => {
 });
 
 describe('run: what the app under test is given', () => {
-  it('withholds the production database URL and the capsule key from commands and probes', async () => {
+  it('withholds the production database URL and the capsule key from commands and probes (even when opted in)', async () => {
     const path = writeManifest(tmp.dir, fixtureManifest(), 'withheld.json');
     const seen = join(tmp.dir, 'withheld.env');
     const show = `node -e 'const e=process.env; console.log(JSON.stringify({prod: e.APP_PROD_DATABASE_URL ?? null, key: e.REPLAY_CAPSULE_KEY ?? null, keyFile: e.REPLAY_CAPSULE_KEY_FILE ?? null, other: e.KEEP_ME ?? null, replay: e.FIXTURE_REPLAY_DATABASE_URL ?? null}))'`;
@@ -244,6 +244,8 @@ describe('run: what the app under test is given', () => {
       writeManifest(
         tmp.dir,
         fixtureManifest({
+          // Opting in lets KEEP_ME through, never the withheld variables.
+          run: { passEnv: ['KEEP_ME', 'APP_PROD_DATABASE_URL', 'REPLAY_CAPSULE_KEY'] },
           commands: [{ name: 'cmd-env', run: `${show} > '${seen}'` }],
           probes: [{ name: 'env', kind: 'command', command: show }],
         }),
@@ -276,5 +278,61 @@ describe('run: what the app under test is given', () => {
     const text = JSON.stringify(trace);
     expect(text).not.toContain('s3cret-prod-pw');
     expect(text).not.toContain(key);
+  });
+
+  it('passes only the allow-listed environment: tokens and DSNs need run.passEnv', async () => {
+    const names = [
+      'PATH',
+      'HOME',
+      'LANG',
+      'TZ',
+      'NODE_ENV',
+      'NPM_AUTH',
+      'SENTRY_DSN',
+      'GH_TOKEN',
+      'PGHOST',
+      'OPTED',
+    ];
+    const show = `node -e 'const e=process.env; console.log(JSON.stringify(${JSON.stringify(names)}.filter((n) => n in e)))'`;
+    const run = async (passEnv?: string[]) => {
+      const path = writeManifest(
+        tmp.dir,
+        fixtureManifest({
+          ...(passEnv ? { run: { passEnv } } : {}),
+          probes: [{ name: 'env', kind: 'command', command: show }],
+        }),
+        'allow-list.json',
+      );
+      const { trace } = await runReplay({
+        manifest: loadManifest(path).manifest,
+        manifestPath: path,
+        databaseUrl: db.url,
+        skipMaterialize: true,
+        env: baseEnv({
+          LANG: 'C.UTF-8',
+          TZ: 'UTC',
+          NODE_ENV: 'test',
+          NPM_AUTH: 'npm_token_value',
+          SENTRY_DSN: 'https://key@o1.ingest.sentry.io/1',
+          GH_TOKEN: 'ghp_value',
+          PGHOST: 'prod-db.internal',
+          OPTED: 'yes',
+        }),
+        cwd: tmp.dir,
+      });
+      const probe = trace.events.find((e) => e.name === 'env')!;
+      expect(probe.ok, probe.error).toBe(true);
+      return JSON.parse(probe.command!.stdoutTail!) as string[];
+    };
+    expect(await run()).toEqual(['PATH', 'HOME', 'LANG', 'TZ', 'NODE_ENV']);
+    expect(await run(['OPTED', 'SENTRY_DSN'])).toEqual([
+      'PATH',
+      'HOME',
+      'LANG',
+      'TZ',
+      'NODE_ENV',
+      'SENTRY_DSN',
+      'OPTED',
+    ]);
   });
 });

@@ -16,6 +16,7 @@ import { InterruptedError, ReplayError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { type CliIO, processIO } from './context.js';
 import { commands } from './registry.js';
+import { terminalSafe } from './terminal-text.js';
 
 export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Command {
   const program = new Command('replay-env')
@@ -31,7 +32,13 @@ export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Co
 }
 
 /** Runs the CLI; returns the exit code instead of exiting (tests call this directly). */
-export async function runCli(argv: string[], io: CliIO = processIO()): Promise<number> {
+export async function runCli(argv: string[], rawIO: CliIO = processIO()): Promise<number> {
+  // Nothing from data reaches the terminal unescaped (terminal-text.ts).
+  const io: CliIO = {
+    ...rawIO,
+    stdout: (t) => rawIO.stdout(terminalSafe(t)),
+    stderr: (t) => rawIO.stderr(terminalSafe(t)),
+  };
   let exitCode = 0;
   const program = buildProgram(io, (c) => {
     exitCode = Math.max(exitCode, c);
