@@ -14,7 +14,7 @@
  * `<scenario or "default">.screenshots/<probe>.png`.
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import type { Trace, TraceEvent } from '../trace/schema.js';
