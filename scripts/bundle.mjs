@@ -15,7 +15,7 @@
  *   so `npm run bundle && git diff --exit-code dist` detects a stale dist/ (.ci/run and
  *   .github/workflows/check-dist.yml).
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ncc from '@vercel/ncc';
@@ -91,6 +91,32 @@ async function rewriteLazyImports() {
   if (count === 0) console.warn('note: no lazy playwright-core import found (browser probe moved?)');
 }
 
+/**
+ * libpg-query (PostgreSQL's parser, WebAssembly) finds its .wasm beside its own script through
+ * `__dirname`, which an ESM bundle does not have: point it at dist/ (import.meta.url) and copy the
+ * .wasm there. Exactly one occurrence is expected; anything else means the package changed.
+ */
+const LIBPG_QUERY_WASM = join(root, 'node_modules', 'libpg-query', 'wasm', 'libpg-query.wasm');
+const WASM_DIR_LOOKUP = 'scriptDirectory=__dirname+"/"';
+function relocateSqlParserWasm({ code, assets = {} }) {
+  let hits = 0;
+  const fix = (text) => {
+    const n = text.split(WASM_DIR_LOOKUP).length - 1;
+    hits += n;
+    return n ? text.replace(WASM_DIR_LOOKUP, 'scriptDirectory=new URL(".",import.meta.url).pathname') : text;
+  };
+  const out = { code: fix(code), assets: {} };
+  for (const [name, asset] of Object.entries(assets))
+    out.assets[name] = name.endsWith('.js') ? { ...asset, source: fix(String(asset.source)) } : asset;
+  if (hits !== 1) {
+    console.error(
+      `bundle failed: expected libpg-query's wasm lookup once in the bundle, found it ${hits} times`,
+    );
+    process.exit(1);
+  }
+  return out;
+}
+
 await rm(jsDir, { recursive: true, force: true });
 compileTypeScript();
 await rewriteLazyImports();
@@ -110,7 +136,7 @@ try {
   console.error(`bundle failed: ${String(err?.message ?? err).slice(0, 4000)}`);
   process.exit(1);
 }
-const { code, assets } = built;
+const { code, assets } = relocateSqlParserWasm(built);
 
 await rm(outDir, { recursive: true, force: true });
 await mkdir(outDir, { recursive: true });
@@ -120,6 +146,7 @@ for (const [name, asset] of Object.entries(assets ?? {})) {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, asset.source, asset.permissions ? { mode: asset.permissions } : undefined);
 }
+await copyFile(LIBPG_QUERY_WASM, join(outDir, 'libpg-query.wasm'));
 // The bundle is ESM: make sure Node treats dist/index.js as a module wherever the action is checked out.
 await writeFile(join(outDir, 'package.json'), '{\n  "type": "module"\n}\n');
 const files = await readdir(outDir, { recursive: true });

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { capsuleHeaderSchema } from '../src/capsule/schema.js';
+import { cliErrorSchema } from '../src/cli/json-error.js';
 import { judgementSchema } from '../src/judge/schema.js';
 import { manifestSchema } from '../src/manifest/schema.js';
 import { traceSchema } from '../src/trace/schema.js';
@@ -50,6 +51,14 @@ export const PUBLISHED_SCHEMAS: PublishedSchema[] = [
     title: 'replay-env judgement',
     description: 'What `replay-env judge` writes.',
     schema: judgementSchema,
+    io: 'output',
+  },
+  {
+    file: 'schema/cli-error.schema.json',
+    title: 'replay-env --json failure',
+    description:
+      'What every command prints on stdout with --json (or --format json) when it fails: one document, exit code non-zero.',
+    schema: cliErrorSchema,
     io: 'output',
   },
 ];

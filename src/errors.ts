@@ -3,18 +3,26 @@
  * 0 success, 1 a check or gate failed (or the operation itself failed), 2 bad input or usage.
  * Stages throw these; only the front doors turn them into exit codes and text.
  */
+export interface ReplayErrorOptions {
+  cause?: unknown;
+  /** The flag, file field or input the error is about (e.g. "--subject", "tables[2].rowSql"). */
+  field?: string;
+}
+
 export class ReplayError extends Error {
   readonly exitCode: 1 | 2;
-  constructor(message: string, exitCode: 1 | 2 = 1, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly field?: string;
+  constructor(message: string, exitCode: 1 | 2 = 1, options?: ReplayErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ReplayError';
     this.exitCode = exitCode;
+    if (options?.field !== undefined) this.field = options.field;
   }
 }
 
 /** Bad input: a missing or invalid file, a schema violation, a bad flag. Exit code 2. */
 export class InputError extends ReplayError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ReplayErrorOptions) {
     super(message, 2, options);
     this.name = 'InputError';
   }
@@ -22,7 +30,7 @@ export class InputError extends ReplayError {
 
 /** A check, gate or operation failed. Exit code 1. */
 export class FailureError extends ReplayError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ReplayErrorOptions) {
     super(message, 1, options);
     this.name = 'FailureError';
   }
@@ -39,7 +47,7 @@ export function errorMessage(err: unknown): string {
  * with 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
  */
 export class InterruptedError extends ReplayError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ReplayErrorOptions) {
     super(message, 1, options);
     this.name = 'InterruptedError';
   }

@@ -409,12 +409,29 @@ describe('scenarios at scale', () => {
 });
 
 describe('Postgres', () => {
-  it('an empty service database gets the schema from the capsule (zero-setup); catalog checks wait for it', async () => {
+  it('an empty service database is not given the capsule schema unless the input create-schema asks for it', async () => {
+    const empty = await db.create('empty_refused');
+    const r = await run({
+      capsule: 'acme.capsule.json',
+      'database-url': empty,
+      'check-name': 'zero setup refused',
+      comment: 'off',
+    });
+    expect(r.code, r.stdout).not.toBe(0);
+    const error = r.commands.find((c) => c.command === 'error')!.message;
+    expect(error).toContain('create-schema: true');
+    const { withClient } = await import('./helpers/db.js');
+    const rows = await withClient(empty, (c) => c.query("select to_regclass('notes') as t"));
+    expect(rows.rows[0].t).toBeNull();
+  });
+
+  it('an empty service database gets the schema from the capsule with create-schema: true; catalog checks wait for it', async () => {
     const empty = await db.create('empty');
     const r = await run({
       capsule: 'acme.capsule.json',
       'database-url': empty,
       'check-name': 'zero setup',
+      'create-schema': 'true',
       comment: 'off',
     });
     expect(r.code, r.stdout).toBe(0);

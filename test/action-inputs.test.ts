@@ -54,6 +54,7 @@ describe('reading inputs', () => {
       comment: true,
       failOn: 'block',
       useLocalSubject: false,
+      createSchema: false,
       rewriteSubject: {},
     });
   });

@@ -49,7 +49,7 @@ describe('a coding agent drives the loop through --json', () => {
     await db.runFile(join(EXAMPLE, 'seed.sql'));
     const app = await agentManifest();
 
-    // Bad input is exit 2 with a one-line reason, nothing on stdout.
+    // Bad input is exit 2 with a one-line reason on stderr and one JSON error document on stdout.
     const bad = await cli([
       'export-postgres',
       '--app',
@@ -61,7 +61,10 @@ describe('a coding agent drives the loop through --json', () => {
       '--json',
     ]);
     expect(bad.code).toBe(2);
-    expect(bad.stdout).toBe('');
+    expect(JSON.parse(bad.stdout)).toMatchObject({
+      error: { code: 'bad_input', field: '--subject' },
+      exitCode: 2,
+    });
     expect(bad.stderr).toMatch(/missing subject: --subject tenant_id=<value> --subject user_id=<value>/);
 
     const exported = json(
@@ -130,11 +133,22 @@ describe('a coding agent drives the loop through --json', () => {
     ]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already has .*--replace-schema/);
+    expect(JSON.parse(again.stdout).error).toMatchObject({ code: 'failed' });
 
     // run with no --db-url and no SOCIALAPP_REPLAY_DATABASE_URL: the embedded default.
     const tracePath = join(dir, 'trace.json');
     const ran = await cli(
-      ['run', '--app', app, '--capsule', inspected.file.path, '--trace-out', tracePath, '--json'],
+      [
+        'run',
+        '--app',
+        app,
+        '--capsule',
+        inspected.file.path,
+        '--create-schema',
+        '--trace-out',
+        tracePath,
+        '--json',
+      ],
       { env: { SOCIALAPP_REPLAY_DATABASE_URL: '' } },
     );
     expect(ran.stderr).toMatch(/using a throwaway embedded PostgreSQL/);

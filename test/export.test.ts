@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJson, TableHasher } from '../src/capsule/integrity.js';
+import { canonicalJson, INTEGRITY_ALGORITHM_V2, TableHasher } from '../src/capsule/integrity.js';
 import { readCapsule } from '../src/capsule/reader.js';
 import { CapsuleWriter } from '../src/capsule/writer.js';
 import { validateManifest } from '../src/manifest/load.js';
@@ -170,10 +170,11 @@ describe('export-postgres', () => {
     for (const file of [plain, gz]) {
       const hashers: Record<string, TableHasher> = {};
       const { header, counts } = await readCapsule(file, (e) => {
-        if (e.kind === 'tableStart') hashers[e.table] = new TableHasher();
+        if (e.kind === 'tableStart') hashers[e.table] = TableHasher.for(INTEGRITY_ALGORITHM_V2);
         if (e.kind === 'row') hashers[e.table]!.add(e.row);
       });
       expect(header.schemaVersion).toBe(1);
+      expect(header.integrity?.algorithm).toBe(INTEGRITY_ALGORITHM_V2);
       expect(header.app).toBe('testapp');
       expect(header.redaction).toBe('raw');
       expect(header.subject).toEqual({ tenant_id: 't1', user_id: 'u1' });
@@ -587,7 +588,7 @@ describe('export building blocks', () => {
       sum = (sum + BigInt(`0x${createHash('sha256').update(t, 'utf8').digest('hex')}`)) % (1n << 256n);
     const reference = sum.toString(16).padStart(64, '0');
     for (const foldEvery of [1, 3, 1 << 20]) {
-      const b = new TableHasher(foldEvery);
+      const b = new TableHasher(undefined, foldEvery);
       for (const t of texts) b.addCanonical(t);
       expect(b.digest()).toBe(reference);
       expect(b.rows).toBe(50);

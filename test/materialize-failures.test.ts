@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { INTEGRITY_ALGORITHM_V1 } from '../src/capsule/integrity.js';
 import { ReplayError } from '../src/errors.js';
 import { validateManifest } from '../src/manifest/load.js';
 import { type MaterializeOptions, materializeCapsule } from '../src/postgres/materialize/index.js';
@@ -304,6 +305,22 @@ describe('materialize failures leave the target unchanged', () => {
       to: { tenant_id: 'local' },
       values: 9,
     });
+  });
+
+  it('a version-1 integrity record (capsules exported before 0.4) still verifies; a changed row fails it', async () => {
+    const good = capsule(6);
+    const v1 = capsuleIntegrity(good, INTEGRITY_ALGORITHM_V1);
+    expect(v1.algorithm).toBe(INTEGRITY_ALGORITHM_V1);
+    for (const strategy of ['copy', 'jsonb'] as const) {
+      const ok = await run(await target(), file(good, { integrity: v1 }), { strategy });
+      expect(ok.hashCheck).toBe('verified');
+      expect(ok.counts.map((c) => c.hashMatch)).toEqual([true, true]);
+    }
+    const tampered = capsule(6, (rows) => {
+      rows[2]!.qty = 99;
+    });
+    const err = await failure(run(await target(), file(tampered, { integrity: v1 }), { strategy: 'copy' }));
+    expect(err.message).toContain("children: the loaded rows' content hash differs");
   });
 
   it('contract errors are input errors (exit 2) raised before touching the database', async () => {

@@ -220,21 +220,26 @@ export async function missingTables(url: string, manifest: LoadedManifest): Prom
 
 /**
  * A service container starts empty. The same rule as the CLI's zero-setup replay: tables that
- * exist are used as they are; otherwise the manifest's `setup` commands create them, or else the
- * capsule's schema section (recorded by the exporter).
+ * exist are used as they are; otherwise the manifest's `setup` commands create them, or else — only
+ * with the input `create-schema: true` — the capsule's schema section (recorded by the exporter).
  */
 export async function planSchema(
   url: string,
   manifest: LoadedManifest,
   capsulePath: string | undefined,
   capsuleOpen: OpenOptions,
+  createSchema = false,
 ): Promise<SchemaPlan> {
   const missing = await missingTables(url, manifest);
   if (missing.length === 0 || !capsulePath) return { source: 'existing' };
   if ((manifest.manifest.setup ?? []).length > 0) return { source: 'setup' };
   const scan = await scanCapsule(capsulePath, capsuleOpen);
-  if (scan.header.schema !== undefined)
+  if (scan.header.schema !== undefined && createSchema)
     return { source: 'capsule', prepareTarget: createSchemaHook({ capsulePath }) };
+  if (scan.header.schema !== undefined)
+    throw new InputError(
+      `the replay database ${displayUrl(url)} lacks table(s) ${missing.join(', ')} and the manifest ${manifest.path} has no setup commands: set the Action input "create-schema: true" to create them from the capsule's schema section (its statements are parsed and checked first), or add the app's migrations as "setup" commands`,
+    );
   throw new FailureError(
     `the replay database ${displayUrl(url)} lacks table(s) ${missing.join(', ')}, the manifest ${manifest.path} has no setup commands and the capsule carries no schema section: add the app's migrations as "setup" commands in the manifest, run them in a workflow step before the Action, or export the capsule again with this replay-env (it records the schema)`,
   );

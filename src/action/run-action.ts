@@ -170,7 +170,13 @@ async function replay(
       }
     }
     const rewrite = subjectRewriteFor(settings, manifest, scenario);
-    const schema = await planSchema(settings.databaseUrl, manifest, capsulePath, capsuleOpen);
+    const schema = await planSchema(
+      settings.databaseUrl,
+      manifest,
+      capsulePath,
+      capsuleOpen,
+      settings.createSchema,
+    );
     if (schema.source !== 'existing')
       core.info(
         `The app's tables are created from the ${schema.source === 'setup' ? "manifest's setup commands" : "capsule's schema section"}`,

@@ -100,6 +100,7 @@ export const rawInputsSchema = z.object({
     .transform((s) => s || DEFAULT_DATABASE_URL),
   'database-timeout-seconds': positiveInt('seconds'),
   'use-local-subject': onOff,
+  'create-schema': onOff,
   'rewrite-subject': keyValues,
   'load-strategy': z.enum(['jsonb', 'copy'], { message: 'must be jsonb or copy' }),
   'golden-dir': optionalText,
@@ -135,6 +136,8 @@ export interface Settings {
   databaseUrl: string;
   databaseTimeoutSeconds: number;
   useLocalSubject: boolean;
+  /** Create missing tables from the capsule's schema section (parsed and checked first). */
+  createSchema: boolean;
   rewriteSubject: Record<string, string>;
   loadStrategy: 'jsonb' | 'copy';
   goldenDir?: string;

@@ -1,17 +1,57 @@
 /**
  * Content hashes for the capsule's `integrity` record.
  *
- * Per table: the sum, modulo 2^256, of sha256(canonical JSON of each row). A sum does not depend
- * on row order, so the exporter can hash rows as they stream out and the materializer can hash
- * the rows it reads back from the target database in any order, each with constant memory.
- * Canonical JSON: object keys sorted by code unit, no whitespace, numbers exactly as written.
- * Algorithm id: "replay-env.rows-sha256-sum.v1".
+ * Per table: the sum, modulo 2^256, of sha256(text of each row). A sum does not depend on row
+ * order, so the exporter can hash rows as they stream out and the materializer can hash the rows
+ * in the target database in any order, each with constant memory. Two algorithms:
+ *
+ * - "replay-env.rows-sha256-sum.v1" (read only): the row's canonical JSON — object keys sorted by
+ *   code unit, no whitespace, numbers exactly as written. Neither side has it without parsing.
+ * - "replay-env.rows-sha256-sum.v2" (written since 0.4): the row's jsonb text, i.e. the UTF-8 of
+ *   `to_jsonb(row)::text` exactly as Postgres prints it (keys ordered by byte length then bytes,
+ *   `", "` and `": "` separators). The exporter hashes the line the server sent without parsing it
+ *   (`jsonbText` renders the rows it changed, redacted or added, the same way), and the
+ *   materializer has Postgres compute the sum (materialize/verify.ts): no row crosses the wire.
  */
 import crypto, { createHash } from 'node:crypto';
 import { isLosslessNumber } from '../util/exact-json.js';
 
-export const INTEGRITY_ALGORITHM = 'replay-env.rows-sha256-sum.v1' as const;
+export const INTEGRITY_ALGORITHM_V1 = 'replay-env.rows-sha256-sum.v1' as const;
+export const INTEGRITY_ALGORITHM_V2 = 'replay-env.rows-sha256-sum.v2' as const;
+/** What the exporter writes. */
+export const INTEGRITY_ALGORITHM = INTEGRITY_ALGORITHM_V2;
+export type IntegrityAlgorithm = typeof INTEGRITY_ALGORITHM_V1 | typeof INTEGRITY_ALGORITHM_V2;
 const MOD = 1n << 256n;
+
+/**
+ * A row's (any JSON value's) text as Postgres' jsonb output prints it: object keys ordered by
+ * UTF-8 byte length, then bytewise; `", "` between members and elements, `": "` after keys;
+ * strings escaped like JSON.stringify (Postgres' escape_json escapes the same characters);
+ * numbers in plain notation (numeric output).
+ */
+export function jsonbText(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (isLosslessNumber(value)) return normalizeNumber((value as { value: string }).value);
+  if (typeof value === 'number') return normalizeNumber(String(value));
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return `[${value.map(jsonbText).join(', ')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).sort(jsonbKeyOrder);
+  return `{${keys.map((k) => `${JSON.stringify(k)}: ${jsonbText(obj[k])}`).join(', ')}}`;
+}
+
+function jsonbKeyOrder(a: string, b: string): number {
+  const la = Buffer.byteLength(a);
+  const lb = Buffer.byteLength(b);
+  return la !== lb ? la - lb : Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** How each algorithm renders a parsed row before hashing it. */
+export function rowRenderer(algorithm: IntegrityAlgorithm): (row: unknown) => string {
+  return algorithm === INTEGRITY_ALGORITHM_V1 ? canonicalJson : jsonbText;
+}
 
 export function canonicalJson(value: unknown): string {
   if (value === null || value === undefined) return 'null';
@@ -58,13 +98,24 @@ export class TableHasher {
   private total = 0n;
   private sinceFold = 0;
 
-  /** `foldEvery` must stay ≤ 2^36 rows (tests use a small value to exercise folding). */
-  constructor(private readonly foldEvery = 1 << 20) {}
+  /**
+   * `render`: how `add` turns a parsed row into the hashed text (default: v1's canonical JSON).
+   * `foldEvery` must stay ≤ 2^36 rows (tests use a small value to exercise folding).
+   */
+  constructor(
+    private readonly render: (row: unknown) => string = canonicalJson,
+    private readonly foldEvery = 1 << 20,
+  ) {}
 
-  add(row: unknown): void {
-    this.addCanonical(canonicalJson(row));
+  static for(algorithm: IntegrityAlgorithm): TableHasher {
+    return new TableHasher(rowRenderer(algorithm));
   }
 
+  add(row: unknown): void {
+    this.addCanonical(this.render(row));
+  }
+
+  /** Hashes `text` as it is (the row's text in the algorithm's form). */
   addCanonical(text: string): void {
     const d = sha256(text);
     const l = this.limbs;
@@ -106,4 +157,12 @@ export function contentHash(
     h.update(`\n${name}:${tables[name]!.rows}:${tables[name]!.sha256}`);
   }
   return h.digest('hex');
+}
+
+/**
+ * Hash of the capsule's `schema` section (canonical JSON), recorded as `integrity.schemaSha256`
+ * and checked before `--create-schema` runs any of it.
+ */
+export function schemaSectionHash(schema: unknown): string {
+  return createHash('sha256').update(canonicalJson(schema)).digest('hex');
 }

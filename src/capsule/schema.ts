@@ -20,12 +20,21 @@ export const tableIntegritySchema = z.object({
 });
 
 export const integritySchema = z.object({
-  /** How the hashes were computed, so a later reader knows which algorithm to repeat. */
-  algorithm: z.literal('replay-env.rows-sha256-sum.v1'),
+  /**
+   * How the hashes were computed, so a later reader knows which algorithm to repeat (see
+   * capsule/integrity.ts): v1 hashes each row's canonical JSON, v2 its jsonb text (what Postgres
+   * prints for `to_jsonb(row)::text`). Both are read; the exporter writes v2.
+   */
+  algorithm: z.enum(['replay-env.rows-sha256-sum.v1', 'replay-env.rows-sha256-sum.v2']),
   exporter: z.object({ name: z.string(), version: z.string() }),
   tables: z.record(z.string(), tableIntegritySchema),
   /** Hash over subject, graph and every table hash. */
   contentSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Hash of the `schema` section (capsule/integrity.ts schemaSectionHash), when the capsule has one. */
+  schemaSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 
 export const findingSchema = z.object({

@@ -8,6 +8,7 @@ import {
   readRecipientKey,
 } from '../capsule/encryption.js';
 import { InputError } from '../errors.js';
+import { emptyTableWarnings } from '../manifest/empty-tables.js';
 import { loadAppManifest } from '../manifest/load.js';
 import { type Manifest, prodUrlEnv } from '../manifest/schema.js';
 import {
@@ -116,6 +117,7 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
       if (!databaseUrl) {
         throw new InputError(
           `no source database: pass --db-url or set ${envName} (the manifest's postgres.prodDatabaseUrlEnv${manifest.postgres.prodDatabaseUrlEnv ? '' : ', default'})`,
+          { field: '--db-url' },
         );
       }
       const statementTimeoutMs = opts.statementTimeout ?? manifest.postgres.statementTimeoutMs;
@@ -158,9 +160,17 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
       progress.done();
       if (opts.profile) io.stderr(formatProfile(result));
       const closure = zeroSetup.closure();
+      const empties = emptyTableWarnings(manifest, result.counts, sinceDays);
+      for (const w of empties) io.stderr(`warning: ${w.message}\n`);
       if (opts.json)
         printJson(io, {
           ...jsonResult(result),
+          warnings: empties.map((w) => ({
+            code: 'empty_table',
+            table: w.table,
+            windowed: w.windowed,
+            message: w.message,
+          })),
           ...(recipient ? { encryptedTo: recipient } : {}),
           schema: opts.schema,
           closure,
@@ -210,7 +220,7 @@ export function parseSubject(manifest: Manifest, pairs: [string, string][]): Rec
       `missing subject: ${missing.map((k) => `--subject ${k}=<value>`).join(' ')}${empty.length ? ` (empty: ${empty.join(', ')})` : ''}`,
     );
   }
-  if (problems.length > 0) throw new InputError(problems.join('; '));
+  if (problems.length > 0) throw new InputError(problems.join('; '), { field: '--subject' });
   return subject;
 }
 

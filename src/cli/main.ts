@@ -14,7 +14,8 @@ import { constants } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { InterruptedError, ReplayError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { type CliIO, processIO } from './context.js';
+import { type CliIO, printJson, processIO } from './context.js';
+import { errorDocument, wantsJson } from './json-error.js';
 import { commands } from './registry.js';
 import { terminalSafe } from './terminal-text.js';
 
@@ -47,25 +48,35 @@ export async function runCli(argv: string[], rawIO: CliIO = processIO()): Promis
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (err) {
-    if (err instanceof InterruptedError) {
-      const sig = typeof io.signal?.reason === 'string' ? io.signal.reason : undefined;
-      io.stderr(`replay-env: ${err.message}${sig ? ` (${sig})` : ''}\n`);
-      return signalExitCode(sig);
-    }
-    if (err instanceof CommanderError) {
-      // --help and --version "fail" with exit code 0.
-      return err.exitCode === 0 ? 0 : 2;
-    }
-    if (err instanceof ReplayError) {
-      io.stderr(`replay-env: ${err.message}\n`);
-      if (io.env.REPLAY_ENV_DEBUG === '1' && err.stack) io.stderr(`${err.stack}\n`);
-      return err.exitCode;
-    }
-    io.stderr(`replay-env: unexpected error: ${(err as Error)?.message ?? String(err)}\n`);
-    if (io.env.REPLAY_ENV_DEBUG === '1') io.stderr(`${(err as Error)?.stack ?? ''}\n`);
-    else io.stderr('(set REPLAY_ENV_DEBUG=1 for the stack trace)\n');
-    return 1;
+    const failure = describeFailure(err, io);
+    // --help and --version "fail" with exit code 0.
+    if (failure.code === 0) return 0;
+    io.stderr(failure.text);
+    if (wantsJson(argv)) printJson(io, errorDocument(err, failure.code, failure.message));
+    return failure.code;
   }
+}
+
+/** The exit code, the one-line message and what goes to stderr for an error a command threw. */
+function describeFailure(err: unknown, io: CliIO): { code: number; message: string; text: string } {
+  const debug = io.env.REPLAY_ENV_DEBUG === '1';
+  if (err instanceof InterruptedError) {
+    const sig = typeof io.signal?.reason === 'string' ? io.signal.reason : undefined;
+    const message = `${err.message}${sig ? ` (${sig})` : ''}`;
+    return { code: signalExitCode(sig), message, text: `replay-env: ${message}\n` };
+  }
+  if (err instanceof CommanderError) {
+    // Commander has already printed its message to stderr.
+    const message = err.message.replace(/^error: /, '');
+    return { code: err.exitCode === 0 ? 0 : 2, message, text: '' };
+  }
+  if (err instanceof ReplayError) {
+    const stack = debug && err.stack ? `${err.stack}\n` : '';
+    return { code: err.exitCode, message: err.message, text: `replay-env: ${err.message}\n${stack}` };
+  }
+  const message = `unexpected error: ${(err as Error)?.message ?? String(err)}`;
+  const hint = debug ? `${(err as Error)?.stack ?? ''}\n` : '(set REPLAY_ENV_DEBUG=1 for the stack trace)\n';
+  return { code: 1, message, text: `replay-env: ${message}\n${hint}` };
 }
 
 /** Commands that honour `io.signal` (clean up, then throw InterruptedError). */

@@ -16,7 +16,7 @@ export const registerPlaybook: RegisterCommand = (program, io) => {
     .option('--json', 'print the steps as JSON')
     .action((opts: { app: string; sinceDays: number; json?: boolean }) => {
       const loaded = loadAppManifest(opts.app, io.cwd);
-      const playbook = buildPlaybook(loaded, opts.app, { sinceDays: opts.sinceDays });
+      const playbook = buildPlaybook(loaded, opts.app, { sinceDays: opts.sinceDays, cwd: io.cwd });
       if (opts.json) printJson(io, playbook);
       else io.stdout(formatPlaybook(playbook));
     });

@@ -66,12 +66,15 @@ export async function zeroSetupTarget(
   const embedded = !opts.dbUrl && !envUrl;
   if (!embedded && opts.keepDb)
     throw new InputError('--keep-db only applies to the embedded database (no --db-url)');
-  let fromCapsule = opts.createSchema === true;
+  const fromCapsule = opts.createSchema === true;
   let runSetup = false;
   if (embedded && capsulePath && !fromCapsule) {
     const scan = await scanCapsule(capsulePath, capsuleOpen ?? {});
-    if (scan.header.schema !== undefined) fromCapsule = true;
-    else if ((manifest.setup ?? []).length > 0) runSetup = true;
+    if ((manifest.setup ?? []).length > 0) runSetup = true;
+    else if (scan.header.schema !== undefined)
+      throw new InputError(
+        `the embedded database is empty and the manifest has no setup commands: pass --create-schema to create the tables from ${capsulePath}'s schema section (its statements are parsed and checked first), or add the app's migrations as "setup" commands`,
+      );
     else
       throw new InputError(
         `${capsulePath} carries no schema section and the manifest has no setup commands, so the embedded database would have no tables: export the capsule again with this replay-env (it records the schema), add the app's migrations as "setup" commands, or pass --db-url to a database that has the schema`,

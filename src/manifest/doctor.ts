@@ -153,7 +153,7 @@ export function targetSafetyCheck(url: string, allowRemote: boolean): DoctorChec
       return check(
         'target-safety',
         'fail',
-        `refusing production-looking target ${shown}: ${verdict.reason}`,
+        `refusing production-looking target ${shown}: ${verdict.reason}. To check the manifest against production's schema, copy the schema alone into a local database and point doctor there: \`pg_dump --schema-only "$PROD_URL" | psql postgres://localhost/replay_check\`, then \`replay-env doctor --app … --db-url postgres://localhost/replay_check\``,
         details,
       );
     default:

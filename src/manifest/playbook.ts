@@ -2,6 +2,7 @@
  * `playbook`: the app-specific replay steps, generated from the manifest (its subject keys, env
  * var names, setup/migrate commands, local subject, golden dir). Pure: returns data; the CLI prints.
  */
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { LoadedManifest } from './load.js';
 import { type ManifestCommand, prodUrlEnv, replayUrlEnv } from './schema.js';
 
@@ -25,16 +26,32 @@ export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function describeCommand(c: ManifestCommand): string {
-  return `${c.cwd && c.cwd !== '.' ? `(cd ${shellQuote(c.cwd)} && ${c.run})` : c.run}`;
+/**
+ * A path as the user types it from `cwd`: the playbook's commands are run from where `playbook`
+ * was run (the repository root, usually), while the manifest's paths are relative to the manifest.
+ */
+function fromCwd(cwd: string, absolute: string): string {
+  const rel = relative(cwd, absolute);
+  if (rel === '') return '.';
+  return rel.startsWith('..') || isAbsolute(rel) ? absolute : rel;
+}
+
+/** A command runs in the app's directory (manifest `repoPath`, then the command's own `cwd`). */
+function describeCommand(c: ManifestCommand, appDir: string, cwd: string): string {
+  const dir = fromCwd(cwd, c.cwd ? resolve(appDir, c.cwd) : appDir);
+  return dir === '.' ? c.run : `(cd ${shellQuote(dir)} && ${c.run})`;
 }
 
 export function buildPlaybook(
   loaded: LoadedManifest,
   manifestArg: string,
-  options: { sinceDays?: number } = {},
+  options: { sinceDays?: number; cwd: string },
 ): Playbook {
   const m = loaded.manifest;
+  const cwd = options.cwd;
+  const manifestDir = dirname(loaded.path);
+  // Same resolution as `run` (repoPath) and `judge` (golden.dir, policy): relative to the manifest.
+  const appDir = m.repoPath ? resolve(manifestDir, m.repoPath) : cwd;
   const app = shellQuote(manifestArg);
   const prodEnv = prodUrlEnv(m);
   const replayEnv = replayUrlEnv(m);
@@ -42,7 +59,8 @@ export function buildPlaybook(
   const slug = m.subjectKeys.map((k) => `<${k}>`).join('-');
   const capsule = shellQuote(`capsules/${m.appId}-${slug}.json`);
   const trace = `traces/${m.appId}.trace.json`;
-  const golden = m.golden?.dir ?? `golden/${m.appId}`;
+  const golden = fromCwd(cwd, resolve(manifestDir, m.golden?.dir ?? `golden/${m.appId}`));
+  const policy = m.policy ? fromCwd(cwd, resolve(manifestDir, m.policy)) : undefined;
   const sinceDays = options.sinceDays ?? 180;
   const steps: PlaybookStep[] = [];
 
@@ -61,7 +79,7 @@ export function buildPlaybook(
     ],
     notes: [
       `Replace ${m.subjectKeys.map((k) => `<${k}>`).join(', ')} with the subject's real values; every subject key is required.`,
-      'Capsules hold customer data: keep them out of git (capsules/** is ignored).',
+      'Capsules hold customer data: keep them out of git (add `capsules/` to your .gitignore).',
     ],
   });
 
@@ -74,16 +92,18 @@ export function buildPlaybook(
     title: 'Create the replay database schema (a throwaway local or CI database, never production)',
     commands: [
       `export ${replayEnv}=${shellQuote(m.localDatabaseUrl ?? 'postgres://postgres@localhost:5432/replay')}`,
-      ...migrationCommands.map(describeCommand),
+      ...migrationCommands.map((c) => describeCommand(c, appDir, cwd)),
     ],
-    notes:
-      migrationCommands.length > 0
+    notes: [
+      ...(migrationCommands.length > 0
         ? [
             `From the manifest's ${m.setup ? 'setup' : m.migrate ? 'migrate' : 'commands'} (run with ${replayEnv} pointing at the replay database).`,
           ]
         : [
             "Apply your app's migrations to the replay database: materialize loads rows into existing tables.",
-          ],
+          ]),
+      'Or skip this step and add --create-schema to the materialize step: it creates the tables from the schema the capsule carries.',
+    ],
   });
 
   const localSubject = m.localSubject && Object.keys(m.localSubject).length > 0;
@@ -114,7 +134,7 @@ export function buildPlaybook(
   steps.push({
     title: 'Judge the trace (and bless it as a golden when it is an excellent run)',
     commands: [
-      `replay-env judge --trace ${trace} --golden ${shellQuote(golden)}${m.policy ? ` --policy ${shellQuote(m.policy)}` : ''}`,
+      `replay-env judge --trace ${trace} --golden ${shellQuote(golden)}${policy ? ` --policy ${shellQuote(policy)}` : ''}`,
       `replay-env bless --trace ${trace} --golden ${shellQuote(golden)}`,
     ],
     notes: ['judge exits 1 when the gate blocks.'],

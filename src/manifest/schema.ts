@@ -6,6 +6,7 @@
  * `doctor` as warnings, see unknown-keys.ts. `api` and `web` are informational and take any keys.
  */
 import { z } from 'zod';
+import { probePlaceholderChecks } from './probe-placeholders.js';
 
 export const ADAPTER = 'postgres-subject-graph.v1';
 
@@ -123,7 +124,19 @@ export const httpProbeSchema = z.object({
 export const commandProbeSchema = z.object({
   ...probeBase,
   kind: z.literal('command'),
+  /** A shell command line; with `args`, the program to run WITHOUT a shell (args are its argv). */
   command: nonEmpty('a shell command'),
+  /**
+   * extension: run `command` as a program with these arguments, no shell; each entry may hold
+   * subject placeholders ({{subject.KEY}}, {{capsuleSubject.KEY}}, {{localSubject.KEY}}), bound as
+   * one argument each.
+   */
+  args: z
+    .array(z.string())
+    .describe(
+      'Run `command` as a program with these arguments, without a shell. Entries may use {{subject.KEY}}, {{capsuleSubject.KEY}}, {{localSubject.KEY}}: each is bound inside its own argument.',
+    )
+    .optional(),
   cwd: z.string().optional(),
   env: stringMap.optional(),
 });
@@ -212,7 +225,19 @@ export const manifestBaseSchema = z.object({
   web: z.looseObject({}).optional(),
   postgres: postgresSchema,
   commands: z.array(commandSchema).default([]),
-  probes: z.array(probeSchema).default([]),
+  /**
+   * Probes. The url, headers and body of http probes, the url of browser probes, the query of sql
+   * probes and the args/env of command probes may use subject placeholders: {{subject.KEY}} (the
+   * subject in the replay database, after any rewrite), {{capsuleSubject.KEY}} (as exported),
+   * {{localSubject.KEY}} (the manifest's localSubject). They are bound safely: URL-encoded in URLs,
+   * as bind parameters in SQL, as separate argv entries for commands; never in a shell line.
+   */
+  probes: z
+    .array(probeSchema)
+    .describe(
+      'Probes. http url/headers/body, browser url, sql query and command args/env may use {{subject.KEY}} (the subject in the replay database, after any rewrite), {{capsuleSubject.KEY}} (as exported) and {{localSubject.KEY}}: URL-encoded in URLs, bind parameters ($1…) in SQL, separate argv entries for commands, never in a shell line.',
+    )
+    .default([]),
   redactionRules: z.array(redactionRuleSchema).default([]),
   /** extension: outbound hosts the replay may reach (everything else is denied and recorded). */
   egress: z.object({ allow: z.array(z.string()).default([]) }).optional(),
@@ -241,6 +266,7 @@ export const manifestSchema = manifestBaseSchema.superRefine((m, ctx) =>
 interface LooseManifest {
   subjectKeys?: unknown;
   localSubject?: unknown;
+  probes?: unknown;
   postgres?: { tables?: unknown; tableOrder?: unknown };
   redactionRules?: unknown;
   commands?: unknown;
@@ -306,6 +332,14 @@ export function crossFieldChecks(
       add({ path: ['redactionRules', i, 'value'], message: 'is required for action "constant"' });
     }
   });
+  probePlaceholderChecks(
+    m.probes,
+    {
+      subjectKeys,
+      localSubject: m.localSubject ? (obj(m.localSubject) as Record<string, string>) : undefined,
+    },
+    add,
+  );
   const names = new Set<unknown>();
   arr(m.commands).forEach((c, i) => {
     const cmd = obj(c);

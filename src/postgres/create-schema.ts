@@ -14,8 +14,9 @@
  * constraint). Identity columns declared GENERATED ALWAYS are BY DEFAULT while loading (rows keep
  * their exported ids) and ALWAYS again afterwards; sequences are moved past the loaded values.
  *
- * The caller owns the transaction. Statements come from the capsule: only use it on capsules you
- * trust as much as their rows.
+ * The caller owns the transaction. Statements come from the capsule, so before the first one runs
+ * every statement is parsed and checked against what the exporter writes (schema-sql-guard.ts):
+ * a capsule cannot run anything but that DDL.
  */
 import type pg from 'pg';
 import { z } from 'zod';
@@ -23,6 +24,7 @@ import { FailureError, InputError } from '../errors.js';
 import { describePgError, quoteIdent } from './connect.js';
 import type { PartitionDdl, SchemaSection, TableDdl } from './ddl.js';
 import { SCHEMA_SECTION_VERSION } from './ddl.js';
+import { checkSchemaSectionSql } from './schema-sql-guard.js';
 
 const constraintSchema = z.object({
   name: z.string(),
@@ -117,6 +119,8 @@ export interface CreateSchemaOptions {
   /** Add constraints and indexes in finish() (default true); false adds them immediately. */
   deferConstraints?: boolean;
   onStep?: (step: string) => void;
+  /** Names the capsule in errors. */
+  where?: string;
 }
 
 export interface CreatedSchema {
@@ -175,6 +179,7 @@ export async function createSchemaFromCapsule(
   section: SchemaSection,
   options: CreateSchemaOptions = {},
 ): Promise<CreatedSchema> {
+  await checkSchemaSectionSql(section, options.where ?? 'the capsule');
   const step = options.onStep ?? (() => {});
   let statements = 0;
   const exec = async (sql: string, what: string) => {

@@ -14,7 +14,13 @@ import { StringDecoder } from 'node:string_decoder';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { CapsuleKey } from '../capsule/encryption.js';
-import { canonicalJson, contentHash, INTEGRITY_ALGORITHM, TableHasher } from '../capsule/integrity.js';
+import {
+  contentHash,
+  INTEGRITY_ALGORITHM,
+  jsonbText,
+  schemaSectionHash,
+  TableHasher,
+} from '../capsule/integrity.js';
 import type { GraphEntry } from '../capsule/schema.js';
 import { CapsuleWriter, type WrittenCapsule } from '../capsule/writer.js';
 import { FailureError, InterruptedError, ReplayError } from '../errors.js';
@@ -24,7 +30,6 @@ import { mightHoldSecrets, scanValue } from '../redaction/secret-scanner.js';
 import { type ExactJson, parseExact, stringifyExact } from '../util/exact-json.js';
 import { TOOL_NAME, VERSION } from '../version.js';
 import { connect, describePgError, isConnectionLost } from './connect.js';
-import { canonicalFromText } from './export-canonical.js';
 import {
   buildExportSql,
   DEFAULT_SINCE_DAYS,
@@ -294,6 +299,7 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
       exporter: { name: TOOL_NAME, version: VERSION },
       tables: hashes,
       contentSha256,
+      ...(extra.schema !== undefined ? { schemaSha256: schemaSectionHash(extra.schema) } : {}),
     });
     if (findings.length > 0) writer.writeSection('findings', findings);
     for (const [key, value] of Object.entries(extra)) writer.writeSectionText(key, stringifyExact(value));
@@ -593,7 +599,7 @@ async function exportTable(
   extra: readonly ExactJson[] = [],
 ): Promise<TableHasher> {
   const entry = sql ? tableEntry(index, table) : `referential closure (${table.name})`;
-  const hasher = new TableHasher();
+  const hasher = TableHasher.for(INTEGRITY_ALGORITHM);
   const rules = ctx.redactor?.appliesTo(table.name) ? ctx.redactor : null;
   // A rule can only match a row whose text contains `"<field>":` (jsonb writes keys that way).
   const needles = rules
@@ -601,14 +607,16 @@ async function exportTable(
     : [];
   try {
     let lastReport = performance.now();
-    const onLine = (line: string) => {
+    // `line` is the server's jsonb text of the row unless `added` (a closure row, re-serialized).
+    // The integrity hash (v2) is over the jsonb text: the server's line as it is, no parse.
+    const onLine = (line: string, added?: Record<string, ExactJson>) => {
       if (line === COPY_NULL) throw new FailureError(`${entry}: rowSql returned NULL for row ${hasher.rows}`);
       const rowIndex = hasher.rows;
       const needsTree =
         (rules !== null && needles.some((n) => line.includes(n))) || (ctx.scan && mightHoldSecrets(line));
       if (!needsTree) {
         writer.writeRow(line);
-        hasher.addCanonical(canonicalFromText(line));
+        hasher.addCanonical(added ? jsonbText(added) : line);
         return;
       }
       const t = performance.now();
@@ -624,7 +632,7 @@ async function exportTable(
         }
       }
       writer.writeRow(stringifyExact(row));
-      hasher.addCanonical(canonicalJson(row));
+      hasher.addCanonical(jsonbText(row));
       ctx.state.redactionMs += performance.now() - t;
     };
     if (sql) {
@@ -639,7 +647,7 @@ async function exportTable(
       });
     }
     for (const row of extra) {
-      onLine(stringifyExact(row));
+      onLine(stringifyExact(row), row as Record<string, ExactJson>);
       if (hasher.rows % 1000 === 0) await writer.flush();
     }
   } catch (err) {

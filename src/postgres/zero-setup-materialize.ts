@@ -3,7 +3,10 @@
  * the capsule's `schema` section inside the materialization transaction, before the rows are
  * loaded, and adds the constraints and indexes after them (see create-schema.ts).
  */
+
+import { schemaSectionHash } from '../capsule/integrity.js';
 import type { CapsuleHeader } from '../capsule/schema.js';
+import { InputError } from '../errors.js';
 import { createSchemaFromCapsule, parseSchemaSection } from './create-schema.js';
 import type { PrepareTarget } from './materialize/index.js';
 
@@ -25,7 +28,11 @@ export function createSchemaHook(options: {
   return async (client, header: CapsuleHeader) => {
     const t0 = performance.now();
     const section = parseSchemaSection(header.schema, options.capsulePath);
-    const created = await createSchemaFromCapsule(client, section, { replace: options.replace });
+    verifySchemaSectionHash(header, options.capsulePath);
+    const created = await createSchemaFromCapsule(client, section, {
+      replace: options.replace,
+      where: options.capsulePath,
+    });
     return {
       createdTables: created.tables,
       afterLoad: async () => {
@@ -39,4 +46,20 @@ export function createSchemaHook(options: {
       },
     };
   };
+}
+
+/**
+ * The schema section must be the one the exporter hashed: `integrity.schemaSha256` present and
+ * equal to the section's hash. Checked before any of it runs.
+ */
+export function verifySchemaSectionHash(header: CapsuleHeader, capsulePath: string): void {
+  const recorded = header.integrity?.schemaSha256;
+  if (!recorded)
+    throw new InputError(
+      `${capsulePath}: the integrity record does not cover the schema section (no integrity.schemaSha256; exported by an older replay-env, or edited): export the capsule again, or create the schema with the manifest's "setup" commands instead of --create-schema`,
+    );
+  if (schemaSectionHash(header.schema) !== recorded)
+    throw new InputError(
+      `${capsulePath}: the schema section does not match integrity.schemaSha256 (the capsule was changed after export): nothing was created; export it again`,
+    );
 }

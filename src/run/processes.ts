@@ -45,6 +45,8 @@ export interface ProcessResult {
 
 export interface StartOptions {
   command: string;
+  /** Run this program with these arguments WITHOUT a shell (argv[0] is the program); else `sh -c command`. */
+  argv?: string[];
   cwd: string;
   env: Record<string, string>;
   /** Stop the group after this long (undefined = no limit). */
@@ -135,7 +137,10 @@ export class ManagedProcess {
     this.stdout = new OutputTail(options.tailChars);
     this.stderr = new OutputTail(options.tailChars);
     this.graceMs = options.graceMs ?? 3000;
-    this.child = spawn('/bin/sh', ['-c', options.command], {
+    const [program, args] = options.argv?.length
+      ? [options.argv[0]!, options.argv.slice(1)]
+      : ['/bin/sh', ['-c', options.command]];
+    this.child = spawn(program, args, {
       cwd: options.cwd,
       env: options.env,
       detached: true,

@@ -23,6 +23,7 @@ import { type Background, runForeground, startBackground, stopBackground } from 
 import { type EgressGuard, startEgressGuard } from './egress-proxy.js';
 import { buildMasker, maskDeep, secretValues } from './mask.js';
 import { materializeForRun } from './materialize-step.js';
+import { bindProbe, type SubjectValues, subjectValues } from './probe-binding.js';
 import { runBrowserProbe } from './probes/browser.js';
 import { runCommandProbe } from './probes/command.js';
 import type { ProbeContext } from './probes/context.js';
@@ -86,14 +87,22 @@ function stringEnv(env: Record<string, string | undefined>): Record<string, stri
   return out;
 }
 
-async function runProbe(probe: ManifestProbe, name: string, ctx: ProbeContext): Promise<ProbeOutcome> {
+async function runProbe(
+  template: ManifestProbe,
+  name: string,
+  ctx: ProbeContext,
+  values: SubjectValues,
+): Promise<ProbeOutcome> {
+  const bound = bindProbe(template, values);
+  if ('error' in bound) return { ok: false, error: bound.error };
+  const probe = bound.probe;
   switch (probe.kind) {
     case 'http':
       return runHttpProbe(probe, ctx);
     case 'command':
       return runCommandProbe(probe, ctx);
     case 'sql':
-      return runSqlProbe(probe, ctx);
+      return runSqlProbe(probe, ctx, bound.sql);
     case 'browser':
       return runBrowserProbe(probe, name, ctx);
   }
@@ -240,6 +249,11 @@ export async function runReplay(options: RunOptions): Promise<RunResult> {
       mask,
       ...(signal ? { signal } : {}),
     };
+    const values = subjectValues({
+      capsuleSubject: capsule?.summary.subject,
+      rewriteTo: capsule?.summary.subjectRewrite?.to ?? options.rewrite,
+      localSubject: manifest.localSubject,
+    });
     for (const [i, probe] of manifest.probes.entries()) {
       const name = probeName(probe, i);
       if (signal?.aborted) aborted = true;
@@ -254,7 +268,7 @@ export async function runReplay(options: RunOptions): Promise<RunResult> {
       const at = new Date().toISOString();
       let outcome: ProbeOutcome;
       try {
-        outcome = await runProbe(probe, name, probeCtx);
+        outcome = await runProbe(probe, name, probeCtx, values);
       } catch (err) {
         outcome = { ok: false, error: `probe crashed: ${(err as Error).message}` };
       }

@@ -3,7 +3,12 @@
  * pretty-printed (the original tool's layout), optionally with an integrity record.
  */
 import { writeFileSync } from 'node:fs';
-import { contentHash, INTEGRITY_ALGORITHM, TableHasher } from '../../src/capsule/integrity.js';
+import {
+  contentHash,
+  INTEGRITY_ALGORITHM,
+  type IntegrityAlgorithm,
+  TableHasher,
+} from '../../src/capsule/integrity.js';
 import { stringifyExact } from '../../src/util/exact-json.js';
 
 export interface TestCapsule {
@@ -13,15 +18,16 @@ export interface TestCapsule {
   tables: Record<string, Record<string, unknown>[]>;
 }
 
-export function capsuleIntegrity(c: TestCapsule) {
+/** The integrity record the exporter would write (default: the algorithm it writes now). */
+export function capsuleIntegrity(c: TestCapsule, algorithm: IntegrityAlgorithm = INTEGRITY_ALGORITHM) {
   const tables: Record<string, { rows: number; sha256: string }> = {};
   for (const [name, rows] of Object.entries(c.tables)) {
-    const h = new TableHasher();
+    const h = TableHasher.for(algorithm);
     for (const r of rows) h.add(r);
     tables[name] = { rows: h.rows, sha256: h.digest() };
   }
   return {
-    algorithm: INTEGRITY_ALGORITHM,
+    algorithm,
     exporter: { name: 'test', version: '0' },
     tables,
     contentSha256: contentHash(c.subject, c.graph, tables),

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { contentHash, INTEGRITY_ALGORITHM, TableHasher } from '../../src/capsule/integrity.js';
+import { contentHash, INTEGRITY_ALGORITHM_V1, TableHasher } from '../../src/capsule/integrity.js';
 import { readCapsule } from '../../src/capsule/reader.js';
 import { CapsuleWriter } from '../../src/capsule/writer.js';
 import { canonicalFromText } from '../../src/postgres/export-canonical.js';
@@ -72,7 +72,7 @@ describe('capsule writer/reader round trip', () => {
         const written: Record<string, { rows: number; sha256: string }> = {};
         for (const [name, rows] of tables) {
           w.beginTable(name);
-          const h = new TableHasher(3); // a small fold interval exercises folding too
+          const h = new TableHasher(undefined, 3); // a small fold interval exercises folding too
           for (const [row, escaped] of rows) {
             const text = escaped ? escapedText(row) : stringifyExact(row);
             w.writeRow(text);
@@ -85,7 +85,7 @@ describe('capsule writer/reader round trip', () => {
         w.endTables();
         const contentSha256 = contentHash(subject, graph, written);
         w.writeSection('integrity', {
-          algorithm: INTEGRITY_ALGORITHM,
+          algorithm: INTEGRITY_ALGORITHM_V1,
           exporter: { name: 'prop', version: '0' },
           tables: written,
           contentSha256,

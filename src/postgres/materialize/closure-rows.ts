@@ -16,7 +16,7 @@
  *   (otherwise the target's own rows are what is there, on purpose).
  */
 import type pg from 'pg';
-import type { TableHasher } from '../../capsule/integrity.js';
+import type { IntegrityAlgorithm, TableHasher } from '../../capsule/integrity.js';
 import type { CapsuleHeader } from '../../capsule/schema.js';
 import { InputError } from '../../errors.js';
 import type { Manifest } from '../../manifest/schema.js';
@@ -147,7 +147,12 @@ export async function verifyClosureTable(
     /** Closure rows the load actually inserted (the others were already present). */
     inserted: number;
     /** Content hash comparison: the capsule's recorded hash, the columns, the closure rows' hash. */
-    hash: { recorded: string; columns: readonly string[]; closure: TableHasher } | null;
+    hash: {
+      recorded: string;
+      columns: readonly string[];
+      closure: TableHasher;
+      algorithm: IntegrityAlgorithm;
+    } | null;
   },
 ): Promise<ClosureTableCheck> {
   const { table, key } = input;
@@ -190,7 +195,7 @@ export async function verifyClosureTable(
       );
     if (input.hash) {
       const want = subtractDigest(input.hash.recorded, input.hash.closure.digest());
-      const got = await hashRowsWhere(client, table, where, input.hash.columns);
+      const got = await hashRowsWhere(client, table, where, input.hash.columns, input.hash.algorithm);
       hashMatch = got.sha256 === want;
       if (!hashMatch && graphCount === graphExpected)
         problems.push(
@@ -200,7 +205,7 @@ export async function verifyClosureTable(
   }
   // Closure rows' content is the capsule's only when every one of them was inserted by this load.
   if (input.hash && input.inserted === input.closureRows && keysWithNull === 0) {
-    const got = await hashRowsWhere(client, table, matchKey, input.hash.columns);
+    const got = await hashRowsWhere(client, table, matchKey, input.hash.columns, input.hash.algorithm);
     const ok = got.sha256 === input.hash.closure.digest();
     if (!ok && keysFound === keysChecked)
       problems.push(`${table}: the loaded referential-closure rows' content hash differs from the capsule's`);

@@ -354,7 +354,10 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
             ...base,
             batches: capsule.rows(table, chunkSize, graphRows),
             firstRow: graphRows,
-            reference: { keyColumns: key?.columns ?? null, hash: hashCheck === 'verified' },
+            reference: {
+              keyColumns: key?.columns ?? null,
+              hash: hashCheck === 'verified' ? integrity!.algorithm : null,
+            },
           });
           references.set(table, { key, result: closure.reference! });
           const graph =
@@ -433,7 +436,12 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
             inserted: reference.result.inserted,
             hash:
               hashCheck === 'verified' && recorded && columns && reference.result.hash
-                ? { recorded: recorded.sha256, columns, closure: reference.result.hash }
+                ? {
+                    recorded: recorded.sha256,
+                    columns,
+                    closure: reference.result.hash,
+                    algorithm: integrity!.algorithm,
+                  }
                 : null,
           });
           problems.push(...check.problems);
@@ -460,7 +468,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           continue;
         }
         if (hashCheck === 'verified' && recorded && columns) {
-          const got = await hashGraphRows(client, table, predicate, columns);
+          const got = await hashGraphRows(client, table, predicate, columns, integrity!.algorithm);
           hashMatch = got.sha256 === recorded.sha256;
           if (!hashMatch && database === expected)
             problems.push(

@@ -20,7 +20,7 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { TableHasher } from '../../capsule/integrity.js';
+import { type IntegrityAlgorithm, TableHasher } from '../../capsule/integrity.js';
 import type { SubjectRewriter } from '../../capsule/rewrite.js';
 import { FailureError, InterruptedError } from '../../errors.js';
 import { stringifyExact } from '../../util/exact-json.js';
@@ -63,10 +63,10 @@ export interface TableLoadInput {
   firstRow?: number;
   /**
    * Load as reference rows (referential closure): ON CONFLICT DO NOTHING, count what was inserted,
-   * collect each row's `keyColumns` values (for the presence check) and, with `hash`, the content
-   * hash of the rows as the capsule holds them.
+   * collect each row's `keyColumns` values (for the presence check) and, with `hash` (the capsule's
+   * integrity algorithm), the content hash of the rows as the capsule holds them.
    */
-  reference?: { keyColumns: readonly string[] | null; hash: boolean };
+  reference?: { keyColumns: readonly string[] | null; hash: IntegrityAlgorithm | null };
 }
 
 export interface ReferenceLoadResult {
@@ -120,7 +120,7 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
   let rowIndex = firstRow;
   const reference = input.reference;
   const refResult: ReferenceLoadResult | null = reference
-    ? { inserted: 0, keys: [], hash: reference.hash ? new TableHasher() : null }
+    ? { inserted: 0, keys: [], hash: reference.hash ? TableHasher.for(reference.hash) : null }
     : null;
   let segment: Segment | null = null;
   let copy: CopyWriter | null = null;

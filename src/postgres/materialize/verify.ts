@@ -2,13 +2,14 @@
  * Materialization integrity: after loading (inside the same transaction, before COMMIT), count
  * the graph's rows per table in the target with the tables' delete predicates and compare with
  * the capsule; when the capsule carries an `integrity` record, also recompute each table's content
- * hash from the rows read back (restricted to the capsule's own columns, since rowSql may leave
- * columns out) and compare.
+ * hash (restricted to the capsule's own columns, since rowSql may leave columns out) and compare:
+ * v2 inside Postgres (one row of sums comes back), v1 from the rows read back.
  */
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { TableHasher } from '../../capsule/integrity.js';
+import { INTEGRITY_ALGORITHM_V1, type IntegrityAlgorithm, TableHasher } from '../../capsule/integrity.js';
+import { canonicalFromText } from '../export-canonical.js';
 import { parseRowLine } from './capsule-rows.js';
 import { graphRowsWhere, tableSql } from './sql.js';
 
@@ -30,19 +31,89 @@ export function hashGraphRows(
   table: string,
   predicate: string,
   columns: readonly string[],
+  algorithm: IntegrityAlgorithm,
 ): Promise<{ rows: number; sha256: string }> {
-  return hashRowsWhere(client, table, graphRowsWhere(predicate), columns);
+  return hashRowsWhere(client, table, graphRowsWhere(predicate), columns, algorithm);
 }
 
 /** Content hash of the rows of `table` (alias t) matching a SQL condition, over `columns` only. */
-export async function hashRowsWhere(
+export function hashRowsWhere(
+  client: pg.Client,
+  table: string,
+  where: string,
+  columns: readonly string[],
+  algorithm: IntegrityAlgorithm,
+): Promise<{ rows: number; sha256: string }> {
+  return algorithm === INTEGRITY_ALGORITHM_V1
+    ? hashRowsV1(client, table, where, columns)
+    : hashRowsInServer(client, table, where, columns);
+}
+
+/**
+ * The row text both sides hash (v2): `to_jsonb(t.*)` without the target's columns the capsule
+ * does not have (`$1`: the capsule's columns). `t.*`, not `t`: in a table with a column named
+ * `t`, `to_jsonb(t)` is that column's value; `$2`: the table.
+ */
+const ROW_JSONB_SQL = `(to_jsonb(t.*) - array(select a.attname::text from pg_attribute a
+     where a.attrelid = $2::regclass and a.attnum > 0
+       and not a.attisdropped and a.attname::text <> all($1::text[])))::text`;
+
+/**
+ * Hex digits of each row's sha256 summed per slice (15 hex digits = 60 bits fit a bigint; the
+ * sums are numeric, so no overflow): sum mod 2^256 = Σ slice sums · 16^(digits after the slice).
+ */
+const SLICES: readonly [start: number, length: number][] = [
+  [1, 15],
+  [16, 15],
+  [31, 15],
+  [46, 15],
+  [61, 4],
+];
+
+/**
+ * v2: Postgres renders and hashes every row and returns one row of sums; nothing is parsed and
+ * no row crosses the wire.
+ */
+async function hashRowsInServer(
   client: pg.Client,
   table: string,
   where: string,
   columns: readonly string[],
 ): Promise<{ rows: number; sha256: string }> {
-  const hasher = new TableHasher();
+  const sums = SLICES.map(
+    ([at, n], i) => `sum(('x' || substr(h, ${at}, ${n}))::bit(${n * 4})::bigint)::text as s${i}`,
+  );
+  const { rows } = await client.query<Record<string, string | null>>(
+    `select count(*)::text as n, ${sums.join(', ')}
+       from (select encode(sha256(convert_to(${ROW_JSONB_SQL}, 'UTF8')), 'hex') as h
+               from ${tableSql(table)} t where ${where}) x`,
+    [columns, tableSql(table)],
+  );
+  const r = rows[0]!;
+  let total = 0n;
+  SLICES.forEach(([at, n], i) => {
+    const shift = BigInt(4 * (64 - (at - 1) - n));
+    total += BigInt(r[`s${i}`] ?? '0') << shift;
+  });
+  return { rows: Number(r.n), sha256: (total % (1n << 256n)).toString(16).padStart(64, '0') };
+}
+
+/** v1: rows read back as jsonb text and hashed here in their canonical JSON form. */
+async function hashRowsV1(
+  client: pg.Client,
+  table: string,
+  where: string,
+  columns: readonly string[],
+): Promise<{ rows: number; sha256: string }> {
+  const hasher = TableHasher.for(INTEGRITY_ALGORITHM_V1);
   const keep = new Set(columns);
+  // Every target column is a capsule column (the usual case): the canonical form straight from
+  // the text, without building the row.
+  const { rows: targetCols } = await client.query<{ c: string }>(
+    `select a.attname::text as c from pg_attribute a where a.attrelid = $1::regclass and a.attnum > 0 and not a.attisdropped`,
+    [tableSql(table)],
+  );
+  const whole = targetCols.every((r) => keep.has(r.c));
   // COPY TO streams without holding the table in memory. JSON text has no raw tab/newline/CR, so
   // the only COPY TEXT escape that can occur in it is the doubled backslash.
   const stream = client.query(
@@ -50,9 +121,14 @@ export async function hashRowsWhere(
     copyTo(`copy (select to_jsonb(t.*) from ${tableSql(table)} t where ${where}) to stdout`),
   );
   let carry = '';
-  const handle = (line: string) => {
-    if (!line) return;
-    const row = parseRowLine(line.includes('\\') ? line.replace(/\\\\/g, '\\') : line);
+  const handle = (raw: string) => {
+    if (!raw) return;
+    const line = raw.includes('\\') ? raw.replace(/\\\\/g, '\\') : raw;
+    if (whole) {
+      hasher.addCanonical(canonicalFromText(line));
+      return;
+    }
+    const row = parseRowLine(line);
     const picked: Record<string, unknown> = {};
     for (const k of Object.keys(row)) if (keep.has(k)) picked[k] = row[k];
     hasher.add(picked);

@@ -9,11 +9,17 @@ import type { ProbeOutcome } from './http.js';
 
 export type CommandProbe = z.infer<typeof commandProbeSchema>;
 
+/** argv as one readable line (for the trace only: it is never run through a shell). */
+function displayArgv(argv: string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+}
+
 export async function runCommandProbe(probe: CommandProbe, ctx: ProbeContext): Promise<ProbeOutcome> {
   const timeoutS = probe.timeoutSeconds ?? DEFAULT_PROBE_TIMEOUT_S;
   const r = await runProcess(
     {
       command: probe.command,
+      ...(probe.args ? { argv: [probe.command, ...probe.args] } : {}),
       cwd: probe.cwd ? resolve(ctx.cwd, probe.cwd) : ctx.cwd,
       env: { ...ctx.env, ...(probe.env ?? {}) },
       timeoutMs: timeoutS * 1000,
@@ -21,7 +27,7 @@ export async function runCommandProbe(probe: CommandProbe, ctx: ProbeContext): P
     ctx.signal,
   );
   const command = {
-    command: probe.command,
+    command: probe.args ? displayArgv([probe.command, ...probe.args]) : probe.command,
     exitCode: r.exitCode,
     signal: r.signal,
     timedOut: r.timedOut,

@@ -57,8 +57,13 @@ export function hasTopLevelOrderBy(sql: string): boolean {
   return /\border\s+by\b/i.test(top);
 }
 
-export async function runSqlProbe(probe: SqlProbe, ctx: ProbeContext): Promise<ProbeOutcome> {
-  const query = probe.query.trim().replace(/;+\s*$/, '');
+/** `bound`: the query with subject placeholders as $n parameters (run/probe-binding.ts). */
+export async function runSqlProbe(
+  probe: SqlProbe,
+  ctx: ProbeContext,
+  bound?: { text: string; params: string[] },
+): Promise<ProbeOutcome> {
+  const query = (bound?.text ?? probe.query).trim().replace(/;+\s*$/, '');
   const maxRows = probe.maxRows ?? DEFAULT_MAX_ROWS;
   const timeoutMs = (probe.timeoutSeconds ?? DEFAULT_PROBE_TIMEOUT_S) * 1000;
   const base = {
@@ -91,7 +96,8 @@ export async function runSqlProbe(probe: SqlProbe, ctx: ProbeContext): Promise<P
   }
   try {
     await client.query('BEGIN READ ONLY');
-    await client.query(`DECLARE replay_probe NO SCROLL CURSOR FOR ${query}`);
+    // Parameters are bound by the server (extended protocol), never spliced into the text.
+    await client.query(`DECLARE replay_probe NO SCROLL CURSOR FOR ${query}`, bound?.params ?? []);
     const res = await client.query({ text: `FETCH ${maxRows + 1} FROM replay_probe`, rowMode: 'array' });
     const truncated = res.rows.length > maxRows;
     const columns = res.fields.map((f) => f.name);
