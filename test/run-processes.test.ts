@@ -5,9 +5,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../src/manifest/load.js';
+import { somethingListens } from '../src/run/port-check.js';
 import { liveProcesses, startProcess } from '../src/run/processes.js';
 import { runReplay } from '../src/run/replay.js';
 import { readTraceFile } from '../src/trace/read.js';
@@ -22,7 +24,7 @@ import {
   tempDir,
   writeManifest,
 } from './fixtures/app/harness.js';
-import { cliProcess, REPO_ROOT } from './helpers/cli.js';
+import { cli, cliProcess, REPO_ROOT } from './helpers/cli.js';
 import { useTestDatabase } from './helpers/db.js';
 
 const db = useTestDatabase('runproc');
@@ -194,7 +196,78 @@ describe('run: background readiness', () => {
   });
 });
 
+/** The parent of a process, through /proc. */
+function parentPid(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+/** The run's own pid, from a command's shell: shell → its supervisor (supervisor.ts) → run. */
+const runPidOf = (shellPid: number) => parentPid(parentPid(shellPid));
+
 describe('run: interrupting run itself', () => {
+  it('kill -9 of run leaves nothing behind: its supervisors stop the server and the hanging command', async () => {
+    const port = await freePort();
+    const pidFile = join(tmp.dir, 'sigkill.pid');
+    const hangPid = join(tmp.dir, 'sigkill-hang.pid');
+    const manifestPath = writeManifest(
+      tmp.dir,
+      fixtureManifest({
+        commands: [
+          serverCommand(port, pidFile),
+          { name: 'hang', run: `echo $$ > '${hangPid}'; exec sleep 300` },
+        ],
+      }),
+      'sigkill.json',
+    );
+    const child = cliProcess(['run', '--app', manifestPath, '--db-url', db.url, '--skip-materialize'], {
+      env: baseEnv() as Record<string, string>,
+      timeoutMs: 60_000,
+    });
+    await waitForFile(hangPid, 30_000);
+    const serverPid = readPids(pidFile)[0]!;
+    const shellPid = readPids(hangPid)[0]!;
+    const runPid = runPidOf(shellPid);
+    expect(await somethingListens('127.0.0.1', port)).toBe(true);
+    process.kill(runPid, 'SIGKILL');
+    const r = await child;
+    expect(r.code).toBe(128); // killed: no exit code of its own
+    // No handler ran in `run`: the supervisors saw their stdin close and stopped their groups.
+    expect(await survivors([serverPid, shellPid], 10_000)).toEqual([]);
+    expect(await somethingListens('127.0.0.1', port)).toBe(false);
+  });
+
+  it('a run refuses to start while something already answers on a ready URL (it would probe that instead)', async () => {
+    const port = await freePort();
+    const squatter = createServer((_req, res) => res.end('an old app'));
+    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+    try {
+      const started = join(tmp.dir, 'occupied.started');
+      const manifestPath = writeManifest(
+        tmp.dir,
+        fixtureManifest({
+          commands: [
+            { name: 'before', run: `touch '${started}'` },
+            serverCommand(port, join(tmp.dir, 'occupied.pid')),
+          ],
+        }),
+        'occupied.json',
+      );
+      const traceOut = join(tmp.dir, 'occupied.trace.json');
+      const r = await cli(
+        ['run', '--app', manifestPath, '--db-url', db.url, '--skip-materialize', '--trace-out', traceOut],
+        { env: baseEnv() as Record<string, string> },
+      );
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(
+        `refusing to start: something already answers on http://127.0.0.1:${port}/api/health (port ${port}), the readyUrl of background command "api" (commands[1])`,
+      );
+      expect(existsSync(started)).toBe(false); // nothing ran
+      expect(existsSync(traceOut)).toBe(false);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
+
   it('SIGTERM to a run process stops its background server and still writes the trace', async () => {
     const port = await freePort();
     const pidFile = join(tmp.dir, 'sigterm.pid');
@@ -216,10 +289,7 @@ describe('run: interrupting run itself', () => {
     );
     await waitForFile(hangPid, 30_000);
     const serverPid = readPids(pidFile)[0]!;
-    // The run's own pid: the parent of the hanging command's shell, found through /proc.
-    const stat = readFileSync(`/proc/${readPids(hangPid)[0]}/stat`, 'utf8');
-    const runPid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    process.kill(runPid, 'SIGTERM');
+    process.kill(runPidOf(readPids(hangPid)[0]!), 'SIGTERM');
     const r = await child;
     // 128 + 15, as every interrupted command (README: exit codes); the trace still says block.
     expect(r.code).toBe(143);
