@@ -11,25 +11,48 @@
  * servers this process started). `run` installs its own handlers while it runs (cli/run.ts).
  */
 import { constants } from 'node:os';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { InterruptedError, ReplayError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { type CliIO, printJson, processIO } from './context.js';
-import { errorDocument, wantsJson } from './json-error.js';
-import { commands } from './registry.js';
+import { type CommandEntry, commandEntries, selectedCommand } from './registry.js';
 import { terminalSafe } from './terminal-text.js';
 
-export function buildProgram(io: CliIO, setExitCode: (code: number) => void): Command {
+/**
+ * The program for `args`: the command being run (or whose help is asked for) is imported and
+ * registered in full; every other command is a stub that only lists its name and description in
+ * the top-level help (cli/registry.ts), so start-up loads one command's modules, not all of them.
+ */
+export async function buildProgram(
+  io: CliIO,
+  setExitCode: (code: number) => void,
+  args: string[] = [],
+): Promise<Command> {
+  const selected = selectedCommand(args);
+  const register = selected ? await selected.load() : undefined;
   const program = new Command('replay-env')
     .description("Replay one production customer's history against your change, and gate it.")
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride();
-  for (const register of commands) register(program, io, setExitCode);
+  const terms = new Map(commandEntries.map((e) => [e.name, e.term]));
+  const defaultTerm = new Help();
+  program.configureHelp({
+    subcommandTerm: (cmd) => terms.get(cmd.name()) ?? defaultTerm.subcommandTerm(cmd),
+  });
+  for (const entry of commandEntries) {
+    if (entry === selected && register) register(program, io, setExitCode);
+    else addStub(program, entry);
+  }
   for (const cmd of program.commands)
     cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
+}
+
+/** A command that is listed but not loaded (it is never run: running it loads the real one). */
+function addStub(program: Command, entry: CommandEntry): void {
+  program.command(entry.name).description(entry.description);
 }
 
 /** Runs the CLI; returns the exit code instead of exiting (tests call this directly). */
@@ -41,10 +64,14 @@ export async function runCli(argv: string[], rawIO: CliIO = processIO()): Promis
     stderr: (t) => rawIO.stderr(terminalSafe(t)),
   };
   let exitCode = 0;
-  const program = buildProgram(io, (c) => {
-    exitCode = Math.max(exitCode, c);
-  });
   try {
+    const program = await buildProgram(
+      io,
+      (c) => {
+        exitCode = Math.max(exitCode, c);
+      },
+      argv,
+    );
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (err) {
@@ -52,6 +79,8 @@ export async function runCli(argv: string[], rawIO: CliIO = processIO()): Promis
     // --help and --version "fail" with exit code 0.
     if (failure.code === 0) return 0;
     io.stderr(failure.text);
+    // Imported on failure only: its schema (zod) is not needed to start (cli/registry.ts).
+    const { errorDocument, wantsJson } = await import('./json-error.js');
     if (wantsJson(argv)) printJson(io, errorDocument(err, failure.code, failure.message));
     return failure.code;
   }

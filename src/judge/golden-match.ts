@@ -6,6 +6,7 @@
  *         pixel threshold;
  *   skip: no golden yet (not a failure: bless one).
  */
+import { compareCapsuleWithGolden } from './capsule-binding.js';
 import { compareRecords } from './compare.js';
 import { disabled, type JudgeInput, titleOf } from './context.js';
 import { type DiffRules, fingerprinter, outcome, type RawDifference } from './diff.js';
@@ -23,6 +24,14 @@ export interface GoldenMatchOutcome {
   differences: Difference[];
   /** Screenshot files worth linking (golden and actual), absolute. */
   evidenceFiles: string[];
+  /** The trace replayed another capsule than the golden's: nothing was compared. */
+  capsuleDiffers?: boolean;
+}
+
+/** The one command that re-blesses after a re-export (docs/judge.md "Re-blessing"). */
+export function reblessCommand(input: JudgeInput): string {
+  const scenario = input.scenario?.id ?? input.trace.scenario;
+  return `replay-env bless --trace NEW.trace.json --second-trace NEW-2.trace.json${scenario ? ` --scenario ${scenario}` : ''}`;
 }
 
 /** A raw difference as shown in judgements: probe name + path inside the probe's record. */
@@ -85,6 +94,21 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
       evidenceFiles: [],
     };
   }
+  const capsule = compareCapsuleWithGolden(golden, input.trace, reblessCommand(input));
+  if (capsule.kind === 'differs')
+    return {
+      result: {
+        id,
+        title,
+        verdict: 'warn',
+        summary: capsule.summary,
+        evidence: [...evidence, ...capsule.evidence],
+      },
+      differences: [],
+      evidenceFiles: [],
+      capsuleDiffers: true,
+    };
+  if (capsule.kind === 'unbound' && capsule.note) evidence.push(capsule.note);
   const rec = traceRecords(input.trace);
   const actual = { probes: normaliseProbes(rec.probes), commands: rec.commands };
   const rules = diffRulesFor(input, golden.noise);
@@ -138,12 +162,13 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
   );
   if (differences.length) evidence.push(`${differences.length} difference(s): ${fails} fail, ${warns} warn`);
   const verdict = fails ? 'fail' : warns ? 'warn' : 'pass';
+  const label = input.baselineLabel ?? 'golden';
   const summary =
     verdict === 'pass'
-      ? `all ${probes} probe(s) match the golden`
+      ? `all ${probes} probe(s) match the ${label}`
       : verdict === 'fail'
-        ? `${fails} difference(s) from the golden fail`
-        : `${warns} tolerated/new difference(s) from the golden`;
+        ? `${fails} difference(s) from the ${label} fail`
+        : `${warns} tolerated/new difference(s) from the ${label}`;
   return {
     result: { id, title, verdict, summary, evidence },
     differences,
