@@ -10,6 +10,7 @@ import { capsuleKeyFromEnv, capsuleOpenOptionsFor } from '../capsule/encryption.
 import { InputError } from '../errors.js';
 import { loadManifest, resolveAppPath } from '../manifest/load.js';
 import { type Manifest, replayUrlEnv } from '../manifest/schema.js';
+import { assertManifestSingleStatements } from '../postgres/single-statement.js';
 import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
 import { stopAllProcesses } from '../run/processes.js';
 import { type RunProgress, runReplay } from '../run/replay.js';
@@ -168,6 +169,7 @@ async function runCommand(flags: RunFlags, io: CliIO, setExitCode: (c: number) =
   // `--app pagila` means config/apps/pagila.json, as for the other commands.
   const manifestPath = resolveAppPath(flags.app, io.cwd);
   const { manifest } = loadManifest(manifestPath);
+  await assertManifestSingleStatements(manifest, manifestPath);
   if (flags.traceOut)
     checkOutputTarget(resolve(io.cwd, flags.traceOut), '--trace-out', [
       { label: 'manifest', path: manifestPath },

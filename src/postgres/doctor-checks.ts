@@ -13,6 +13,7 @@ import { connect, describePgError, quoteIdent } from './connect.js';
 import { buildExportSql } from './export-sql.js';
 import { planLoadOrder } from './load-order.js';
 import { closureAncestors, planLoad } from './materialize/load-plan.js';
+import { extendedQuery, multiStatementProblems } from './single-statement.js';
 import { displayUrl } from './target-safety.js';
 
 export async function liveChecks(url: string, loaded: LoadedManifest): Promise<DoctorCheck[]> {
@@ -211,13 +212,18 @@ export async function compileChecks(client: pg.Client, m: Manifest): Promise<Doc
     ),
   ];
   const out: DoctorCheck[] = [];
+  // A snippet that stacks statements ("true; commit; drop table …") is reported, never sent.
+  const stacked = await multiStatementProblems(statements);
+  for (const p of stacked) out.push(check('sql', 'fail', `${p.entry}: ${p.problem}`, { path: p.entry }));
+  const single = statements.filter((s) => !stacked.some((p) => p.entry === s.entry));
   await client.query('begin');
   try {
     await client.query(sql.params.text, sql.params.values);
-    for (const s of statements) {
+    for (const s of single) {
       await client.query('savepoint doctor_compile');
       try {
-        await client.query(`explain ${s.text}`);
+        // Extended protocol: the server itself refuses more than one statement.
+        await client.query(extendedQuery(`explain ${s.text}`));
       } catch (err) {
         out.push(
           check('sql', 'fail', `${s.entry}: the ${s.what} does not compile: ${describePgError(err)}`, {

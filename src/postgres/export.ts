@@ -46,6 +46,7 @@ import {
   tableEntry,
   tableStatementText,
 } from './export-sql.js';
+import { assertManifestSingleStatements } from './single-statement.js';
 import type { ExtraRows, ExtraRowsContext } from './zero-setup-export.js';
 
 export type RedactionMode = 'safe' | 'raw';
@@ -168,6 +169,7 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
       `export interrupted; no capsule was written${tempRemoved ? ' (its temp file was removed)' : ''}`,
     );
   if (signal?.aborted) throw interrupted();
+  await assertManifestSingleStatements(manifest, 'manifest');
 
   // connect
   let t = performance.now();

@@ -27,6 +27,7 @@ import type { Manifest, ManifestTable } from '../../manifest/schema.js';
 import type { TableCount } from '../../trace/schema.js';
 import { readForeignKeys } from '../catalog.js';
 import { connect, describePgError, isConnectionLost } from '../connect.js';
+import { assertManifestSingleStatements } from '../single-statement.js';
 import { indexCapsule } from './capsule-rows.js';
 import { checkCapsule } from './check.js';
 import {
@@ -63,7 +64,8 @@ export { planMaterialization } from './plan.js';
 const VERIFY_SETTINGS =
   "set local timezone = 'UTC'; set local datestyle = 'ISO, MDY'; set local intervalstyle = 'postgres'; set local bytea_output = 'hex'; set local extra_float_digits = 1";
 
-export const DEFAULT_STRATEGY: LoadStrategy = 'jsonb';
+/** The fastest exact strategy (bench/RESULTS.md); tables it cannot take load through jsonb. */
+export const DEFAULT_STRATEGY: LoadStrategy = 'copy';
 export const DEFAULT_CHUNK_SIZE = 1000;
 
 export type MaterializeProgress =
@@ -82,7 +84,7 @@ export interface MaterializeOptions {
   capsulePath: string;
   /** Replay target database URL (already checked against production-looking hosts by the caller). */
   url: string;
-  /** Default `jsonb` (the original's default). */
+  /** Default `copy` (the original's default was `jsonb`; both load the same values). */
   strategy?: LoadStrategy;
   /** Rows per chunk (default 1000). */
   chunkSize?: number;
@@ -183,6 +185,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       { cause },
     );
   if (signal?.aborted) throw interrupted();
+  await assertManifestSingleStatements(options.manifest, 'manifest');
   const capsule = await indexCapsule(options.capsulePath, options.open);
   try {
     phase('index');
@@ -489,7 +492,13 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           counts.push({ table, capsule: expected, database: check.database, hashMatch: check.hashMatch });
           continue;
         }
-        const database = await countGraphRows(client, table, predicate);
+        const hashing = hashCheck === 'verified' && recorded && columns;
+        // A hash query counts the rows too (one scan instead of two).
+        const hashed =
+          hashing && !reference && (byName.has(table) || createdEmpty.has(table))
+            ? await hashGraphRows(client, table, predicate, columns, integrity!.algorithm, encodings[table])
+            : null;
+        const database = hashed ? hashed.rows : await countGraphRows(client, table, predicate);
         let hashMatch: boolean | null = null;
         if (reference || (!byName.has(table) && !createdEmpty.has(table))) {
           // No key to look closure rows up by (the target table has no primary key or unique
@@ -504,16 +513,8 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           counts.push({ table, capsule: expected, database: ok ? expected : database, hashMatch: null });
           continue;
         }
-        if (hashCheck === 'verified' && recorded && columns) {
-          const got = await hashGraphRows(
-            client,
-            table,
-            predicate,
-            columns,
-            integrity!.algorithm,
-            encodings[table],
-          );
-          hashMatch = got.sha256 === recorded.sha256;
+        if (hashed && recorded) {
+          hashMatch = hashed.sha256 === recorded.sha256;
           if (!hashMatch && database === expected)
             problems.push(
               `${table}: the loaded rows' content hash differs from the capsule's integrity record`,
