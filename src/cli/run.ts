@@ -18,7 +18,7 @@ import type { Trace, TraceEvent } from '../trace/schema.js';
 import { traceText } from '../trace/write.js';
 import { checkOutputTarget } from '../util/output-target.js';
 import type { CliIO } from './context.js';
-import { collectKeyValue, oneOf, positiveInt } from './options.js';
+import { collectKeyValue, DELETE_DEPENDENTS_HELP, oneOf, positiveInt } from './options.js';
 import type { RegisterCommand } from './registry.js';
 import { scenarioIdArg } from './scenario-arg.js';
 import { addZeroSetupOptions, finishTarget, type ZeroSetupTarget, zeroSetupTarget } from './zero-setup.js';
@@ -32,6 +32,7 @@ interface RunFlags {
   useLocalSubject?: boolean;
   rewriteSubject?: [string, string][];
   loadStrategy?: 'jsonb' | 'copy';
+  deleteDependents?: boolean;
   chunkSize?: number;
   traceOut?: string;
   artifactsDir?: string;
@@ -116,7 +117,14 @@ function progressLine(p: RunProgress): string | null {
       return 'materializing the capsule…';
     case 'materialize-done':
       return p.record.status === 'ok'
-        ? `materialized (${p.record.strategy ?? ''} ${seconds(p.record.durationMs)})`
+        ? `materialized (${p.record.strategy ?? ''} ${seconds(p.record.durationMs)})${(
+            p.record.dependentsDeleted ?? []
+          )
+            .map(
+              (d) =>
+                `; deleted dependents (--delete-dependents): ${d.rows} row${d.rows === 1 ? '' : 's'} of ${d.table} referencing ${d.references} (${d.constraint})`,
+            )
+            .join('')}`
         : `materialization ${p.record.status}${p.record.error ? `: ${p.record.error.split('\n')[0]}` : ''}`;
     case 'step-start':
       return null;
@@ -241,6 +249,7 @@ async function runWithTarget(
       skipMaterialize: Boolean(flags.skipMaterialize),
       ...(rewrite ? { rewrite } : {}),
       ...(flags.loadStrategy ? { loadStrategy: flags.loadStrategy } : {}),
+      ...(flags.deleteDependents ? { deleteDependents: true } : {}),
       ...(flags.chunkSize ? { chunkSize: flags.chunkSize } : {}),
       ...(flags.artifactsDir ? { artifactsDir: flags.artifactsDir } : {}),
       ...(flags.traceOut ? { traceOut: flags.traceOut } : {}),
@@ -289,6 +298,7 @@ export const registerRun: RegisterCommand = (program, io, setExitCode) => {
     .option('--use-local-subject', "rewrite the capsule's subject to the manifest's localSubject")
     .option('--rewrite-subject <key=value>', 'rewrite a subject key (repeatable)', collectKeyValue)
     .option('--load-strategy <strategy>', 'jsonb or copy', oneOf(['jsonb', 'copy'] as const))
+    .option('--delete-dependents', DELETE_DEPENDENTS_HELP)
     .option('--chunk-size <n>', 'rows per load statement (default 1000)', positiveInt)
     .option('--trace-out <file>', 'write the trace here (atomically)')
     .option('--artifacts-dir <dir>', 'where screenshots go (default: next to the trace)')
