@@ -9,6 +9,7 @@ import { renderJudgementMarkdown, renderJudgementText } from '../judge/markdown.
 import { loadSetupGolden, loadSetupPolicy, resolveSetup } from '../judge/setup.js';
 import { readTrace } from '../judge/trace-file.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { checkOutputTarget } from '../util/output-target.js';
 import { oneOf } from './options.js';
 import type { RegisterCommand } from './registry.js';
 
@@ -67,6 +68,13 @@ export const registerJudge: RegisterCommand = (program, io, setExitCode) => {
         : null;
       const golden = base ? base.golden : loadSetupGolden(setup);
       const out = flags.out ? resolve(io.cwd, flags.out) : undefined;
+      if (out)
+        checkOutputTarget(out, '--out', [
+          { label: 'trace', path: loaded.path },
+          { label: 'golden', path: golden?.path },
+          { label: 'gate policy', path: setup.policyPath },
+          { label: 'manifest', path: setup.manifestPath },
+        ]);
       const judgement = judgeTrace({
         trace: loaded.trace,
         tracePath: loaded.path,
