@@ -2,6 +2,7 @@
  * `inspect`: what a capsule holds, from one streaming pass (header + per-table counts, rows are
  * never built) while the file's bytes are hashed in parallel. Works on any capsule size.
  */
+
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { requireRegularFile } from '../util/input-file-kind.js';
 import { detectEncoding, type OpenOptions } from './open.js';
 import { scanCapsule } from './reader.js';
 import type { CapsuleHeader } from './schema.js';
+import { redactionWasAssumed } from './schema.js';
 
 export interface GraphSubject {
   key: Record<string, string | null>;
@@ -26,6 +28,8 @@ export interface CapsuleInspection {
   /** In the capsule's key order (the original wrote jsonb order). */
   subject: Record<string, string>;
   redaction: 'safe' | 'raw';
+  /** The capsule has no `redaction`: read as raw (capsule/schema.ts assumeRedaction). */
+  redactionAssumed: boolean;
   subjectRewrite: { from: Record<string, string>; to: Record<string, string>; at: string } | null;
   graph: { subjects: number; entries: GraphSubject[] };
   /** Alphabetical by table name. */
@@ -77,6 +81,7 @@ export async function inspectCapsule(path: string, options: OpenOptions = {}): P
       : null,
     subject: header.subject,
     redaction: header.redaction,
+    redactionAssumed: redactionWasAssumed(header),
     subjectRewrite: header.materialization?.subjectScopeRewrite ?? null,
     graph: { subjects: header.graph.length, entries: graphEntries(header) },
     tables,
@@ -167,7 +172,7 @@ export function formatInspection(r: CapsuleInspection, maxSubjects = 50): string
   lines.push(`app: ${r.app}`);
   lines.push(`adapter: ${r.adapter}`);
   lines.push(`subject: ${pairs(r.subject)}`);
-  lines.push(`redaction: ${r.redaction}`);
+  lines.push(`redaction: ${r.redaction}${r.redactionAssumed ? ' (assumed: the capsule does not say)' : ''}`);
   lines.push(`graph subjects: ${r.graph.subjects}`);
   lines.push('tables:');
   for (const t of r.tables) lines.push(`  ${t.name}: ${t.rows}`);

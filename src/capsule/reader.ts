@@ -23,7 +23,7 @@ import {
   utf8Error,
 } from './byte-check.js';
 import { type OpenOptions, openCapsuleText } from './open.js';
-import { type CapsuleHeader, capsuleHeaderSchema, type Row } from './schema.js';
+import { assumeRedaction, type CapsuleHeader, capsuleHeaderSchema, type Row } from './schema.js';
 
 export type CapsuleEvent =
   | { kind: 'tableStart'; table: string }
@@ -358,7 +358,7 @@ export async function readCapsule(
     throw err;
   }
   if (!sawTables) throw new InputError(`${path}: not a valid capsule: tables: is required`);
-  const parsed = capsuleHeaderSchema.safeParse(plainHeader(header));
+  const parsed = capsuleHeaderSchema.safeParse(assumeRedaction(plainHeader(header)));
   if (!parsed.success) {
     throw issuesError(path, 'not a valid capsule', issueLines(parsed.error));
   }

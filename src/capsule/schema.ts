@@ -90,6 +90,26 @@ export const capsuleHeaderSchema = z.looseObject({
 });
 
 export type CapsuleHeader = z.infer<typeof capsuleHeaderSchema>;
+
+/**
+ * The original tool's materialize needs only `tables` and `subject`, so hand-written capsules and
+ * other tools' exports may have no `redaction`. They load as `raw` — the cautious reading: nothing
+ * says they were redacted — and the readers warn (`redactionAssumed`). Applied to the plain header
+ * before validation.
+ */
+export function assumeRedaction(plain: unknown): unknown {
+  if (!plain || typeof plain !== 'object' || Array.isArray(plain)) return plain;
+  if ('redaction' in plain) return plain;
+  return { ...plain, redaction: 'raw', redactionAssumed: true };
+}
+
+/** True when the capsule did not say how it was redacted (see assumeRedaction). */
+export function redactionWasAssumed(header: CapsuleHeader): boolean {
+  return (header as { redactionAssumed?: unknown }).redactionAssumed === true;
+}
+
+export const REDACTION_ASSUMED_WARNING =
+  'the capsule does not say how it was redacted ("redaction" is missing): it is treated as raw — real, unredacted values';
 export type CapsuleColumnEncodings = z.infer<typeof columnEncodingsSchema>;
 
 /** The column encodings a loader must honour (none before version 2). */

@@ -39,6 +39,7 @@ interface ExportCliOptions {
   json?: boolean;
   statementTimeout?: number;
   allowFindings?: boolean;
+  allowEmpty?: boolean;
   schema: boolean;
   closure: boolean;
   encrypt?: boolean;
@@ -69,6 +70,7 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
     )
     .option('--statement-timeout <ms>', 'statement_timeout for every export query (0 = none)', nonNegativeInt)
     .option('--allow-findings', 'record secret-scanner findings in the capsule instead of failing')
+    .option('--allow-empty', 'write the capsule even when no declared table has a row for the subject')
     .option('--dry-run-sql', 'print every statement with its parameters; do not connect')
     .option('--explain', 'run EXPLAIN for every statement instead of exporting')
     .option('--profile', 'print phase timings to stderr')
@@ -154,6 +156,7 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
         redaction: opts.redaction,
         statementTimeoutMs,
         allowFindings: opts.allowFindings ?? false,
+        allowEmpty: opts.allowEmpty ?? false,
         ...(encryptKey ? { encrypt: encryptKey } : {}),
         env: io.env,
         onProgress: progress.onProgress,

@@ -8,6 +8,7 @@ import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { capsuleKeyFromEnv, capsuleOpenOptionsFor } from '../capsule/encryption.js';
 import { InputError } from '../errors.js';
+import type { Judgement } from '../judge/schema.js';
 import { loadManifest, resolveAppPath } from '../manifest/load.js';
 import { type Manifest, replayUrlEnv } from '../manifest/schema.js';
 import { assertManifestSingleStatements } from '../postgres/single-statement.js';
@@ -20,6 +21,7 @@ import { checkOutputTarget } from '../util/output-target.js';
 import type { CliIO } from './context.js';
 import { collectKeyValue, DELETE_DEPENDENTS_HELP, oneOf, positiveInt } from './options.js';
 import type { RegisterCommand } from './registry.js';
+import { judgeRunTrace } from './run-judgement.js';
 import { scenarioIdArg } from './scenario-arg.js';
 import { addZeroSetupOptions, finishTarget, type ZeroSetupTarget, zeroSetupTarget } from './zero-setup.js';
 
@@ -133,9 +135,12 @@ function progressLine(p: RunProgress): string | null {
   }
 }
 
-export function summary(trace: Trace, tracePath?: string): string {
+export function summary(trace: Trace, tracePath?: string, judgement?: Judgement | null): string {
   const lines: string[] = [];
-  lines.push(`replay-env run: ${trace.app}: gate ${trace.gate.decision.toUpperCase()}`);
+  const decision = judgement?.decision ?? trace.gate.decision;
+  lines.push(
+    `replay-env run: ${trace.app}: gate ${decision.toUpperCase()}${judgement ? ' (as judge decides on this trace)' : ''}`,
+  );
   const m = trace.materialization;
   if (m.status === 'skipped') lines.push('  materialization: skipped');
   else {
@@ -155,9 +160,10 @@ export function summary(trace: Trace, tracePath?: string): string {
       `  outbound: ${trace.outbound.length} attempt(s), ${denied.length} denied${denied.length ? ` (${[...new Set(denied.map((d) => d.host))].join(', ')})` : ''}`,
     );
   for (const a of trace.artifacts) lines.push(`  ${a.kind}: ${a.path}`);
-  if (trace.gate.reasons.length) {
+  const reasons = judgement ? judgement.reasons : trace.gate.reasons;
+  if (reasons.length) {
     lines.push('  reasons:');
-    for (const r of trace.gate.reasons) lines.push(`    - ${r}`);
+    for (const r of reasons) lines.push(`    - ${r}`);
   }
   if (tracePath) lines.push(`  trace: ${tracePath}`);
   return `${lines.join('\n')}\n`;
@@ -264,8 +270,17 @@ async function runWithTarget(
             if (line) io.stderr(`${line}\n`);
           },
     });
+    // The decision is judge's on this trace (run-judgement.ts), not only the run's own checks.
+    const judgement = interruptedBy
+      ? null
+      : judgeRunTrace(trace, {
+          app: manifestPath,
+          cwd: io.cwd,
+          ...(tracePath ? { tracePath } : {}),
+          ...(flags.scenario ? { scenario: flags.scenario } : {}),
+        });
     if (flags.json) io.stdout(traceText(trace));
-    else io.stdout(summary(trace, tracePath));
+    else io.stdout(summary(trace, tracePath, judgement));
     if (flags.profile) {
       if (zs.target.embedded) io.stderr(`embedded PostgreSQL startup: ${zs.target.startupMs} ms\n`);
       const sr = zs.schemaReport();
@@ -275,7 +290,7 @@ async function runWithTarget(
     // Interrupted: 128 + the signal's number (130 for Ctrl-C), as every other command; the trace
     // of what ran is still written.
     if (interruptedBy) setExitCode(128 + (constants.signals[interruptedBy] ?? constants.signals.SIGINT));
-    else setExitCode(trace.gate.decision === 'block' ? 1 : 0);
+    else setExitCode((judgement?.decision ?? trace.gate.decision) === 'block' ? 1 : 0);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -101,6 +101,11 @@ export interface ExportOptions {
   statementTimeoutMs?: number;
   /** Record secret-scanner findings in the capsule instead of failing. */
   allowFindings?: boolean;
+  /**
+   * Write the capsule even when no declared table has a row for the subject (by default that is
+   * an error: a mistyped or unknown subject would otherwise replay as an empty, passing run).
+   */
+  allowEmpty?: boolean;
   /** Environment for hmac keys (the front door passes io.env). */
   env?: Record<string, string | undefined>;
   /** Force gzip on/off (default: path ends in .gz or .gz.enc). */
@@ -291,6 +296,8 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
         throw findingsError(state.findingsTotal, findings);
     }
     writer.endTables();
+    if (!options.allowEmpty && tableTimings.every((x) => x.rows === 0))
+      throw emptySubjectError(subject, sinceDays);
 
     // extras (same snapshot)
     t = performance.now();
@@ -366,6 +373,15 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
     if (cancelling) await cancelling;
     await client.end().catch(() => {});
   }
+}
+
+/** No declared table has a row for the subject: almost always a wrong subject or window. */
+function emptySubjectError(subject: Record<string, string>, sinceDays: number): FailureError {
+  const keys = Object.keys(subject).join(', ');
+  return new FailureError(
+    `the subject (${keys}) has no rows in any declared table: check the subject values (a mistyped or unknown subject exports nothing) and the history window (--since-days ${sinceDays}); pass --allow-empty to write the empty capsule anyway. No capsule was written.`,
+    { field: '--subject' },
+  );
 }
 
 /** Findings without `--allow-findings`: where they are, never what they are. */

@@ -30,7 +30,12 @@ export function capsuleIntegrity(c: TestCapsule, algorithm: IntegrityAlgorithm =
     algorithm,
     exporter: { name: 'test', version: '0' },
     tables,
-    contentSha256: contentHash(c.subject, c.graph, tables),
+    // Over the graph as written (writeTestCapsule adds the reasons), as the exporter hashes it.
+    contentSha256: contentHash(
+      c.subject,
+      c.graph.map((g) => ({ ...g, reasons: ['subject'] })),
+      tables,
+    ),
   };
 }
 

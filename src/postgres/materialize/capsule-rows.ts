@@ -29,7 +29,7 @@ import {
 } from '../../capsule/byte-check.js';
 import { detectEncoding, type OpenOptions, openCapsuleText } from '../../capsule/open.js';
 import { plainHeader, readCapsule } from '../../capsule/reader.js';
-import { type CapsuleHeader, capsuleHeaderSchema } from '../../capsule/schema.js';
+import { assumeRedaction, type CapsuleHeader, capsuleHeaderSchema } from '../../capsule/schema.js';
 import { InputError } from '../../errors.js';
 import { isLosslessNumber, parseExact, stringifyExact } from '../../util/exact-json.js';
 import { issueLines, issuesError } from '../../util/zod-issues.js';
@@ -554,7 +554,7 @@ function validateHeader(path: string, raw: unknown): CapsuleHeader {
   const plain = plainHeader(raw);
   if (!plain || typeof plain !== 'object' || Array.isArray(plain))
     throw new InputError(`${path}: not a valid capsule: expected a JSON object`);
-  const parsed = capsuleHeaderSchema.safeParse(plain);
+  const parsed = capsuleHeaderSchema.safeParse(assumeRedaction(plain));
   if (!parsed.success) {
     throw issuesError(path, 'not a valid capsule', issueLines(parsed.error));
   }

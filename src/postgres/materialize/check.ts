@@ -1,4 +1,5 @@
 /** Contract checks of a capsule against the manifest, before materialize touches the database. */
+import { contentHash } from '../../capsule/integrity.js';
 import { InputError } from '../../errors.js';
 import { ADAPTER, type Manifest, type ManifestTable } from '../../manifest/schema.js';
 import type { IndexedCapsule } from './capsule-rows.js';
@@ -21,6 +22,7 @@ export function checkCapsule(
     throw new InputError(
       `${path}: adapter: must be ${JSON.stringify(ADAPTER)}, got ${JSON.stringify(header.adapter)}`,
     );
+  checkContentHash(header, path);
   const missingKeys = manifest.subjectKeys.filter((k) => typeof header.subject[k] !== 'string');
   if (missingKeys.length > 0)
     throw new InputError(
@@ -47,4 +49,20 @@ export function checkCapsule(
       `manifest: postgres.tables: ${noPredicate.join(', ')} ${noPredicate.length === 1 ? 'has' : 'have'} no deletePredicate, which materialize requires (a condition over t, the target row, and g, a graph subject)`,
     );
   return tables;
+}
+
+/**
+ * `integrity.contentSha256` binds the subject, the graph and every table's hash together: a capsule
+ * whose subject or graph was edited after export (its rows' hashes still verified) is refused
+ * before anything runs. Capsules without an integrity record (the original tool's) have nothing to
+ * check.
+ */
+export function checkContentHash(header: IndexedCapsule['header'], path: string): void {
+  const integrity = header.integrity;
+  if (!integrity) return;
+  const expected = contentHash(header.subject, header.graph, integrity.tables);
+  if (expected !== integrity.contentSha256)
+    throw new InputError(
+      `${path}: integrity.contentSha256 does not match the capsule's subject, graph and table hashes (the capsule was changed after export): nothing was loaded; export it again`,
+    );
 }

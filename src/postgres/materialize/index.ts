@@ -18,10 +18,16 @@
  *
  * Stage rules: no printing, no process.env; the CLI, the run loop and the Action call this.
  */
+
 import type pg from 'pg';
 import type { OpenOptions } from '../../capsule/open.js';
 import { SubjectRewriter } from '../../capsule/rewrite.js';
-import { type CapsuleHeader, columnEncodingsOf } from '../../capsule/schema.js';
+import {
+  type CapsuleHeader,
+  columnEncodingsOf,
+  REDACTION_ASSUMED_WARNING,
+  redactionWasAssumed,
+} from '../../capsule/schema.js';
 import { FailureError, InputError, InterruptedError, ReplayError } from '../../errors.js';
 import type { Manifest, ManifestTable } from '../../manifest/schema.js';
 import type { TableCount } from '../../trace/schema.js';
@@ -201,7 +207,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
     const subjectKeys = options.manifest.subjectKeys;
     const { rewrite, graph } = subjectGraph(options.manifest, capsule.header, options);
     const rewriter = rewrite ? new SubjectRewriter(rewrite) : null;
-    const warnings: string[] = [];
+    const warnings: string[] = redactionWasAssumed(capsule.header) ? [REDACTION_ASSUMED_WARNING] : [];
 
     const client = await connect(options.url, {
       role: 'replay target',
