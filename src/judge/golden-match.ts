@@ -92,9 +92,11 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
   }
   const { golden } = loaded;
   const evidence = [
-    `golden ${loaded.path} (blessed ${golden.provenance.createdAt}${
-      golden.provenance.gitCommit ? ` at ${golden.provenance.gitCommit.slice(0, 12)}` : ''
-    })`,
+    input.baselineLabel
+      ? `${loaded.path}${golden.provenance.gitCommit ? ` at ${golden.provenance.gitCommit.slice(0, 12)}` : ''}`
+      : `golden ${loaded.path} (blessed ${golden.provenance.createdAt}${
+          golden.provenance.gitCommit ? ` at ${golden.provenance.gitCommit.slice(0, 12)}` : ''
+        })`,
   ];
   if (golden.app !== input.trace.app) {
     return {
@@ -109,7 +111,12 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
       evidenceFiles: [],
     };
   }
-  const capsule = compareCapsuleWithGolden(golden, input.trace, reblessCommand(input));
+  const capsule = compareCapsuleWithGolden(
+    golden,
+    input.trace,
+    reblessCommand(input),
+    input.baselineLabel ?? 'golden',
+  );
   if (capsule.kind === 'differs')
     return {
       result: {
