@@ -41,6 +41,7 @@ import { resolve } from 'node:path';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { InputError } from '../errors.js';
+import { requireRegularFile, statIfExists } from '../util/input-file-kind.js';
 import { ENCRYPTED_MAGIC, type OpenOptions } from './open.js';
 
 export const CAPSULE_KEY_ENV = 'REPLAY_CAPSULE_KEY';
@@ -136,6 +137,8 @@ export function capsuleKeyFromEnv(
 }
 
 function readKeyFile(path: string, what: string): string {
+  const st = statIfExists(path);
+  if (st && !st.isDirectory()) requireRegularFile(what, st, 'key');
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {

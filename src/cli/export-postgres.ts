@@ -21,6 +21,7 @@ import {
 import { buildExportSql, DEFAULT_SINCE_DAYS, formatDryRunSql } from '../postgres/export-sql.js';
 import { assertManifestSingleStatements } from '../postgres/single-statement.js';
 import { zeroSetupHooks } from '../postgres/zero-setup-export.js';
+import { checkOutputTarget } from '../util/output-target.js';
 import { type CliIO, printJson } from './context.js';
 import { exportJson } from './json-shapes.js';
 import { collectKeyValue, nonNegativeInt, oneOf, positiveInt } from './options.js';
@@ -132,6 +133,10 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
       }
 
       if (!opts.out) throw new InputError('--out <file> is required (the capsule to write)');
+      checkOutputTarget(resolve(io.cwd, opts.out), '--out', [
+        { label: 'manifest', path: loaded.path },
+        { label: 'public key', path: opts.encryptTo ? resolve(io.cwd, opts.encryptTo) : undefined },
+      ]);
       const progress = progressPrinter(io);
       // Zero-setup (postgres/zero-setup-export.ts): referential closure rows and the schema section.
       const zeroSetup = zeroSetupHooks(manifest, {
