@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import pg from 'pg';
-import { canonicalJson, contentHash, INTEGRITY_ALGORITHM, TableHasher } from '../src/capsule/integrity.js';
+import { canonicalJson, contentHash, INTEGRITY_ALGORITHM_V1, TableHasher } from '../src/capsule/integrity.js';
 import { startEmbeddedPostgres } from '../src/postgres/embedded.js';
 import { launcherNodeFlags, loadAverage } from './launcher-flags.js';
 
@@ -131,7 +131,7 @@ async function writeFiles(n: number): Promise<{ capsule: string; csv: string }> 
   await write(out, cbuf);
   const tables = { events: { rows: n, sha256: hasher.digest() } };
   const integrity = INTEGRITY
-    ? `,\n"integrity":${JSON.stringify({ algorithm: INTEGRITY_ALGORITHM, exporter: { name: 'bench', version: '0' }, tables, contentSha256: contentHash(subject, graph, tables) })}`
+    ? `,\n"integrity":${JSON.stringify({ algorithm: INTEGRITY_ALGORITHM_V1, exporter: { name: 'bench', version: '0' }, tables, contentSha256: contentHash(subject, graph, tables) })}`
     : '';
   await write(cap, `]\n}${integrity}\n}\n`);
   await Promise.all([new Promise((r) => cap.end(r)), new Promise((r) => out.end(r))]);

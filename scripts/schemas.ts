@@ -35,7 +35,8 @@ export const PUBLISHED_SCHEMAS: PublishedSchema[] = [
   {
     file: 'schema/capsule-header.schema.json',
     title: 'replay-env capsule (everything except table rows)',
-    description: 'A replay capsule, schemaVersion 1; `tables` maps table names to arrays of row objects.',
+    description:
+      'A replay capsule, schemaVersion 1 or 2 (2 adds `columnEncodings`); `tables` maps table names to arrays of row objects.',
     schema: capsuleHeaderSchema,
     io: 'input',
   },

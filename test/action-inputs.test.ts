@@ -50,7 +50,7 @@ describe('reading inputs', () => {
       mode: 'run',
       databaseUrl: DEFAULT_DATABASE_URL,
       databaseTimeoutSeconds: 60,
-      loadStrategy: 'jsonb',
+      loadStrategy: 'copy',
       comment: true,
       failOn: 'block',
       useLocalSubject: false,

@@ -14,6 +14,7 @@ describe('replay-env CLI', () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
     for (const c of [
+      'init',
       'doctor',
       'export-postgres',
       'inspect',

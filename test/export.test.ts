@@ -129,8 +129,9 @@ describe('export-postgres', () => {
       await readCapsule(out, (e) => {
         if (e.kind === 'row' && e.table === 'weird') rows.push(e.row);
       });
+      // … with the json column `js` as its exact text (capsule schemaVersion 2, columnEncodings).
       const src = await db.query<{ j: string }>(
-        `select to_jsonb(w)::text as j from weird w where user_id = 'u1'`,
+        `select (to_jsonb(w) || jsonb_build_object('js', w.js::text))::text as j from weird w where user_id = 'u1'`,
       );
       expect(rows.map((x) => canonicalJson(x))).toEqual(src.rows.map((x) => canonicalJson(parseExact(x.j))));
       if (mode === 'safe') expect(text).toContain('"gone":null'); // compact: went through parse + stringify
@@ -144,10 +145,11 @@ describe('export-postgres', () => {
       expect(w.arr).toEqual(['a,b', 'say "hi"', '{braces}', null, '', 'back\\slash']);
       expect(w.m).toBe('ünïcode mood');
       expect((w.j as Record<string, ExactJson>).s).toBe('a\\b"c\n\t\u0001 ☃ 👋');
+      expect(w.js).toBe('{"dup": 1, "dup": 2,   "space" : true}');
     }
   });
 
-  it('writes the version-1 shape with one row per line, integrity that re-computes, and gzip for .gz', async () => {
+  it('writes the version-1 shape (version 2 with columnEncodings for its json column) with one row per line, integrity that re-computes, and gzip for .gz', async () => {
     const plain = join(dir, 'shape.json');
     const gz = join(dir, 'shape.json.gz');
     for (const out of [plain, gz]) {
@@ -173,7 +175,12 @@ describe('export-postgres', () => {
         if (e.kind === 'tableStart') hashers[e.table] = TableHasher.for(INTEGRITY_ALGORITHM_V2);
         if (e.kind === 'row') hashers[e.table]!.add(e.row);
       });
-      expect(header.schemaVersion).toBe(1);
+      // `weird.js` is a json column, carried as its exact text: version 2, said in columnEncodings.
+      expect(header.schemaVersion).toBe(2);
+      expect(header.columnEncodings).toEqual({
+        profiles: { settings: 'jsonb' },
+        weird: { j: 'jsonb', js: 'json', arr: 'array', iarr: 'array' },
+      });
       expect(header.integrity?.algorithm).toBe(INTEGRITY_ALGORITHM_V2);
       expect(header.app).toBe('testapp');
       expect(header.redaction).toBe('raw');

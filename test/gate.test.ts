@@ -287,6 +287,23 @@ const seeds: Seed[] = [
       }),
   },
   {
+    condition: 'scenario_capsule_mismatch',
+    decision: 'block',
+    trace: goodTrace,
+    scenario: { ...loop.scenarios[0]!, capsuleSha256: 'f'.repeat(64) },
+  },
+  {
+    // A re-exported capsule with changed data: reported as such, not as an app regression.
+    condition: 'golden_capsule_differs',
+    decision: 'warn',
+    golden: () => blessed,
+    trace: () =>
+      traceWith((t) => {
+        t.capsule!.sha256 = 'b'.repeat(64);
+        body(t, 'me').name = 'Eve';
+      }),
+  },
+  {
     condition: 'run_gate_blocked',
     decision: 'block',
     humanReview: true, // nothing in the trace explains the block: the judges disagree

@@ -317,14 +317,15 @@ describe('golden match', () => {
 describe('duration', () => {
   it('slower than the golden beyond the tolerance warns; within it passes', () => {
     const g = goldenOf(goodTrace());
+    // 5000 ms golden: allowed 5000 + max(5000 ms run floor, 50%) = 10000 ms
     const slow = traceWith((x) => {
-      x.durationMs = 9000;
+      x.durationMs = 11_000;
     });
     const j = judge(slow, g);
     expect(j.decision).toBe('warn');
     expect(j.facts.slower_than_golden).toBe(true);
     expect(j.judges.find((x) => x.id === 'duration')!.verdict).toBe('warn');
-    const tolerant = judge(slow, g, { manifest: manifestWith({ durationTolerance: 1 }) });
+    const tolerant = judge(slow, g, { manifest: manifestWith({ durationTolerance: 2 }) });
     expect(tolerant.facts.slower_than_golden).toBe(false);
     expect(tolerant.decision).toBe('continue');
   });

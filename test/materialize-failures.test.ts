@@ -16,7 +16,7 @@ import { validateManifest } from '../src/manifest/load.js';
 import { type MaterializeOptions, materializeCapsule } from '../src/postgres/materialize/index.js';
 import { capsuleIntegrity, type TestCapsule, writeTestCapsule } from './helpers/capsule-file.js';
 import { cli, REPO_ROOT } from './helpers/cli.js';
-import { useTestDatabase } from './helpers/db.js';
+import { useTestDatabase, withClient } from './helpers/db.js';
 
 const SCHEMA = `
 create table parents (id bigint primary key, tenant_id text not null, name text not null);
@@ -405,10 +405,10 @@ describe('materialize failures leave the target unchanged', () => {
     await sql(url, `drop owned by ${role}; drop role ${role}`);
   });
 
-  for (const deferrable of [false, true]) {
-    it(`a foreign-key cycle ${deferrable ? 'with deferrable keys loads (checked at commit)' : 'without deferrable keys is a clear error naming it'}`, async () => {
+  for (const mode of ['deferrable', 'not deferrable', 'not deferrable, not the owner'] as const) {
+    it(`a foreign-key cycle, ${mode}: ${mode === 'deferrable' ? 'loads (checked at commit)' : mode === 'not deferrable' ? 'loads, its keys deferred for the load and restored' : 'a clear error naming it'}`, async () => {
       const url = await db.create('mat_fail_cycle');
-      const d = deferrable ? ' deferrable initially immediate' : '';
+      const d = mode === 'deferrable' ? ' deferrable initially immediate' : '';
       await sql(
         url,
         `create table teams (id bigint primary key, tenant_id text not null, lead_id bigint);
@@ -438,16 +438,42 @@ describe('materialize failures leave the target unchanged', () => {
           members: [{ id: 7, tenant_id: 'acme', team_id: 1 }],
         },
       });
-      const go = materializeCapsule({ manifest, capsulePath: path, url, strategy: 'copy' });
-      if (deferrable) {
-        const r = await go;
-        expect(r.counts.map((c) => c.database)).toEqual([1, 1]);
-        expect(r.warnings.join('\n')).toContain('form a foreign-key cycle; loaded with deferred constraints');
-      } else {
+      let target = url;
+      const role = `cyc_${Math.random().toString(36).slice(2, 8)}`;
+      if (mode === 'not deferrable, not the owner') {
+        await sql(
+          url,
+          `create role ${role} login password 'pw'; grant all on all tables in schema public to ${role}`,
+        );
+        const u = new URL(url);
+        u.username = role;
+        u.password = 'pw';
+        target = u.toString();
+      }
+      const constraints = () =>
+        withClient(
+          url,
+          async (c) =>
+            (await c.query("select conname, condeferrable from pg_constraint where contype = 'f' order by 1"))
+              .rows,
+        );
+      const before = await constraints();
+      const go = materializeCapsule({ manifest, capsulePath: path, url: target, strategy: 'copy' });
+      if (mode === 'not deferrable, not the owner') {
         const err = await failure(go);
         expect(err.message).toContain('tables teams ↔ members reference each other in a cycle');
         expect(err.message).toMatch(/members_team_id_fkey|teams_lead_fkey/);
+        await sql(url, `drop owned by ${role}; drop role ${role}`);
+      } else {
+        const r = await go;
+        expect(r.counts.map((c) => c.database)).toEqual([1, 1]);
+        expect(r.warnings.join('\n')).toContain('form a foreign-key cycle; loaded with deferred constraints');
+        // Twice: the reload deletes and inserts both again.
+        expect(
+          (await materializeCapsule({ manifest, capsulePath: path, url, strategy: 'jsonb' })).status,
+        ).toBe('ok');
       }
+      expect(await constraints()).toEqual(before);
     });
   }
 

@@ -18,7 +18,7 @@ const DEFAULTS: Partial<Record<keyof RawInputs, string>> = {
   'database-timeout-seconds': '60',
   'use-local-subject': 'false',
   'create-schema': 'false',
-  'load-strategy': 'jsonb',
+  'load-strategy': 'copy',
   comment: 'on',
   'fail-on': 'block',
 };

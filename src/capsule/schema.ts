@@ -7,7 +7,21 @@
  */
 import { z } from 'zod';
 
-export const CAPSULE_SCHEMA_VERSION = 1;
+/** The version our exporter writes when a capsule needs `columnEncodings`; else it writes 1. */
+export const CAPSULE_SCHEMA_VERSION = 2;
+/** Versions this reader understands (1: the original tool's shape; 2: adds `columnEncodings`). */
+export const CAPSULE_SCHEMA_VERSIONS = [1, 2] as const;
+
+/**
+ * Version 2: per table, the columns whose values are carried as their PostgreSQL text output
+ * where `to_jsonb` would lose or confuse them (postgres/column-encoding.ts, docs/export.md):
+ * `json` and `text` always (a JSON string), `jsonb` for a JSON string or JSON null value,
+ * `array`/`jsonb[]` for arrays with explicit bounds (and, in jsonb[], null or array elements).
+ */
+export const columnEncodingsSchema = z.record(
+  z.string(),
+  z.record(z.string(), z.enum(['json', 'text', 'jsonb', 'array', 'jsonb[]'])),
+);
 
 export const graphEntrySchema = z
   .object({ reasons: z.array(z.string()) })
@@ -52,8 +66,8 @@ export const subjectRewriteSchema = z.object({
 
 /** Everything in a capsule except the table rows. */
 export const capsuleHeaderSchema = z.looseObject({
-  schemaVersion: z.literal(CAPSULE_SCHEMA_VERSION, {
-    error: (iss) => `must be 1, got ${JSON.stringify(iss.input)}`,
+  schemaVersion: z.union([z.literal(1), z.literal(2)], {
+    error: (iss) => `must be 1 or 2, got ${JSON.stringify(iss.input)}`,
   }),
   app: z.string().min(1),
   adapter: z.string(),
@@ -69,11 +83,21 @@ export const capsuleHeaderSchema = z.looseObject({
   schema: z.unknown().optional(),
   /** extension: rows added by referential closure, per table and reason. */
   closure: z.unknown().optional(),
+  /** version 2: columns carried as text (honoured only when schemaVersion is 2). */
+  columnEncodings: columnEncodingsSchema.optional(),
   /** extension: secret-scanner findings accepted with --allow-findings. */
   findings: z.array(findingSchema).optional(),
 });
 
 export type CapsuleHeader = z.infer<typeof capsuleHeaderSchema>;
+export type CapsuleColumnEncodings = z.infer<typeof columnEncodingsSchema>;
+
+/** The column encodings a loader must honour (none before version 2). */
+export function columnEncodingsOf(
+  header: Pick<CapsuleHeader, 'schemaVersion' | 'columnEncodings'>,
+): CapsuleColumnEncodings {
+  return header.schemaVersion >= 2 ? (header.columnEncodings ?? {}) : {};
+}
 export type GraphEntry = z.infer<typeof graphEntrySchema>;
 export type CapsuleIntegrity = z.infer<typeof integritySchema>;
 export type Row = Record<string, import('../util/exact-json.js').ExactJson>;

@@ -14,6 +14,7 @@ import {
   type RedactionMode,
 } from '../postgres/export.js';
 import { buildExportSql, DEFAULT_SINCE_DAYS, formatDryRunSql } from '../postgres/export-sql.js';
+import { assertManifestSingleStatements } from '../postgres/single-statement.js';
 import { zeroSetupHooks } from '../postgres/zero-setup-export.js';
 import { type CliIO, printJson } from './context.js';
 import { collectValues, encryptionKeyFor, encryptionSummary } from './encryption-options.js';
@@ -88,6 +89,7 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
     .action(async (opts: ExportCliOptions) => {
       const loaded = loadAppManifest(opts.app, io.cwd);
       const { manifest } = loaded;
+      await assertManifestSingleStatements(manifest, loaded.path);
       const subject = parseSubject(manifest, opts.subject ?? []);
       const sinceDays = opts.sinceDays;
       // The encryption key is read and checked before anything runs or connects (bad key → exit 2).

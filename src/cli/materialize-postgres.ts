@@ -15,6 +15,7 @@ import {
   planMaterialization,
 } from '../postgres/materialize/index.js';
 import { describeRewrite } from '../postgres/materialize/plan.js';
+import { assertManifestSingleStatements } from '../postgres/single-statement.js';
 import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
 import { runCwd } from '../run/replay.js';
 import { databaseEnv, runMigration, runSetupCommands } from '../run/schema-steps.js';
@@ -90,6 +91,7 @@ export const registerMaterializePostgres: RegisterCommand = (program, io) => {
     .action(async (opts: MaterializeCliOptions) => {
       const loaded = loadAppManifest(opts.app, io.cwd);
       const { manifest } = loaded;
+      await assertManifestSingleStatements(manifest, loaded.path);
       const capsulePath = resolve(io.cwd, opts.capsule);
       // Encrypted capsules: the key comes from REPLAY_CAPSULE_KEY (docs/encryption.md).
       const open = capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env, io.cwd));

@@ -21,6 +21,13 @@ export interface CommandEntry {
 
 export const commandEntries: CommandEntry[] = [
   {
+    name: 'init',
+    term: 'init [options]',
+    description:
+      "Draft a manifest from a database's schema: subject tables, their foreign-key children, redaction rules for personal-looking columns, a first probe.",
+    load: async () => (await import('./init.js')).registerInit,
+  },
+  {
     name: 'doctor',
     term: 'doctor [options]',
     description:

@@ -9,6 +9,7 @@ import { capsuleKeyFromEnv, capsuleOpenOptionsFor } from '../capsule/encryption.
 import { InputError } from '../errors.js';
 import { loadManifest } from '../manifest/load.js';
 import { type Manifest, replayUrlEnv } from '../manifest/schema.js';
+import { assertManifestSingleStatements } from '../postgres/single-statement.js';
 import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
 import { stopAllProcesses } from '../run/processes.js';
 import { type RunProgress, runReplay } from '../run/replay.js';
@@ -164,6 +165,7 @@ function profileText(trace: Trace): string {
 async function runCommand(flags: RunFlags, io: CliIO, setExitCode: (c: number) => void): Promise<void> {
   const manifestPath = isAbsolute(flags.app) ? flags.app : resolve(io.cwd, flags.app);
   const { manifest } = loadManifest(manifestPath);
+  await assertManifestSingleStatements(manifest, manifestPath);
   // Zero-setup (cli/zero-setup.ts): no --db-url and no env var → a throwaway embedded PostgreSQL.
   if (flags.dbUrl || io.env[replayUrlEnv(manifest)]) resolveReplayUrl(manifest, flags, io);
   const zs = await zeroSetupTarget(

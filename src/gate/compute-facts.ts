@@ -15,6 +15,10 @@ export interface FactInputs {
   goldenPresent: boolean;
   slowerThanGolden: boolean;
   overTimeBudget: boolean;
+  /** The golden judged another capsule (judge/capsule-binding.ts): it was not compared. */
+  goldenCapsuleDiffers?: boolean;
+  /** The scenario pins a capsule and the trace replayed another. */
+  scenarioCapsuleMismatch?: boolean;
 }
 
 const INTEGRITY_JUDGES = ['capsule-integrity', 'materialization-integrity', 'no-external-side-effects'];
@@ -68,6 +72,8 @@ export function computeFacts(input: FactInputs): Facts {
     real_external_publish_attempted: denied.length > 0,
     external_host_reached: external.length > 0,
     golden_missing: !input.goldenPresent,
+    golden_capsule_differs: input.goldenCapsuleDiffers === true,
+    scenario_capsule_mismatch: input.scenarioCapsuleMismatch === true,
     golden_mismatch: differences.some((d) => d.risk === 'fail'),
     golden_tolerated_difference: differences.some(
       (d) => d.risk === 'warn' && d.change !== 'added' && d.change !== 'pixels',

@@ -86,6 +86,15 @@ export const FACTS = {
   },
   // golden
   golden_missing: { type: 'boolean', description: 'no golden trace exists for this app/scenario' },
+  golden_capsule_differs: {
+    type: 'boolean',
+    description:
+      "the trace replayed another capsule than the golden's (another subject, or a re-export with different data), so the golden was not compared",
+  },
+  scenario_capsule_mismatch: {
+    type: 'boolean',
+    description: 'the scenario pins a capsule (capsuleSha256) and the trace replayed another',
+  },
   golden_mismatch: {
     type: 'boolean',
     description:

@@ -11,6 +11,7 @@
  */
 import { FailureError, InputError } from '../errors.js';
 import type { Trace } from '../trace/schema.js';
+import { sameCapsule, short } from './capsule-binding.js';
 import { compareRecords } from './compare.js';
 import { emptyRules } from './diff.js';
 import {
@@ -71,6 +72,16 @@ export function learnNoise(a: Trace, b: Trace): { noise: string[]; flaky: string
   return { noise: [...new Set(noise)].sort(), flaky: [...new Set(flaky)].sort() };
 }
 
+/** A note when a re-bless moves the golden to another capsule (the usual step after a re-export). */
+function capsuleChange(previous: Golden, next: Golden): string | null {
+  const a = previous.provenance.capsule;
+  const b = next.provenance.capsule;
+  if (!b) return null;
+  if (a && sameCapsule(a, b)) return null;
+  const from = a?.sha256 ?? previous.provenance.capsuleSha256;
+  return `re-bound to capsule ${short(b.sha256)}${b.exportedAt ? ` (exported ${b.exportedAt})` : ''}${from ? `, was ${short(from)}` : ''}; a scenario that pins the capsule needs capsuleSha256: ${b.sha256}`;
+}
+
 function refuseBlocked(trace: Trace, label: string): void {
   if (trace.gate.decision === 'block') {
     throw new FailureError(
@@ -121,9 +132,12 @@ export function blessTrace(input: BlessInput): BlessResult {
     scenario,
     noise: [...learned, ...kept],
     secondTracePath: input.secondTracePath,
+    ...(input.secondTrace ? { secondDurations: traceRecords(input.secondTrace).durations } : {}),
     now: input.now,
   });
   const { path, notes } = writeGolden(input.goldenDir, built, input.tracePath);
+  const rebound = previous ? capsuleChange(previous.golden, built.golden) : null;
+  if (rebound) notes.unshift(rebound);
   return {
     path,
     golden: built.golden,

@@ -17,6 +17,8 @@ export interface JudgeInput {
   scenario?: Scenario;
   /** judges.yaml (titles, enabled, options); default: the shipped one. */
   config?: JudgesConfig;
+  /** What the golden stands for in summaries: "golden" (default) or "base branch". */
+  baselineLabel?: string;
   /** Public descriptions of data values (diff.ts fingerprinter(); default: a random key). */
   fingerprint?: Fingerprint;
 }

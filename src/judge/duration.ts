@@ -1,50 +1,77 @@
 /**
- * Duration: slower than the golden beyond the tolerance (default 50%, manifest
- * golden.durationTolerance), or over the scenario's time budget → warn. Never fails.
+ * Duration: slower than the baseline (the golden, or the base branch) beyond the noise
+ * (judge/timing.ts: absolute floor, learned spread, relative tolerance), or over the scenario's
+ * time budget → warn. Never fails. The summary carries the numbers, so every output shows them.
  */
 import { disabled, type JudgeInput, titleOf } from './context.js';
 import { traceRecords } from './golden.js';
 import { judgeConfig } from './loop.js';
 import type { JudgeResult } from './schema.js';
+import {
+  compareTimings,
+  DEFAULT_DURATION_TOLERANCE,
+  DEFAULT_FLOOR_MS,
+  DEFAULT_RUN_FLOOR_MS,
+  DEFAULT_SPREAD_FACTOR,
+  type TimingRow,
+  type TimingRules,
+  timingLine,
+} from './timing.js';
 
-export const DEFAULT_DURATION_TOLERANCE = 0.5;
-export const DEFAULT_MIN_SLOWDOWN_MS = 250;
+export { DEFAULT_DURATION_TOLERANCE };
 
 export interface DurationOutcome {
   result: JudgeResult;
   slower: boolean;
   overBudget: boolean;
+  /** Every compared duration with its numbers (empty without a baseline). */
+  timing: TimingRow[];
+}
+
+function rulesFor(input: JudgeInput): TimingRules {
+  const cfg = judgeConfig(input.config, 'duration');
+  const options = cfg && cfg.id === 'duration' ? cfg.options : {};
+  return {
+    tolerance: input.manifest?.golden?.durationTolerance ?? options.tolerance ?? DEFAULT_DURATION_TOLERANCE,
+    floorMs: options.floorMs ?? options.minSlowdownMs ?? DEFAULT_FLOOR_MS,
+    runFloorMs: options.runFloorMs ?? DEFAULT_RUN_FLOOR_MS,
+    spreadFactor: options.spreadFactor ?? DEFAULT_SPREAD_FACTOR,
+  };
+}
+
+function summaryOf(timing: TimingRow[], against: string, overBudget: string | null): string {
+  const slow = timing.filter((r) => r.slower);
+  if (slow.length)
+    return `slower than the ${against} beyond the noise: ${slow.map((r) => timingLine(r, against)).join('; ')}`;
+  if (overBudget) return overBudget;
+  const run = timing.find((r) => r.name === 'run');
+  return run
+    ? `within the ${against}'s durations: ${timingLine(run, against)}; ${timing.length - 1} probe(s) within their allowance`
+    : 'within the time budget';
 }
 
 export function judgeDuration(input: JudgeInput): DurationOutcome {
   const id = 'duration';
   const off = disabled(input, id);
-  if (off) return { result: off, slower: false, overBudget: false };
+  if (off) return { result: off, slower: false, overBudget: false, timing: [] };
   const title = titleOf(input, id);
-  const cfg = judgeConfig(input.config, id);
-  const options = cfg && cfg.id === 'duration' ? cfg.options : {};
-  const tolerance =
-    input.manifest?.golden?.durationTolerance ?? options.tolerance ?? DEFAULT_DURATION_TOLERANCE;
-  const minSlowdown = options.minSlowdownMs ?? DEFAULT_MIN_SLOWDOWN_MS;
-  const evidence: string[] = [];
-  const slowLines: string[] = [];
+  const rules = rulesFor(input);
+  const against = input.baselineLabel ?? 'golden';
   const golden = input.golden?.golden;
   const total = input.trace.durationMs;
-  const slower = (actual: number, base: number) =>
-    actual > base * (1 + tolerance) && actual - base >= minSlowdown;
-  if (golden) {
-    evidence.push(
-      `total ${Math.round(total)} ms, golden ${Math.round(golden.durations.totalMs)} ms (tolerance ${Math.round(tolerance * 100)}%)`,
+  const timing = golden
+    ? compareTimings(
+        { totalMs: total, probes: traceRecords(input.trace).durations.probes },
+        golden.durations,
+        golden.durations.spread,
+        rules,
+      )
+    : [];
+  const evidence = timing.map((r) => `${r.slower ? 'slower: ' : ''}${timingLine(r, against)}`);
+  if (golden)
+    evidence.unshift(
+      `allowed = ${against} + max(floor ${rules.floorMs} ms per probe / ${rules.runFloorMs} ms for the run, ${rules.spreadFactor} × learned spread, ${Math.round(rules.tolerance * 100)}%)${golden.durations.spread ? '' : ' (no learned spread: bless with --second-trace)'}`,
     );
-    if (slower(total, golden.durations.totalMs))
-      slowLines.push(`run: ${Math.round(total)} ms vs golden ${Math.round(golden.durations.totalMs)} ms`);
-    const actual = traceRecords(input.trace).durations.probes;
-    for (const [probe, base] of Object.entries(golden.durations.probes).sort()) {
-      const ms = actual[probe];
-      if (ms !== undefined && slower(ms, base))
-        slowLines.push(`probe ${probe}: ${Math.round(ms)} ms vs golden ${Math.round(base)} ms`);
-    }
-  }
   const budget = input.scenario?.maxDurationSeconds;
   const overBudget = budget !== undefined && total > budget * 1000;
   if (budget !== undefined) evidence.push(`budget ${budget} s (scenario ${input.scenario!.id})`);
@@ -54,35 +81,28 @@ export function judgeDuration(input: JudgeInput): DurationOutcome {
         id,
         title,
         verdict: 'skip',
-        summary: 'no golden and no scenario budget to compare with',
+        summary: `no ${against} and no scenario budget to compare with`,
         evidence,
       },
       slower: false,
       overBudget: false,
+      timing,
     };
-  const problems = [...slowLines];
-  if (overBudget) problems.push(`run took ${Math.round(total / 1000)} s, over the ${budget} s budget`);
-  if (problems.length)
-    return {
-      result: {
-        id,
-        title,
-        verdict: 'warn',
-        summary: slowLines.length ? 'slower than the golden beyond the tolerance' : 'over the time budget',
-        evidence: [...evidence, ...problems],
-      },
-      slower: slowLines.length > 0,
-      overBudget,
-    };
+  const budgetLine = overBudget
+    ? `run took ${Math.round(total / 1000)} s, over the ${budget} s budget`
+    : null;
+  if (budgetLine) evidence.push(budgetLine);
+  const slower = timing.some((r) => r.slower);
   return {
     result: {
       id,
       title,
-      verdict: 'pass',
-      summary: 'within the golden durations and the time budget',
+      verdict: slower || overBudget ? 'warn' : 'pass',
+      summary: summaryOf(timing, against, budgetLine),
       evidence,
     },
-    slower: false,
-    overBudget: false,
+    slower,
+    overBudget,
+    timing,
   };
 }

@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { compareCapsuleWithGolden } from './capsule-binding.js';
 import { compareRecords } from './compare.js';
 import { disabled, type JudgeInput, titleOf } from './context.js';
 import { type DiffRules, fingerprinter, outcome, type RawDifference } from './diff.js';
@@ -24,6 +25,14 @@ export interface GoldenMatchOutcome {
   differences: Difference[];
   /** Screenshot files worth linking (golden and actual), absolute. */
   evidenceFiles: string[];
+  /** The trace replayed another capsule than the golden's: nothing was compared. */
+  capsuleDiffers?: boolean;
+}
+
+/** The one command that re-blesses after a re-export (docs/judge.md "Re-blessing"). */
+export function reblessCommand(input: JudgeInput): string {
+  const scenario = input.scenario?.id ?? input.trace.scenario;
+  return `replay-env bless --trace NEW.trace.json --second-trace NEW-2.trace.json${scenario ? ` --scenario ${scenario}` : ''}`;
 }
 
 /** A raw difference as shown in judgements: probe name + path inside the probe's record. */
@@ -86,6 +95,21 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
       evidenceFiles: [],
     };
   }
+  const capsule = compareCapsuleWithGolden(golden, input.trace, reblessCommand(input));
+  if (capsule.kind === 'differs')
+    return {
+      result: {
+        id,
+        title,
+        verdict: 'warn',
+        summary: capsule.summary,
+        evidence: [...evidence, ...capsule.evidence],
+      },
+      differences: [],
+      evidenceFiles: [],
+      capsuleDiffers: true,
+    };
+  if (capsule.kind === 'unbound' && capsule.note) evidence.push(capsule.note);
   const rec = traceRecords(input.trace);
   const actual = { probes: normaliseProbes(rec.probes), commands: rec.commands };
   const rules = diffRulesFor(input, golden.noise);
@@ -144,12 +168,13 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
   );
   if (differences.length) evidence.push(`${differences.length} difference(s): ${fails} fail, ${warns} warn`);
   const verdict = fails ? 'fail' : warns ? 'warn' : 'pass';
+  const label = input.baselineLabel ?? 'golden';
   const summary =
     verdict === 'pass'
-      ? `all ${probes} probe(s) match the golden`
+      ? `all ${probes} probe(s) match the ${label}`
       : verdict === 'fail'
-        ? `${fails} difference(s) from the golden fail`
-        : `${warns} tolerated/new difference(s) from the golden`;
+        ? `${fails} difference(s) from the ${label} fail`
+        : `${warns} tolerated/new difference(s) from the ${label}`;
   return {
     result: { id, title, verdict, summary, evidence },
     differences,

@@ -22,7 +22,9 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { isLosslessNumber, isPlainObject, parseExact, stringifyExact, toPlain } from '../util/exact-json.js';
 import { parseJsonText, readTextFile } from '../util/json-file.js';
 import { invalidFile, issueLines } from '../util/zod-issues.js';
+import { capsuleIdentity } from './capsule-binding.js';
 import { Normalizer } from './normalize.js';
+import { learnSpread } from './timing.js';
 
 export const GOLDEN_SCHEMA_VERSION = 1;
 
@@ -58,6 +60,15 @@ export const goldenSchema = z.object({
     toolVersion: z.string(),
     gitCommit: z.string().nullable(),
     capsuleSha256: z.string().nullable(),
+    /** The capsule this golden judged (judge/capsule-binding.ts); absent in older goldens. */
+    capsule: z
+      .object({
+        sha256: z.string(),
+        contentSha256: z.string().optional(),
+        subjectFingerprint: z.string(),
+        exportedAt: z.string().optional(),
+      })
+      .optional(),
     createdAt: z.string(),
     sourceTrace: z.string().nullable(),
     secondTrace: z.string().nullable().optional(),
@@ -66,6 +77,10 @@ export const goldenSchema = z.object({
   durations: z.object({
     totalMs: z.number().nonnegative(),
     probes: z.record(z.string(), z.number().nonnegative()),
+    /** How far the two blessed runs differed (learned with --second-trace): the timing noise. */
+    spread: z
+      .object({ totalMs: z.number().nonnegative(), probes: z.record(z.string(), z.number().nonnegative()) })
+      .optional(),
   }),
   commands: z.record(
     z.string(),
@@ -248,6 +263,8 @@ export interface BuildGoldenInput {
   scenario?: string;
   noise?: string[];
   secondTracePath?: string;
+  /** The second trace's durations: their difference is the learned timing spread. */
+  secondDurations?: { totalMs: number; probes: Record<string, number> };
   now?: Date;
 }
 
@@ -258,6 +275,7 @@ export function buildGolden(input: BuildGoldenInput): {
 } {
   const { trace } = input;
   const rec = traceRecords(trace);
+  const identity = capsuleIdentity(trace);
   const golden: Golden = {
     kind: 'replay-env.golden',
     schemaVersion: GOLDEN_SCHEMA_VERSION,
@@ -268,12 +286,15 @@ export function buildGolden(input: BuildGoldenInput): {
       toolVersion: trace.environment.toolVersion,
       gitCommit: trace.environment.gitCommit,
       capsuleSha256: trace.capsule?.sha256 ?? null,
+      ...(identity ? { capsule: identity } : {}),
       createdAt: (input.now ?? new Date()).toISOString(),
       sourceTrace: input.tracePath ? basename(input.tracePath) : null,
       ...(input.secondTracePath ? { secondTrace: basename(input.secondTracePath) } : {}),
     },
     noise: [...new Set(input.noise ?? [])].sort(),
-    durations: rec.durations,
+    durations: input.secondDurations
+      ? { ...rec.durations, spread: learnSpread(rec.durations, input.secondDurations) }
+      : rec.durations,
     commands: rec.commands,
     probes: normaliseProbes(rec.probes),
   };

@@ -2,12 +2,13 @@
  * judgeTrace: run the deterministic judges on a trace, compute the facts, apply the gate policy,
  * and return a Judgement (validated by judgementSchema). Pure: reads screenshot files only.
  */
-import { dirname, relative } from 'node:path';
+import { dirname, isAbsolute, relative } from 'node:path';
 import { computeFacts } from '../gate/compute-facts.js';
 import { evaluatePolicy, type GatePolicy } from '../gate/policy.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { Trace } from '../trace/schema.js';
 import { goldenAnnotations } from './annotations.js';
+import { scenarioPinProblem, short } from './capsule-binding.js';
 import { judgeCapsuleIntegrity } from './capsule-integrity.js';
 import type { JudgeInput } from './context.js';
 import { fingerprinter } from './diff.js';
@@ -17,7 +18,7 @@ import { judgeGoldenMatch } from './golden-match.js';
 import type { JudgesConfig, Scenario } from './loop.js';
 import { judgeMaterializationIntegrity } from './materialization-integrity.js';
 import { judgeNoExternalSideEffects } from './no-external-side-effects.js';
-import { JUDGEMENT_SCHEMA_VERSION, type Judgement, judgementSchema } from './schema.js';
+import { type Baseline, JUDGEMENT_SCHEMA_VERSION, type Judgement, judgementSchema } from './schema.js';
 
 export interface JudgeTraceOptions {
   trace: Trace;
@@ -48,6 +49,29 @@ export interface JudgeTraceOptions {
    * so fingerprints cannot be reversed by guessing. Tests pass one for stable output.
    */
   fingerprintKey?: Uint8Array;
+  /**
+   * What `golden` is: a blessed golden file (default), or the base branch's traces of the same
+   * capsule turned into an in-memory golden (judge/base-branch.ts).
+   */
+  baselineMode?: 'golden' | 'base-branch';
+}
+
+function describeBaseline(opts: JudgeTraceOptions, golden: LoadedGolden | null): Baseline {
+  if (!golden) return { mode: 'none', description: 'no golden and no base-branch run to compare with' };
+  const sha = golden.golden.provenance.capsule?.sha256 ?? golden.golden.provenance.capsuleSha256 ?? undefined;
+  if (opts.baselineMode === 'base-branch')
+    return {
+      mode: 'base-branch',
+      description: `against the base branch${sha ? ` on capsule ${short(sha)}` : ''}`,
+      ...(sha ? { capsuleSha256: sha } : {}),
+    };
+  const rel = opts.repoRoot ? relative(opts.repoRoot, golden.path) : '';
+  const shown = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : golden.path;
+  return {
+    mode: 'golden',
+    description: `against golden ${shown}${sha ? ` (capsule ${short(sha)})` : ''}`,
+    ...(sha ? { capsuleSha256: sha } : {}),
+  };
 }
 
 function asLoaded(g: LoadedGolden | Golden | null | undefined, path?: string): LoadedGolden | null {
@@ -67,9 +91,13 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
     scenario: opts.scenario,
     config: opts.judges,
     fingerprint: fingerprinter(opts.fingerprintKey),
+    ...(opts.baselineMode === 'base-branch' ? { baselineLabel: 'base branch' } : {}),
   };
   const goldenMatch = judgeGoldenMatch(input);
-  const duration = judgeDuration(input);
+  // Durations of another capsule's run say nothing about this change either.
+  const duration = judgeDuration(goldenMatch.capsuleDiffers ? { ...input, golden: null } : input);
+  const pinProblem = scenarioPinProblem(opts.scenario?.capsuleSha256, opts.scenario?.id, opts.trace);
+  if (pinProblem) goldenMatch.result.evidence.unshift(pinProblem);
   const judges = [
     judgeCapsuleIntegrity(input),
     judgeMaterializationIntegrity(input),
@@ -84,6 +112,8 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
     scenario: opts.scenario,
     goldenPresent: golden !== null,
     slowerThanGolden: duration.slower,
+    goldenCapsuleDiffers: goldenMatch.capsuleDiffers === true,
+    scenarioCapsuleMismatch: pinProblem !== null,
     overTimeBudget: duration.overBudget,
   });
   const outcome = evaluatePolicy(opts.policy, facts);
@@ -103,6 +133,8 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
     humanReview: outcome.humanReview,
     judges,
     differences: goldenMatch.differences,
+    timing: duration.timing,
+    baseline: describeBaseline(opts, golden),
     facts,
     trace: {
       ...(opts.tracePath ? { path: opts.tracePath } : {}),

@@ -54,7 +54,14 @@ const judgeEntrySchema = z.discriminatedUnion(
       options: z
         .strictObject({
           tolerance: z.number().nonnegative().optional(),
+          /** Older name of floorMs. */
           minSlowdownMs: z.number().nonnegative().optional(),
+          /** Absolute noise floor: slowdowns up to this many ms are never reported (default 1000). */
+          floorMs: z.number().nonnegative().optional(),
+          /** The whole run's noise floor (default 5000). */
+          runFloorMs: z.number().nonnegative().optional(),
+          /** How many learned spreads a duration may exceed its baseline by (default 3). */
+          spreadFactor: z.number().nonnegative().optional(),
         })
         .default({}),
     }),
@@ -92,6 +99,14 @@ export const scenarioSchema = z.strictObject({
       error: 'must be a path string, {path: ...} or {artifact: ...}',
     },
   ),
+  /**
+   * Pins the capsule (its file's sha256): a trace of another capsule blocks (fact
+   * scenario_capsule_mismatch), so the gate never compares across capsules by accident.
+   */
+  capsuleSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, { error: 'must be a capsule file sha256 (64 lowercase hex digits)' })
+    .optional(),
   subjectRewrite: z.record(z.string(), z.string()).optional(),
   steps: z.array(z.strictObject({ step: text, expect: text })).default([]),
   /** Manifest probe names the scenario needs; a missing one is the fact required_probe_missing. */

@@ -39,6 +39,27 @@ export const differenceSchema = z.object({
   actualPublic: z.string().optional(),
 });
 
+/** One compared duration (judge/timing.ts): the numbers behind the duration judge. */
+export const timingRowSchema = z.object({
+  /** "run" or "probe <name>". */
+  name: z.string(),
+  actualMs: z.number(),
+  baselineMs: z.number(),
+  /** How far the baseline's two runs differed (absent with one baseline run). */
+  spreadMs: z.number().optional(),
+  /** baseline + max(floor, spreadFactor × spread, tolerance × baseline). */
+  allowedMs: z.number(),
+  slower: z.boolean(),
+});
+
+/** What the trace was judged against. */
+export const baselineSchema = z.object({
+  mode: z.enum(['golden', 'base-branch', 'none']),
+  /** One line, e.g. "against the base branch on capsule 94f0c1d2e3f4" or "against golden golden/app/default.golden.json". */
+  description: z.string(),
+  capsuleSha256: z.string().optional(),
+});
+
 export const annotationSchema = z.object({
   /** Repository-relative file path (manifest or golden). */
   path: z.string(),
@@ -62,6 +83,9 @@ export const judgementSchema = z.object({
   humanReview: z.boolean(),
   judges: z.array(judgeResultSchema),
   differences: z.array(differenceSchema).default([]),
+  /** Every duration the duration judge compared, with its numbers. */
+  timing: z.array(timingRowSchema).default([]),
+  baseline: baselineSchema.optional(),
   /** The facts the policy was evaluated on. */
   facts: z.record(z.string(), z.union([z.boolean(), z.number(), z.string()])),
   trace: z.object({ path: z.string().optional(), sha256: z.string().optional() }),
@@ -76,3 +100,4 @@ export type Judgement = z.infer<typeof judgementSchema>;
 export type JudgeResult = z.infer<typeof judgeResultSchema>;
 export type Difference = z.infer<typeof differenceSchema>;
 export type Annotation = z.infer<typeof annotationSchema>;
+export type Baseline = z.infer<typeof baselineSchema>;

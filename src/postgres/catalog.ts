@@ -172,3 +172,35 @@ export async function existingTables(
   );
   return new Set(rows.map((r) => r.relname));
 }
+
+export interface SchemaTable {
+  name: string;
+  columns: { name: string; type: string }[];
+  primaryKey: string[];
+}
+
+/**
+ * Every ordinary or partitioned table of `schema` (partitions are part of their root), with its
+ * columns in order and its primary key: what `init` drafts a manifest from.
+ */
+export async function readSchemaTables(client: pg.Client, schema = 'public'): Promise<SchemaTable[]> {
+  const { rows } = await client.query<{
+    table: string;
+    columns: { name: string; type: string }[];
+    pk: string[] | null;
+  }>(
+    `select cl.relname as table,
+            (select json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod)) order by a.attnum)
+               from pg_attribute a where a.attrelid = cl.oid and a.attnum > 0 and not a.attisdropped) as columns,
+            (select array_agg(a.attname::text order by k.ord)
+               from pg_constraint c
+               cross join unnest(c.conkey) with ordinality k(attnum, ord)
+               join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
+              where c.conrelid = cl.oid and c.contype = 'p') as pk
+       from pg_class cl join pg_namespace n on n.oid = cl.relnamespace
+      where n.nspname = $1 and cl.relkind in ('r', 'p') and not cl.relispartition
+      order by cl.relname`,
+    [schema],
+  );
+  return rows.map((r) => ({ name: r.table, columns: r.columns ?? [], primaryKey: r.pk ?? [] }));
+}

@@ -17,6 +17,13 @@ import type { Row } from '../capsule/schema.js';
 import { FailureError } from '../errors.js';
 import type { Manifest } from '../manifest/schema.js';
 import { type ExactJson, isLosslessNumber, parseExact, stringifyExact } from '../util/exact-json.js';
+import {
+  type ColumnEncoding,
+  type ColumnEncodings,
+  encodedRowSql,
+  relationEncodings,
+  TypeClassifier,
+} from './column-encoding.js';
 import { describePgError, quoteIdent } from './connect.js';
 import { type ForeignKeyEdge, readForeignKeyEdges, resolveTables } from './ddl.js';
 
@@ -104,6 +111,12 @@ export class ClosureCollector {
   private readonly targets = new Map<string, Target>();
   private readonly skipped: ClosureSection['skipped'] = [];
   private readonly declared: ReadonlySet<string>;
+  /**
+   * Columns carried as text (capsule `columnEncodings`) per table: given for the declared tables
+   * (their rows' encoding), read from the catalog for tables closure adds.
+   */
+  readonly encodings: ColumnEncodings = {};
+  private classifier: TypeClassifier | null = null;
 
   private constructor(
     private readonly config: ClosureConfig,
@@ -288,16 +301,35 @@ export class ClosureCollector {
     };
   }
 
+  /** Declared tables' encodings (how their exported rows are written); call before `resolve`. */
+  useEncodings(encodings: ColumnEncodings): void {
+    for (const t of this.declared) this.encodings[t] = encodings[t] ?? {};
+  }
+
+  private async encodingsOf(client: pg.Client, table: string): Promise<Record<string, ColumnEncoding>> {
+    const known = this.encodings[table];
+    if (known) return known;
+    this.classifier ??= new TypeClassifier(client);
+    const enc = await relationEncodings(
+      client,
+      this.classifier,
+      `select p.* from ${qualified(table)} p limit 0`,
+    );
+    this.encodings[table] = enc;
+    return enc;
+  }
+
   private async fetch(client: pg.Client, t: Target, tuples: string[][]): Promise<Row[]> {
     const cols = t.columns.map(quoteIdent);
     const arrays = t.columns.map((_, i) => tuples.map((tu) => tu[i]!));
     const unnest = t.columns.map((_, i) => `$${i + 1}::text[]`).join(', ');
     const casts = t.columns.map((_, i) => `x.c${i}::${t.types[i]}`).join(', ');
     const names = t.columns.map((_, i) => `c${i}`).join(', ');
-    const sql = `select to_jsonb(p.*)::text as j from ${qualified(t.table)} p
+    const sql = (row: string) => `select ${row}::text as j from ${qualified(t.table)} p
       where (${cols.map((c) => `p.${c}`).join(', ')}) in (select ${casts} from unnest(${unnest}) as x(${names}))`;
     try {
-      const res = await client.query<{ j: string }>(sql, arrays);
+      const row = encodedRowSql('p', await this.encodingsOf(client, t.table));
+      const res = await client.query<{ j: string }>(sql(row), arrays);
       return res.rows.map((r) => parseExact(r.j) as Row);
     } catch (err) {
       throw new FailureError(

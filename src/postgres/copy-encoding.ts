@@ -7,7 +7,8 @@
  * for the marker or for NULL.
  *
  * How a JSON value becomes the column's text depends on the column type (from the target catalog):
- * - json/jsonb: the value's exact JSON text, so a JSON string `"123"` stays a string;
+ * - json/jsonb: the value's exact JSON text, so a JSON string `"123"` stays a string — unless the
+ *   capsule carries the column as text (`textForm`), where a string is the value's own text;
  * - arrays: a JSON array becomes an array literal `{"a","b",NULL}` (nested arrays nest; elements
  *   of json/jsonb arrays are their JSON text); a JSON string is taken as literal array text;
  * - everything else: a string is the literal text, a number its exact digits, a boolean t/f.
@@ -28,6 +29,8 @@ export type ColumnCodec =
   | {
       kind: 'json' /** jsonb (parses its input) rather than json (keeps the text as given). */;
       jsonb?: boolean;
+      /** A string is the value's own text (capsule `columnEncodings`), not a JSON string. */
+      textForm?: boolean;
     }
   | { kind: 'array'; element: 'json' | 'plain'; delimiter: string }
   | { kind: 'plain' };
@@ -116,6 +119,7 @@ export function columnText(v: unknown, codec: ColumnCodec, exact = true): string
   switch (codec.kind) {
     case 'json':
       if (typeof v === 'number') return String(v);
+      if (codec.textForm && typeof v === 'string') return v;
       return exact ? stringifyExact(v) : JSON.stringify(v);
     case 'array':
       if (Array.isArray(v)) return arrayLiteral(v, codec.element, codec.delimiter);

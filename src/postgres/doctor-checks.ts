@@ -12,6 +12,8 @@ import { type ForeignKey, readColumns, readForeignKeys } from './catalog.js';
 import { connect, describePgError, quoteIdent } from './connect.js';
 import { buildExportSql } from './export-sql.js';
 import { planLoadOrder } from './load-order.js';
+import { closureAncestors, planLoad } from './materialize/load-plan.js';
+import { extendedQuery, multiStatementProblems } from './single-statement.js';
 import { displayUrl } from './target-safety.js';
 
 export async function liveChecks(url: string, loaded: LoadedManifest): Promise<DoctorCheck[]> {
@@ -210,13 +212,18 @@ export async function compileChecks(client: pg.Client, m: Manifest): Promise<Doc
     ),
   ];
   const out: DoctorCheck[] = [];
+  // A snippet that stacks statements ("true; commit; drop table …") is reported, never sent.
+  const stacked = await multiStatementProblems(statements);
+  for (const p of stacked) out.push(check('sql', 'fail', `${p.entry}: ${p.problem}`, { path: p.entry }));
+  const single = statements.filter((s) => !stacked.some((p) => p.entry === s.entry));
   await client.query('begin');
   try {
     await client.query(sql.params.text, sql.params.values);
-    for (const s of statements) {
+    for (const s of single) {
       await client.query('savepoint doctor_compile');
       try {
-        await client.query(`explain ${s.text}`);
+        // Extended protocol: the server itself refuses more than one statement.
+        await client.query(extendedQuery(`explain ${s.text}`));
       } catch (err) {
         out.push(
           check('sql', 'fail', `${s.entry}: the ${s.what} does not compile: ${describePgError(err)}`, {
@@ -245,7 +252,14 @@ export function loadOrderChecks(m: Manifest, fks: ForeignKey[]): DoctorCheck[] {
   const declared = m.postgres.tables.map((t) => t.name);
   const declaredSet = new Set(declared);
   const tableOrder = m.postgres.tableOrder;
-  const plan = planLoadOrder({ declared, tableOrder, foreignKeys: fks });
+  // The plan materialize uses (materialize/load-plan.ts): the declared tables and the undeclared
+  // parents referential closure adds, parents first.
+  const plan = planLoad({ manifest: m, closureOnly: closureAncestors(m, fks), foreignKeys: fks });
+  const full =
+    plan.closureOnly.length > 0
+      ? ` (with the ${plan.closureOnly.length} undeclared parent tables referential closure adds: ${plan.tables.join(', ')})`
+      : '';
+  const declaredOrder = plan.tables.filter((t) => declaredSet.has(t));
   if (tableOrder.length > 0) {
     for (const v of plan.violations)
       out.push(
@@ -258,8 +272,8 @@ export function loadOrderChecks(m: Manifest, fks: ForeignKey[]): DoctorCheck[] {
       );
     if (plan.violations.length > 0)
       out.push(
-        check('load-order', 'fail', `an order that works: "tableOrder": ${JSON.stringify(plan.repaired)}`, {
-          order: plan.repaired,
+        check('load-order', 'fail', `an order that works: "tableOrder": ${JSON.stringify(declaredOrder)}`, {
+          order: declaredOrder,
         }),
       );
     if (plan.omitted.length > 0)
@@ -267,12 +281,16 @@ export function loadOrderChecks(m: Manifest, fks: ForeignKey[]): DoctorCheck[] {
         check(
           'load-order',
           'warn',
-          `postgres.tableOrder leaves out ${plan.omitted.join(', ')}: replay-env loads ${plan.omitted.length === 1 ? 'it' : 'them'} right after ${plan.omitted.length === 1 ? 'its' : 'their'} parents (the original tool skipped them); full order: ${plan.order.join(', ')}`,
-          { omitted: plan.omitted, order: plan.order },
+          `postgres.tableOrder leaves out ${plan.omitted.join(', ')}: replay-env loads ${plan.omitted.length === 1 ? 'it' : 'them'} right after ${plan.omitted.length === 1 ? 'its' : 'their'} parents (the original tool skipped them); full order: ${declaredOrder.join(', ')}`,
+          { omitted: plan.omitted, order: declaredOrder },
         ),
       );
     if (plan.violations.length === 0)
-      out.push(check('load-order', 'pass', `load order loads parents first: ${plan.order.join(', ')}`));
+      out.push(
+        check('load-order', 'pass', `load order loads parents first: ${declaredOrder.join(', ')}${full}`, {
+          order: plan.tables,
+        }),
+      );
   } else {
     const asDeclared = planLoadOrder({ declared, tableOrder: declared, foreignKeys: fks });
     if (asDeclared.violations.length > 0)
@@ -284,21 +302,36 @@ export function loadOrderChecks(m: Manifest, fks: ForeignKey[]): DoctorCheck[] {
             .map((v) => `${v.child} before ${v.parent} (${v.constraint})`)
             .join(
               ', ',
-            )}; replay-env orders by foreign keys, the original tool would not: add "tableOrder": ${JSON.stringify(plan.order)}`,
-          { violations: asDeclared.violations, order: plan.order },
+            )}; replay-env orders by foreign keys, the original tool would not: add "tableOrder": ${JSON.stringify(declaredOrder)}`,
+          { violations: asDeclared.violations, order: declaredOrder },
         ),
       );
-    else out.push(check('load-order', 'pass', `load order (by foreign keys): ${plan.order.join(', ')}`));
+    else
+      out.push(
+        check('load-order', 'pass', `load order (by foreign keys): ${declaredOrder.join(', ')}${full}`, {
+          order: plan.tables,
+        }),
+      );
   }
-  for (const cycle of plan.cycles)
+  for (const cycle of plan.cycles) {
+    const inCycle = new Set(cycle);
+    const hard = plan.foreignKeys.filter(
+      (fk) => inCycle.has(fk.table) && inCycle.has(fk.refTable) && fk.table !== fk.refTable && !fk.deferrable,
+    );
     out.push(
       check(
         'fk-cycle',
         'warn',
-        `tables ${cycle.join(', ')} reference each other in a cycle: loading them needs deferrable foreign keys or nullable references`,
-        { tables: cycle },
+        `tables ${cycle.join(', ')} reference each other in a cycle: ${
+          hard.length === 0
+            ? 'their foreign keys are DEFERRABLE, checked at the end of the load'
+            : `materialize checks ${hard.map((fk) => fk.name).join(', ')} at the end of the load, which needs the tables' owner (else make them DEFERRABLE, or use --disable-triggers)`
+        }`,
+        { tables: cycle, notDeferrable: hard.map((fk) => fk.name) },
       ),
     );
+  }
+  out.push(...undeclaredChildChecks(m, fks));
 
   // Foreign keys leaving the declared tables.
   const closureOn = m.postgres.closure?.enabled !== false;
@@ -335,4 +368,25 @@ export function loadOrderChecks(m: Manifest, fks: ForeignKey[]): DoctorCheck[] {
     );
   }
   return out;
+}
+
+/**
+ * Undeclared tables whose foreign keys point at a declared table: their rows that reference the
+ * graph's rows block materialize's delete (unless the reference is ON DELETE CASCADE/SET NULL…).
+ */
+export function undeclaredChildChecks(m: Manifest, fks: ForeignKey[]): DoctorCheck[] {
+  const declared = new Set(m.postgres.tables.map((t) => t.name));
+  const children = new Map<string, ForeignKey[]>();
+  for (const fk of fks) {
+    if (declared.has(fk.table) || !declared.has(fk.refTable)) continue;
+    children.set(fk.table, [...(children.get(fk.table) ?? []), fk]);
+  }
+  return [...children].map(([table, list]) =>
+    check(
+      'fk-undeclared-child',
+      'warn',
+      `undeclared table ${table} references declared ${list.map((fk) => `${fk.refTable} (${fk.name})`).join(', ')}: a replay target holding ${table} rows that point at the graph's rows blocks materialize's delete; declare ${table} in postgres.tables with a deletePredicate, or materialize with --delete-dependents to delete those rows too`,
+      { table, references: list.map((fk) => ({ constraint: fk.name, refTable: fk.refTable })) },
+    ),
+  );
 }

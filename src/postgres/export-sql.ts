@@ -20,6 +20,7 @@
  *   dropped (`rowIsJsonb`).
  */
 import type { Manifest, ManifestTable } from '../manifest/schema.js';
+import { type ColumnEncoding, encodedRowSql } from './column-encoding.js';
 import { quoteIdent } from './connect.js';
 
 export const SETTING_PREFIX = 'replay_env';
@@ -121,12 +122,24 @@ export function defaultFrom(table: Pick<ManifestTable, 'name' | 'alias'>): strin
   return `${quoteIdent(table.name.toLowerCase())} ${quoteIdent((table.alias ?? 't').toLowerCase())}`;
 }
 
-/** The row query of one table, without the CTE chain. */
-export function tableQuery(table: ManifestTable, rowIsJsonb = false): string {
-  const alias = quoteIdent((table.alias ?? 't').toLowerCase());
+/** The default row's alias, quoted. */
+export function tableAlias(table: Pick<ManifestTable, 'alias'>): string {
+  return quoteIdent((table.alias ?? 't').toLowerCase());
+}
+
+/**
+ * The row query of one table, without the CTE chain. `encodings`: columns of the default row
+ * carried as text (see column-encoding.ts); a custom rowSql is the manifest's own choice.
+ */
+export function tableQuery(
+  table: ManifestTable,
+  rowIsJsonb = false,
+  encodings?: Record<string, ColumnEncoding>,
+): string {
+  const alias = tableAlias(table);
   // `alias.*`, not `alias`: in a table with a column named like the alias (`t`), `to_jsonb(t)`
   // is that column's value, not the row (found by test/property/copy-roundtrip.property.test.ts).
-  const rowSql = table.rowSql ?? `to_jsonb(${alias}.*)`;
+  const rowSql = table.rowSql ?? encodedRowSql(alias, encodings);
   const from = table.from ?? defaultFrom(table);
   // The default rowSql is jsonb already; a custom one may be json/record (see file comment).
   const row = rowIsJsonb || table.rowSql === undefined ? `(${rowSql})::text` : `to_jsonb(${rowSql})::text`;
@@ -137,8 +150,13 @@ export function tableQuery(table: ManifestTable, rowIsJsonb = false): string {
 }
 
 /** A table's full statement: the CTE chain, then its row query. */
-export function tableStatementText(chain: string, table: ManifestTable, rowIsJsonb: boolean): string {
-  return `${chain}\n${tableQuery(table, rowIsJsonb)}`;
+export function tableStatementText(
+  chain: string,
+  table: ManifestTable,
+  rowIsJsonb: boolean,
+  encodings?: Record<string, ColumnEncoding>,
+): string {
+  return `${chain}\n${tableQuery(table, rowIsJsonb, encodings)}`;
 }
 
 export function buildExportSql(

@@ -13,6 +13,12 @@
 import { StringDecoder } from 'node:string_decoder';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
+import {
+  closeJsonColumns,
+  jsonEncodedColumns,
+  openJsonColumns,
+  pathInColumn,
+} from '../capsule/encoded-json.js';
 import type { CapsuleKey } from '../capsule/encryption.js';
 import {
   contentHash,
@@ -29,15 +35,18 @@ import { buildRedactor, type Redactor } from '../redaction/redact.js';
 import { mightHoldSecrets, scanValue } from '../redaction/secret-scanner.js';
 import { type ExactJson, parseExact, stringifyExact } from '../util/exact-json.js';
 import { TOOL_NAME, VERSION } from '../version.js';
+import { type ColumnEncodings, relationEncodings, TypeClassifier } from './column-encoding.js';
 import { connect, describePgError, isConnectionLost } from './connect.js';
 import {
   buildExportSql,
   DEFAULT_SINCE_DAYS,
   defaultFrom,
   type ExportSql,
+  tableAlias,
   tableEntry,
   tableStatementText,
 } from './export-sql.js';
+import { assertManifestSingleStatements } from './single-statement.js';
 import type { ExtraRows, ExtraRowsContext } from './zero-setup-export.js';
 
 export type RedactionMode = 'safe' | 'raw';
@@ -160,6 +169,7 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
       `export interrupted; no capsule was written${tempRemoved ? ' (its temp file was removed)' : ''}`,
     );
   if (signal?.aborted) throw interrupted();
+  await assertManifestSingleStatements(manifest, 'manifest');
 
   // connect
   let t = performance.now();
@@ -198,34 +208,33 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
       gzip: options.gzip,
       ...(options.encrypt ? { encrypt: options.encrypt } : {}),
     });
-    writer.writeSection('schemaVersion', 1);
-    writer.writeSection('app', manifest.appId);
-    writer.writeSection('adapter', ADAPTER);
-    writer.writeSection('exportedAt', exportedAt);
-    writer.writeSection('window', { sinceDays, sinceAt });
-    writer.writeSection('subject', subject);
-    writer.writeArraySection('graph', graph);
-    writer.writeSection('redaction', redaction);
-    writer.writeSection('source', {
-      kind: 'postgres',
-      ...(options.databaseUrlEnv ? { databaseUrlEnv: options.databaseUrlEnv } : {}),
-      exportedBy: TOOL_NAME,
-      exporterVersion: VERSION,
-    });
-
-    // closure rows (zero-setup hook, same snapshot)
+    // columns carried as text (capsule schemaVersion 2), then closure rows (zero-setup hook)
     t = performance.now();
+    const encodings = await tableEncodings(client, manifest, sql.chain);
     const extraRows = options.extraRows
       ? await options.extraRows({
           client,
           manifest,
           subject,
           graph,
+          encodings,
           tableStatement: async (tb) =>
-            tableStatementText(sql.chain, tb, await rowIsJsonb(client, tb, sql.chain)),
+            tableStatementText(sql.chain, tb, await rowIsJsonb(client, tb, sql.chain), encodings[tb.name]),
         })
       : null;
     if (options.extraRows) progress({ kind: 'phase', phase: 'closure', ms: performance.now() - t });
+    Object.assign(encodings, extraRows?.encodings);
+
+    writeHeader(writer, {
+      manifest,
+      exportedAt,
+      window: { sinceDays, sinceAt },
+      subject,
+      graph,
+      redaction,
+      databaseUrlEnv: options.databaseUrlEnv,
+      encodings,
+    });
 
     // tables
     const findings: Finding[] = [];
@@ -243,7 +252,7 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
         table,
         i,
         sql,
-        { redactor, scan: redaction === 'safe', findings, state, progress },
+        { redactor, scan: redaction === 'safe', findings, state, progress, encodings },
         extraRows?.append.get(table.name) ?? [],
       );
       writer.endTable();
@@ -264,7 +273,7 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
         { name },
         -1,
         null,
-        { redactor, scan: redaction === 'safe', findings, state, progress },
+        { redactor, scan: redaction === 'safe', findings, state, progress, encodings },
         rows,
       );
       writer.endTable();
@@ -573,11 +582,87 @@ async function findFailingEdge(client: pg.Client, sql: ExportSql): Promise<strin
 }
 
 interface TableContext {
+  /** Columns carried as text, per table (capsule `columnEncodings`). */
+  encodings: ColumnEncodings;
   redactor: Redactor | null;
   scan: boolean;
   findings: Finding[];
   state: { redactionMs: number; findingsTotal: number };
   progress: (e: ExportProgress) => void;
+}
+
+/**
+ * A rule can only match a row whose text contains `"<field>":` (jsonb writes keys that way); inside
+ * a json column carried as text the key is escaped (`\"<field>\"`, maybe spaced before its colon).
+ */
+function redactionNeedles(fields: readonly string[], jsonText: boolean): string[] {
+  const out: string[] = [];
+  for (const f of new Set(fields)) {
+    out.push(`${JSON.stringify(f)}:`);
+    if (jsonText) out.push(JSON.stringify(JSON.stringify(f)).slice(1, -1));
+  }
+  return out;
+}
+
+interface HeaderInput {
+  manifest: Manifest;
+  exportedAt: string;
+  window: { sinceDays: number; sinceAt: string };
+  subject: Record<string, string>;
+  graph: GraphEntry[];
+  redaction: RedactionMode;
+  databaseUrlEnv: string | undefined;
+  encodings: ColumnEncodings;
+}
+
+/**
+ * Everything before `tables`. A capsule with columns carried as text is schemaVersion 2 (its
+ * `columnEncodings` change what those values mean); otherwise it stays version 1.
+ */
+function writeHeader(writer: CapsuleWriter, h: HeaderInput): void {
+  const encoded = Object.fromEntries(
+    Object.entries(h.encodings).filter(([, e]) => Object.keys(e).length > 0),
+  );
+  const v2 = Object.keys(encoded).length > 0;
+  writer.writeSection('schemaVersion', v2 ? 2 : 1);
+  writer.writeSection('app', h.manifest.appId);
+  writer.writeSection('adapter', ADAPTER);
+  writer.writeSection('exportedAt', h.exportedAt);
+  writer.writeSection('window', h.window);
+  writer.writeSection('subject', h.subject);
+  writer.writeArraySection('graph', h.graph);
+  writer.writeSection('redaction', h.redaction);
+  writer.writeSection('source', {
+    kind: 'postgres',
+    ...(h.databaseUrlEnv ? { databaseUrlEnv: h.databaseUrlEnv } : {}),
+    exportedBy: TOOL_NAME,
+    exporterVersion: VERSION,
+  });
+  if (v2) writer.writeSection('columnEncodings', encoded);
+}
+
+/** Encodings of every manifest table exported with the default row (`to_jsonb(alias.*)`). */
+async function tableEncodings(
+  client: pg.Client,
+  manifest: Manifest,
+  chainSql: string,
+): Promise<ColumnEncodings> {
+  const classifier = new TypeClassifier(client);
+  const out: ColumnEncodings = {};
+  for (const [i, table] of manifest.postgres.tables.entries()) {
+    if (table.rowSql !== undefined) continue;
+    const from = table.from ?? defaultFrom(table);
+    try {
+      out[table.name] = await relationEncodings(
+        client,
+        classifier,
+        `${chainSql}\nselect ${tableAlias(table)}.* from ${from} limit 0`,
+      );
+    } catch (err) {
+      throw new FailureError(`${tableEntry(i, table)}: ${describePgError(err)}`, { cause: err });
+    }
+  }
+  return out;
 }
 
 async function rowIsJsonb(client: pg.Client, table: ManifestTable, chainSql: string): Promise<boolean> {
@@ -601,10 +686,8 @@ async function exportTable(
   const entry = sql ? tableEntry(index, table) : `referential closure (${table.name})`;
   const hasher = TableHasher.for(INTEGRITY_ALGORITHM);
   const rules = ctx.redactor?.appliesTo(table.name) ? ctx.redactor : null;
-  // A rule can only match a row whose text contains `"<field>":` (jsonb writes keys that way).
-  const needles = rules
-    ? [...new Set(ctx.redactor!.fieldsFor(table.name))].map((f) => `${JSON.stringify(f)}:`)
-    : [];
+  const jsonCols = jsonEncodedColumns(ctx.encodings[table.name]);
+  const needles = rules ? redactionNeedles(ctx.redactor!.fieldsFor(table.name), jsonCols !== null) : [];
   try {
     let lastReport = performance.now();
     // `line` is the server's jsonb text of the row unless `added` (a closure row, re-serialized).
@@ -622,6 +705,7 @@ async function exportTable(
       const t = performance.now();
       const row = parseExact(line) as Record<string, ExactJson>;
       const redacted = new Set<string>();
+      const opened = jsonCols ? openJsonColumns(row, jsonCols) : null;
       if (rules) rules.redactRow(table.name, row, (p) => redacted.add(p));
       if (ctx.scan) {
         const found = scanValue(row, '', { skip: redacted.size > 0 ? (p) => redacted.has(p) : undefined });
@@ -631,12 +715,19 @@ async function exportTable(
             ctx.findings.push({ table: table.name, row: rowIndex, ...f });
         }
       }
+      if (opened)
+        closeJsonColumns(row, jsonCols!, opened, (col) => [...redacted].some((p) => pathInColumn(p, col)));
       writer.writeRow(stringifyExact(row));
       hasher.addCanonical(jsonbText(row));
       ctx.state.redactionMs += performance.now() - t;
     };
     if (sql) {
-      const query = tableStatementText(sql.chain, table, await rowIsJsonb(client, table, sql.chain));
+      const query = tableStatementText(
+        sql.chain,
+        table,
+        await rowIsJsonb(client, table, sql.chain),
+        ctx.encodings[table.name],
+      );
       await copyLines(client, query, onLine, async () => {
         await writer.flush();
         const now = performance.now();

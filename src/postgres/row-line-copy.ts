@@ -354,10 +354,14 @@ function fieldText(
     case ValueKind.False:
       return codec.kind === 'json' ? 'false' : 'f';
     case ValueKind.PlainString:
-      // No backslash and no control characters: nothing to COPY-escape.
-      return codec.kind === 'json' ? text.slice(start, end) : text.slice(start + 1, end - 1);
+      // No backslash and no control characters: nothing to COPY-escape. A json column carried as
+      // text (capsule columnEncodings) holds its value's text in the string.
+      return codec.kind === 'json' && !codec.textForm
+        ? text.slice(start, end)
+        : text.slice(start + 1, end - 1);
     case ValueKind.EscapedString:
-      if (codec.kind === 'json') return codec.jsonb ? escapeCopyText(text.slice(start, end)) : null;
+      if (codec.kind === 'json' && !codec.textForm)
+        return codec.jsonb ? escapeCopyText(text.slice(start, end)) : null;
       return escapeCopyText(JSON.parse(text.slice(start, end)) as string);
     default:
       // Objects and arrays: jsonb parses the raw text itself.

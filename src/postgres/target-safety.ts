@@ -9,6 +9,8 @@
  * "prod" anywhere, so `product_catalog` was refused; here "prod" must be a whole word.
  */
 
+import { splitHosts } from './libpq-host.js';
+
 export type TargetVerdict =
   | { kind: 'local'; host: string; reason: string }
   | { kind: 'remote'; host: string; reason: string }
@@ -84,11 +86,14 @@ export function classifyDatabaseUrl(url: string, env: PgEnvDefaults = {}): Targe
       reason: `scheme ${parsed.protocol} is not postgres:// or postgresql://`,
     };
   }
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || env.PGDATABASE || '';
-  const user = decodeURIComponent(parsed.username) || env.PGUSER || '';
-  // libpq lets ?host= override the authority (used for unix sockets: ?host=/var/run/postgresql).
-  const hostParam = parsed.searchParams.get('host');
-  const host = decodeURIComponent(hostParam ?? parsed.hostname) || env.PGHOST || '';
+  // libpq lets query parameters override the URL's parts (?host=/var/run/postgresql for sockets,
+  // ?user=, ?dbname=, ?hostaddr=): judge what the connection will use.
+  const q = parsed.searchParams;
+  const database =
+    q.get('dbname') ?? (decodeURIComponent(parsed.pathname.replace(/^\//, '')) || env.PGDATABASE || '');
+  const user = q.get('user') ?? (decodeURIComponent(parsed.username) || env.PGUSER || '');
+  const host =
+    q.get('hostaddr') ?? q.get('host') ?? (decodeURIComponent(parsed.hostname) || env.PGHOST || '');
   for (const [what, value] of [
     ['host', host],
     ['database', database],
@@ -102,6 +107,20 @@ export function classifyDatabaseUrl(url: string, env: PgEnvDefaults = {}): Targe
       };
     }
   }
+  // Several hosts (`a,b`): libpq tries each, so the most dangerous one decides.
+  const verdicts = splitHosts(host).map(classifyHost);
+  const rank = { invalid: 3, production: 2, remote: 1, local: 0 } as const;
+  return verdicts.reduce((worst, v) => (rank[v.kind] > rank[worst.kind] ? v : worst));
+}
+
+/** One host, normalized as libpq reaches it (libpq-host.ts). */
+function classifyHost(host: string): TargetVerdict {
+  if (PROD_WORD.test(host))
+    return {
+      kind: 'production',
+      host,
+      reason: `host name ${JSON.stringify(host)} contains "prod" as a word`,
+    };
   if (host === '' || host.startsWith('/'))
     return { kind: 'local', host: host || '(default socket)', reason: 'unix socket' };
   if (isLoopbackHost(host)) return { kind: 'local', host, reason: 'loopback address' };
@@ -123,7 +142,7 @@ export function classifyDatabaseUrl(url: string, env: PgEnvDefaults = {}): Targe
   return {
     kind: 'remote',
     host,
-    reason: 'remote host; pass --allow-remote if it is a throwaway/staging database',
+    reason: `remote host ${host}; pass --allow-remote if it is a throwaway/staging database`,
   };
 }
 

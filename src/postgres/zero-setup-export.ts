@@ -16,6 +16,7 @@ import type { GraphEntry, Row } from '../capsule/schema.js';
 import type { Manifest, ManifestTable } from '../manifest/schema.js';
 import type { ExactJson } from '../util/exact-json.js';
 import { ClosureCollector, type ClosureConfig, type ClosureSection, closureConfig } from './closure.js';
+import type { ColumnEncodings } from './column-encoding.js';
 import { foreignKeyAncestors, readSchemaSection, type SchemaSection } from './ddl.js';
 
 export interface ExtraRowsContext {
@@ -26,6 +27,8 @@ export interface ExtraRowsContext {
   graph: GraphEntry[];
   /** The full export statement of a declared table (CTE chain + row query, one text column). */
   tableStatement(table: ManifestTable): Promise<string>;
+  /** How the declared tables' rows carry their columns (closure rows must match). */
+  encodings: ColumnEncodings;
 }
 
 export interface ExtraRows {
@@ -33,6 +36,8 @@ export interface ExtraRows {
   append: Map<string, ExactJson[]>;
   /** Tables the manifest does not declare, written after its tables, in this order. */
   tables: [string, ExactJson[]][];
+  /** Column encodings of the tables closure added. */
+  encodings: ColumnEncodings;
 }
 
 export interface ZeroSetupOptions {
@@ -75,6 +80,7 @@ export function zeroSetupHooks(manifest: Manifest, options: ZeroSetupOptions = {
 
   const extraRows = async (ctx: ExtraRowsContext): Promise<ExtraRows> => {
     const collector = await ClosureCollector.create(ctx.client, declared, config);
+    collector.useEncodings(ctx.encodings);
     // Which columns of each declared table matter: FK columns (as a child) and referenced keys (as a parent).
     const columnSets = new Map<string, Set<string>>();
     const want = (table: string, cols: readonly string[]) => {
@@ -110,7 +116,8 @@ export function zeroSetupHooks(manifest: Manifest, options: ZeroSetupOptions = {
       if (declared.includes(t)) append.set(t, rows);
       else tables.push([t, rows]);
     }
-    return { append, tables };
+    const encodings = Object.fromEntries(tables.map(([t]) => [t, collector.encodings[t] ?? {}]));
+    return { append, tables, encodings };
   };
 
   const extraSections = async (ctx: {

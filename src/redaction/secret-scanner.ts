@@ -95,8 +95,11 @@ export function scanText(text: string): TextFinding[] {
 const MAYBE_SECRET =
   /-----BEGIN|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|_live_|_test_|AIza|Bearer|:\/\/[^\s:/@'"]+:[^\s@/'"]+@/;
 
-/** A key (`"…name…":`) that may name a secret: a superset of `isSecretFieldName`, on raw JSON text. */
-const SECRET_KEY_IN_TEXT = /(?:pass|secret|token|key)[^"\\]*"\s*:/i;
+/**
+ * A key (`"…name…":`) that may name a secret: a superset of `isSecretFieldName`, on raw JSON text.
+ * Also inside a json column carried as text, where the key's quotes are escaped (`\"token\" :`).
+ */
+const SECRET_KEY_IN_TEXT = /(?:pass|secret|token|key)[^"\\]*\\?"(?:\s|\\[nrt])*:/i;
 
 /**
  * Fast pre-check on a row's JSON text: false means `scanValue` of the parsed row cannot find

@@ -7,7 +7,7 @@
 import type { OpenOptions } from '../capsule/open.js';
 import { errorMessage, InputError } from '../errors.js';
 import type { Manifest } from '../manifest/schema.js';
-import { materializeCapsule, type PrepareTarget } from '../postgres/materialize/index.js';
+import { DEFAULT_STRATEGY, materializeCapsule, type PrepareTarget } from '../postgres/materialize/index.js';
 import type { MaterializationRecord } from '../trace/schema.js';
 
 export interface MaterializeStepOptions {
@@ -31,7 +31,7 @@ export interface MaterializeStepResult {
 
 export async function materializeForRun(options: MaterializeStepOptions): Promise<MaterializeStepResult> {
   const t0 = Date.now();
-  const strategy = options.loadStrategy ?? 'jsonb';
+  const strategy = options.loadStrategy ?? DEFAULT_STRATEGY;
   try {
     const r = await materializeCapsule({
       manifest: options.manifest,

@@ -35,6 +35,8 @@ export function capsuleSummary(
     path,
     sha256,
     sizeBytes: statSync(path).size,
+    ...(header.integrity?.contentSha256 ? { contentSha256: header.integrity.contentSha256 } : {}),
+    ...(header.exportedAt ? { exportedAt: header.exportedAt } : {}),
     app: header.app,
     subject: { ...header.subject },
     redaction: header.redaction,

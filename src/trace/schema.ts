@@ -22,6 +22,10 @@ export const traceCapsuleSchema = z.object({
   path: z.string(),
   sha256: z.string(),
   sizeBytes: z.number().int().nonnegative().optional(),
+  /** The capsule's integrity.contentSha256: the same data gives the same hash, whenever exported. */
+  contentSha256: z.string().optional(),
+  /** When the capsule was exported (its header's exportedAt). */
+  exportedAt: z.string().optional(),
   app: z.string(),
   subject: z.record(z.string(), z.string()),
   redaction: z.enum(['safe', 'raw']),

@@ -3,9 +3,10 @@
  * (which is not the order of tables in the file), with bounded memory.
  *
  * Fast path ("line layout", what our exporter writes): inside `"tables": {…}` every row is one
- * line. One index pass over the bytes finds each table's byte range and row count without parsing
- * rows; each table is then streamed from its range (a plain file is read with a seek; gzip and
- * encrypted files are decompressed from the start and skipped to the range).
+ * line (trailing or leading commas). One index pass over the bytes finds each table's byte range
+ * and row count without parsing rows; each table is then streamed from its range (a plain file is
+ * read with a seek; gzip and encrypted files are decoded by one stream the tables share, reopened
+ * only when a table comes before the current position).
  *
  * Generic path (any other JSON layout, e.g. the original tool's pretty-printed capsules): one pass
  * with the streaming tokenizer (capsule/reader.ts) spools every table's rows as one-row-per-line
@@ -18,7 +19,7 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   MAX_VALUE_BYTES,
   RowLineChecker,
@@ -216,8 +217,10 @@ async function indexLineLayout(path: string, options: OpenOptions): Promise<Inde
           if (buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
         }
         if (state === 'table') {
-          const s = firstNonSpace(buf, start, end);
+          let s = firstNonSpace(buf, start, end);
           const e = lastNonSpace(buf, start, end);
+          // One row per line with leading commas (`,{…}`) is the same layout.
+          if (buf[s] === 44 /* , */ && counts[table]! > 0) s = firstNonSpace(buf, s + 1, end);
           if (buf[s] === 123 /* { */) {
             const last = buf[e] === 44 /* , */ ? lastNonSpace(buf, s, e) : e;
             if (buf[last] !== 125 /* } */) throw new NotLineLayout();
@@ -307,6 +310,9 @@ async function indexLineLayout(path: string, options: OpenOptions): Promise<Inde
   }
   const header = validateHeader(path, raw);
   const encoding = await detectEncoding(path);
+  // gzip / encrypted: one decoding stream shared by the tables, so tables read in file order
+  // (the usual load order) decode the file once in all, not once per table.
+  const decoded = encoding === 'json' ? null : new DecodedText(() => openCapsuleText(path, options));
   return {
     header,
     counts,
@@ -314,10 +320,63 @@ async function indexLineLayout(path: string, options: OpenOptions): Promise<Inde
     rows: (t, batchSize, fromRow = 0) => {
       const r = ranges.get(t);
       if (!r || r.end <= r.start) return emptyRows();
-      return rowsFromRange(path, encoding === 'json' ? null : options, r, t, batchSize, fromRow);
+      const stream = decoded
+        ? Readable.from(decoded.range(r.start, r.end), { objectMode: true })
+        : createReadStream(path, { start: r.start, end: r.end - 1, highWaterMark: 1 << 18 });
+      return parseLines(stream, r.start, r, t, batchSize, path, fromRow);
     },
-    close: async () => {},
+    close: async () => decoded?.close(),
   };
+}
+
+/**
+ * A decoded (gunzipped / decrypted) capsule text read by byte ranges. A range at or after the
+ * current position continues the open stream; an earlier one reopens it from the start.
+ */
+class DecodedText {
+  #stream: Readable | null = null;
+  #iter: AsyncIterator<Buffer> | null = null;
+  /** Text offset of `#pending[0]`, or of the stream's next chunk when nothing is pending. */
+  #pos = 0;
+  #pending: Buffer | null = null;
+  #reader = 0;
+
+  constructor(private readonly open: () => Promise<Readable>) {}
+
+  /** The bytes [start, end), in chunks. One range is read at a time. */
+  async *range(start: number, end: number): AsyncGenerator<Buffer> {
+    const me = ++this.#reader;
+    if (!this.#iter || this.#pos > start) await this.#reopen();
+    while (this.#pos < end) {
+      if (me !== this.#reader) throw new Error('capsule ranges read concurrently');
+      const buf = this.#pending ?? ((await this.#iter!.next()).value as Buffer | undefined);
+      this.#pending = null;
+      if (!buf) return;
+      const at = this.#pos;
+      if (at + buf.length <= start) {
+        this.#pos = at + buf.length;
+        continue;
+      }
+      const to = Math.min(buf.length, end - at);
+      if (to < buf.length) this.#pending = buf.subarray(to);
+      this.#pos = at + to;
+      yield buf.subarray(Math.max(0, start - at), to);
+    }
+  }
+
+  async #reopen(): Promise<void> {
+    this.close();
+    this.#stream = await this.open();
+    this.#iter = this.#stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    this.#pos = 0;
+    this.#pending = null;
+  }
+
+  close(): void {
+    this.#stream?.destroy();
+    this.#stream = null;
+    this.#iter = null;
+  }
 }
 
 /**
@@ -354,22 +413,6 @@ class LineBatch implements RowBatch {
 
 async function* emptyRows(): AsyncGenerator<RowBatch> {}
 
-/** Streams the rows of a byte range: a seek for plain files, skip-to-offset for decoded streams. */
-async function* rowsFromRange(
-  path: string,
-  decodeOptions: OpenOptions | null,
-  range: ByteRange,
-  table: string,
-  batchSize: number,
-  fromRow: number,
-): AsyncGenerator<RowBatch> {
-  const stream = decodeOptions
-    ? await openCapsuleText(path, decodeOptions)
-    : createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: 1 << 18 });
-  const base = decodeOptions ? 0 : range.start;
-  yield* parseLines(stream, base, range, table, batchSize, path, fromRow);
-}
-
 async function* parseLines(
   stream: Readable,
   base: number,
@@ -379,16 +422,23 @@ async function* parseLines(
   path: string,
   fromRow = 0,
 ): AsyncGenerator<RowBatch> {
-  let carry: Buffer | null = null;
+  // A line longer than a chunk: its pieces, joined once at its end (linear in the line's size).
+  let carry: Buffer[] | null = null;
+  let carryLength = 0;
+  const joinCarry = (tail?: Buffer): Buffer => {
+    const parts = tail ? [...carry!, tail] : carry!;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, carryLength + (tail?.length ?? 0));
+  };
   let offset = base;
   let batch = new LineBatch(path, table, fromRow);
   const ready: RowBatch[] = [];
   let index = 0;
   const handle = (buf: Buffer, start: number, end: number) => {
-    const s = firstNonSpace(buf, start, end);
+    let s = firstNonSpace(buf, start, end);
     let e = lastNonSpace(buf, start, end);
     if (e < s) return;
     if (buf[e] === 44) e = lastNonSpace(buf, s, e);
+    else if (buf[s] === 44) s = firstNonSpace(buf, s + 1, e + 1); // leading-comma layout
     if (index < fromRow) {
       index++;
       return;
@@ -412,11 +462,13 @@ async function* parseLines(
         // Finish the line split across chunks without copying the whole chunk.
         const nl = buf.indexOf(10);
         if (nl < 0 || nl >= stop) {
-          carry = Buffer.concat([carry, buf.subarray(0, stop)]);
+          const piece = buf.subarray(0, stop);
+          carry.push(piece);
+          carryLength += piece.length;
           if (bufBase + stop >= range.end) break;
           continue;
         }
-        const line = Buffer.concat([carry, buf.subarray(0, nl)]);
+        const line = joinCarry(buf.subarray(0, nl));
         carry = null;
         handle(line, 0, line.length);
         pos = nl + 1;
@@ -433,9 +485,15 @@ async function* parseLines(
         carry = null;
         break;
       }
-      carry = pos < buf.length ? Buffer.from(buf.subarray(pos)) : null;
+      if (pos < buf.length) {
+        carry = [Buffer.from(buf.subarray(pos))]; // do not pin the whole chunk
+        carryLength = buf.length - pos;
+      } else carry = null;
     }
-    if (carry?.length) handle(carry, 0, carry.length);
+    if (carry && carryLength > 0) {
+      const line = joinCarry();
+      handle(line, 0, line.length);
+    }
     while (ready.length > 0) yield ready.shift()!;
     if (batch.texts.length > 0) yield batch;
   } finally {

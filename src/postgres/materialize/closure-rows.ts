@@ -152,6 +152,8 @@ export async function verifyClosureTable(
       columns: readonly string[];
       closure: TableHasher;
       algorithm: IntegrityAlgorithm;
+      /** The capsule's columnEncodings of the table. */
+      encodings?: Readonly<Record<string, string>>;
     } | null;
   },
 ): Promise<ClosureTableCheck> {
@@ -195,7 +197,14 @@ export async function verifyClosureTable(
       );
     if (input.hash) {
       const want = subtractDigest(input.hash.recorded, input.hash.closure.digest());
-      const got = await hashRowsWhere(client, table, where, input.hash.columns, input.hash.algorithm);
+      const got = await hashRowsWhere(
+        client,
+        table,
+        where,
+        input.hash.columns,
+        input.hash.algorithm,
+        input.hash.encodings,
+      );
       hashMatch = got.sha256 === want;
       if (!hashMatch && graphCount === graphExpected)
         problems.push(
@@ -205,7 +214,14 @@ export async function verifyClosureTable(
   }
   // Closure rows' content is the capsule's only when every one of them was inserted by this load.
   if (input.hash && input.inserted === input.closureRows && keysWithNull === 0) {
-    const got = await hashRowsWhere(client, table, matchKey, input.hash.columns, input.hash.algorithm);
+    const got = await hashRowsWhere(
+      client,
+      table,
+      matchKey,
+      input.hash.columns,
+      input.hash.algorithm,
+      input.hash.encodings,
+    );
     const ok = got.sha256 === input.hash.closure.digest();
     if (!ok && keysFound === keysChecked)
       problems.push(`${table}: the loaded referential-closure rows' content hash differs from the capsule's`);

@@ -21,13 +21,13 @@
 import type pg from 'pg';
 import type { OpenOptions } from '../../capsule/open.js';
 import { SubjectRewriter } from '../../capsule/rewrite.js';
-import type { CapsuleHeader } from '../../capsule/schema.js';
+import { type CapsuleHeader, columnEncodingsOf } from '../../capsule/schema.js';
 import { FailureError, InputError, InterruptedError, ReplayError } from '../../errors.js';
 import type { Manifest, ManifestTable } from '../../manifest/schema.js';
 import type { TableCount } from '../../trace/schema.js';
 import { readForeignKeys } from '../catalog.js';
 import { connect, describePgError, isConnectionLost } from '../connect.js';
-import { planLoadOrder } from '../load-order.js';
+import { assertManifestSingleStatements } from '../single-statement.js';
 import { indexCapsule } from './capsule-rows.js';
 import { checkCapsule } from './check.js';
 import {
@@ -38,6 +38,10 @@ import {
   takeRows,
   verifyClosureTable,
 } from './closure-rows.js';
+import { type DeferredForeignKey, deferForeignKeys, restoreForeignKeys } from './defer-fks.js';
+import { type DependentDelete, deleteGraphRows } from './delete-phase.js';
+import { describeLoadError } from './load-error.js';
+import { checkCycles, materializeOrder, planLoad, schemaSectionForeignKeys } from './load-plan.js';
 import { type LoadStrategy, loadTable, type TableLoadResult, withoutValues } from './load-table.js';
 import {
   catalogName,
@@ -60,7 +64,8 @@ export { planMaterialization } from './plan.js';
 const VERIFY_SETTINGS =
   "set local timezone = 'UTC'; set local datestyle = 'ISO, MDY'; set local intervalstyle = 'postgres'; set local bytea_output = 'hex'; set local extra_float_digits = 1";
 
-export const DEFAULT_STRATEGY: LoadStrategy = 'jsonb';
+/** The fastest exact strategy (bench/RESULTS.md); tables it cannot take load through jsonb. */
+export const DEFAULT_STRATEGY: LoadStrategy = 'copy';
 export const DEFAULT_CHUNK_SIZE = 1000;
 
 export type MaterializeProgress =
@@ -79,7 +84,7 @@ export interface MaterializeOptions {
   capsulePath: string;
   /** Replay target database URL (already checked against production-looking hosts by the caller). */
   url: string;
-  /** Default `jsonb` (the original's default). */
+  /** Default `copy` (the original's default was `jsonb`; both load the same values). */
   strategy?: LoadStrategy;
   /** Rows per chunk (default 1000). */
   chunkSize?: number;
@@ -104,6 +109,11 @@ export interface MaterializeOptions {
   prepareTarget?: PrepareTarget;
   /** Cancellation: roll back and throw an InterruptedError (see the header). */
   signal?: AbortSignal;
+  /**
+   * Rows of undeclared tables that reference the graph's rows being replaced are deleted too
+   * (listed in `dependents`), instead of the load failing on them (delete-phase.ts).
+   */
+  deleteDependents?: boolean;
 }
 
 export interface TableLoadStats {
@@ -132,6 +142,8 @@ export interface MaterializeResult {
   explain?: { statement: string; plan: string }[];
   /** Referential-closure rows (reference data, ON CONFLICT DO NOTHING); null when the capsule has none. */
   closure: ClosureLoadReport | null;
+  /** Rows of undeclared tables deleted by --delete-dependents, per table and constraint. */
+  dependents: DependentDelete[];
   durationMs: number;
 }
 
@@ -173,6 +185,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       { cause },
     );
   if (signal?.aborted) throw interrupted();
+  await assertManifestSingleStatements(options.manifest, 'manifest');
   const capsule = await indexCapsule(options.capsulePath, options.open);
   try {
     phase('index');
@@ -228,20 +241,25 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           `the replay target has no table ${missing.join(', ')} (schema ${schema}); apply the app's migrations (or the capsule's schema) before materializing`,
         );
       }
-      // Zero-setup (referential closure): tables only closure added are FK ancestors of the
-      // declared tables, loaded first (parents first: the schema section's order, else the reverse
-      // of discovery order); they have no deletePredicate (see closureOnlyTables).
+      // One plan over declared and closure-only tables, parents first (load-plan.ts); tables
+      // only closure added have no deletePredicate (see closureOnlyTables).
       const closureOnly = closureOnlyTables(options.manifest, capsule.header, tablesInCapsule);
-      const loadOrder = [
-        ...closureOnly,
-        ...computeLoadOrder(
-          options.manifest,
-          tablesInCapsule.filter((t) => !closureOnly.includes(t)),
-          capsule.counts,
-          foreignKeys,
-          warnings,
-        ),
-      ];
+      // Tables --create-schema just created have no foreign keys yet: plan with the schema
+      // section's, so both targets load in the same order (they are added after the rows, so no
+      // cycle among them blocks the load).
+      const planKeys = prepared?.createdTables?.length
+        ? [
+            ...foreignKeys,
+            ...schemaSectionForeignKeys(capsule.header.schema).map((fk) => ({ ...fk, deferrable: true })),
+          ]
+        : foreignKeys;
+      const planned = materializeOrder(
+        planLoad({ manifest: options.manifest, closureOnly, foreignKeys: planKeys }),
+        tablesInCapsule,
+        capsule.counts,
+      );
+      warnings.push(...planned.warnings);
+      const loadOrder = planned.order;
       // Tables created empty by prepareTarget (--create-schema) are verified whole: every row,
       // closure rows included, must be exactly the capsule's.
       const createdEmpty = new Set(prepared?.createdTables ?? []);
@@ -257,8 +275,23 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           );
         }
       }
+      const byName = new Map(manifestTables.map((t) => [t.name, t]));
       // Deferrable constraints (cycles, self-references across chunks) are checked at COMMIT.
       await client.query('set constraints all deferred');
+      // Self-references of tables holding closure and graph rows, and FK cycles: their foreign
+      // keys are checked at the end of the load (defer-fks.ts); restored before COMMIT.
+      const deferral = options.disableTriggers
+        ? { deferred: [] as DeferredForeignKey[], warnings: [] }
+        : await deferForeignKeys(client, {
+            schema,
+            tables: loadOrder,
+            selfRefTables: [...closureCounts.keys()],
+            cycles: planned.cycles.map((c) => c.tables),
+          });
+      warnings.push(
+        ...deferral.warnings,
+        ...checkCycles(planned.cycles, new Set(deferral.deferred.map((d) => d.name)), options),
+      );
       await client.query(createGraphSql(subjectKeys));
       await client.query(insertGraphSql(subjectKeys), [JSON.stringify(graph)]);
       // Temporary tables are never auto-analyzed; without statistics the deletes and the
@@ -266,7 +299,6 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       await client.query(`analyze ${GRAPH_TABLE}`);
       phase('graph');
 
-      const byName = new Map(manifestTables.map((t) => [t.name, t]));
       if (options.explain) {
         const explain = await explainStatements(client, loadOrder, byName, targets, closureCounts);
         await client.query('rollback');
@@ -274,6 +306,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
         return {
           status: 'explained',
           closure: null,
+          dependents: [],
           strategy,
           reader: capsule.layout,
           counts: [],
@@ -289,23 +322,28 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
         };
       }
 
-      for (const table of [...loadOrder].reverse()) {
-        if (!byName.has(table)) continue; // closure-only table: nothing of the graph to replace
-        checkpoint();
-        doing = `deleting the graph's rows from ${table}`;
-        await options.onProgress?.({ phase: 'delete', table });
-        try {
-          await client.query(deleteSql(table, byName.get(table)!.deletePredicate!));
-        } catch (err) {
-          throw new FailureError(
-            `deleting the graph's rows from ${table} failed: ${withoutValues(describePgError(err))}; the transaction was rolled back and the target is unchanged`,
-            { cause: err },
-          );
-        }
-      }
+      doing = "deleting the graph's rows";
+      const dependents = await deleteGraphRows({
+        client,
+        schema,
+        loadOrder,
+        byName,
+        deferred: deferral.deferred,
+        deleteDependents: options.deleteDependents === true,
+        onTable: async (table) => {
+          checkpoint();
+          doing = `deleting the graph's rows from ${table}`;
+          await options.onProgress?.({ phase: 'delete', table });
+        },
+      });
+      for (const d of dependents)
+        warnings.push(
+          `--delete-dependents: deleted ${d.rows} row${d.rows === 1 ? '' : 's'} of undeclared table ${d.table} referencing ${d.references} (${d.constraint})`,
+        );
       phase('delete');
 
       const integrity = capsule.header.integrity;
+      const encodings = columnEncodingsOf(capsule.header);
       const hashCheck: MaterializeResult['hashCheck'] =
         options.verifyHashes === false
           ? 'disabled'
@@ -333,6 +371,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           strategy,
           chunkSize,
           rewriter,
+          encodings: encodings[table],
           serverError: () => connectionErrors.find(hasSqlState),
           onChunk: options.onProgress
             ? (info: { table: string; chunk: number; rowsLoaded: number }) =>
@@ -441,6 +480,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
                     columns,
                     closure: reference.result.hash,
                     algorithm: integrity!.algorithm,
+                    encodings: encodings[table],
                   }
                 : null,
           });
@@ -452,7 +492,13 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           counts.push({ table, capsule: expected, database: check.database, hashMatch: check.hashMatch });
           continue;
         }
-        const database = await countGraphRows(client, table, predicate);
+        const hashing = hashCheck === 'verified' && recorded && columns;
+        // A hash query counts the rows too (one scan instead of two).
+        const hashed =
+          hashing && !reference && (byName.has(table) || createdEmpty.has(table))
+            ? await hashGraphRows(client, table, predicate, columns, integrity!.algorithm, encodings[table])
+            : null;
+        const database = hashed ? hashed.rows : await countGraphRows(client, table, predicate);
         let hashMatch: boolean | null = null;
         if (reference || (!byName.has(table) && !createdEmpty.has(table))) {
           // No key to look closure rows up by (the target table has no primary key or unique
@@ -467,9 +513,8 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
           counts.push({ table, capsule: expected, database: ok ? expected : database, hashMatch: null });
           continue;
         }
-        if (hashCheck === 'verified' && recorded && columns) {
-          const got = await hashGraphRows(client, table, predicate, columns, integrity!.algorithm);
-          hashMatch = got.sha256 === recorded.sha256;
+        if (hashed && recorded) {
+          hashMatch = hashed.sha256 === recorded.sha256;
           if (!hashMatch && database === expected)
             problems.push(
               `${table}: the loaded rows' content hash differs from the capsule's integrity record`,
@@ -489,6 +534,11 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       }
 
       checkpoint();
+      // Foreign keys made deferrable for the load are checked now and restored (defer-fks.ts).
+      doing = 'checking foreign keys';
+      await restoreForeignKeys(client, deferral.deferred);
+      phase('constraints');
+      checkpoint();
       // From here on the load completes: a COMMIT cut short would leave its outcome unknown.
       signal?.removeEventListener('abort', onAbort);
       doing = 'committing';
@@ -503,7 +553,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
             { cause: err },
           );
         throw new FailureError(
-          `COMMIT failed (a deferred constraint?): ${withoutValues(describePgError(err))}; the target is unchanged`,
+          `COMMIT failed (a deferred constraint?): ${describeLoadError(err)}; the target is unchanged`,
           { cause: err },
         );
       }
@@ -511,6 +561,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       return {
         status: 'ok',
         closure: closureReport(closureCounts, references, createdEmpty),
+        dependents,
         strategy,
         reader: capsule.layout,
         counts,
@@ -534,7 +585,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       if (err instanceof FailureError || err instanceof InputError) throw err;
       const reason = hasSqlState(err) ? err : (connectionErrors.find(hasSqlState) ?? err);
       throw new FailureError(
-        `materialize failed: ${withoutValues(describePgError(reason))}; the transaction was rolled back and the target is unchanged`,
+        `materialize failed: ${describeLoadError(reason)}; the transaction was rolled back and the target is unchanged`,
         { cause: err },
       );
     } finally {
@@ -632,50 +683,6 @@ function hasSqlState(e: unknown): boolean {
 
 function roundPhases(p: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, Math.round(v)]));
-}
-
-function computeLoadOrder(
-  manifest: Manifest,
-  capsuleTables: readonly string[],
-  counts: Record<string, number>,
-  foreignKeys: Awaited<ReturnType<typeof readForeignKeys>>,
-  warnings: string[],
-): string[] {
-  const declared = manifest.postgres.tables.map((t) => t.name);
-  const lowerToName = new Map(declared.map((n) => [catalogName(n), n]));
-  const fks = foreignKeys
-    .filter((fk) => lowerToName.has(fk.table) && lowerToName.has(fk.refTable))
-    .map((fk) => ({ ...fk, table: lowerToName.get(fk.table)!, refTable: lowerToName.get(fk.refTable)! }));
-  const plan = planLoadOrder({ declared, tableOrder: manifest.postgres.tableOrder, foreignKeys: fks });
-  const inCapsule = new Set(capsuleTables);
-  if (plan.omitted.some((t) => inCapsule.has(t)))
-    warnings.push(
-      `postgres.tableOrder leaves out ${plan.omitted.filter((t) => inCapsule.has(t)).join(', ')}; loaded anyway, placed by foreign keys (the original tool skipped them)`,
-    );
-  let order = plan.order;
-  if (plan.violations.length > 0) {
-    order = plan.repaired;
-    warnings.push(
-      `postgres.tableOrder loads ${plan.violations.map((v) => `${v.child} before its parent ${v.parent} (${v.constraint})`).join(', ')}; loading parents first instead`,
-    );
-  }
-  const withRows = new Set(capsuleTables.filter((t) => (counts[t] ?? 0) > 0));
-  for (const cycle of plan.cycles) {
-    const members = cycle.filter((t) => withRows.has(t));
-    if (members.length < 2) continue;
-    const inCycle = new Set(members);
-    const hard = fks.filter((fk) => inCycle.has(fk.table) && inCycle.has(fk.refTable) && !fk.deferrable);
-    if (hard.length > 0)
-      throw new FailureError(
-        `tables ${members.join(' ↔ ')} reference each other in a cycle through foreign keys that are not deferrable (${hard
-          .map((fk) => `${fk.table}.${fk.name}`)
-          .join(
-            ', ',
-          )}); no load order satisfies them. Make them DEFERRABLE, or load with --disable-triggers (superuser)`,
-      );
-    warnings.push(`tables ${members.join(' ↔ ')} form a foreign-key cycle; loaded with deferred constraints`);
-  }
-  return order.filter((t) => inCapsule.has(t));
 }
 
 async function bumpSequences(

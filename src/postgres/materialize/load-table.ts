@@ -20,10 +20,16 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import {
+  closeJsonColumns,
+  type JsonColumnEncoding,
+  jsonEncodedColumns,
+  openJsonColumns,
+} from '../../capsule/encoded-json.js';
 import { type IntegrityAlgorithm, TableHasher } from '../../capsule/integrity.js';
 import type { SubjectRewriter } from '../../capsule/rewrite.js';
 import { FailureError, InterruptedError } from '../../errors.js';
-import { stringifyExact } from '../../util/exact-json.js';
+import { type ExactJson, stringifyExact } from '../../util/exact-json.js';
 import { type ColumnCodec, copyLine, UnstorableValueError } from '../copy-encoding.js';
 import {
   copyLineFromScan,
@@ -33,6 +39,7 @@ import {
   type RowScan,
 } from '../row-line-copy.js';
 import type { RowBatch, RowObject } from './capsule-rows.js';
+import { foreignKeyDetail } from './fk-error.js';
 import {
   CLOSURE_STAGE_TABLE,
   copySql,
@@ -59,6 +66,8 @@ export interface TableLoadInput {
   serverError?: () => unknown;
   /** Called after each chunk is sent (awaited). */
   onChunk?: (info: { table: string; chunk: number; rowsLoaded: number }) => void | Promise<void>;
+  /** Columns the capsule carries as text (schemaVersion 2 `columnEncodings` of this table). */
+  encodings?: Readonly<Record<string, string>>;
   /** Row index (within the table) of the first row: closure rows follow the table's graph rows. */
   firstRow?: number;
   /**
@@ -95,6 +104,26 @@ export interface TableLoadResult {
 
 const CHUNK_SAVEPOINT = 'replay_chunk';
 
+/**
+ * The subject rewrite, also inside json/jsonb values carried as text (parsed for it; a value the
+ * rewrite did not change keeps its exact text).
+ */
+function rewriteRow(
+  rewriter: SubjectRewriter,
+  row: RowObject,
+  jsonCols: Map<string, JsonColumnEncoding> | null,
+): void {
+  if (!jsonCols) {
+    rewriter.rewriteObject(row);
+    return;
+  }
+  const r = row as Record<string, ExactJson>;
+  const opened = openJsonColumns(r, jsonCols);
+  const before = new Map([...jsonCols.keys()].filter((c) => c in r).map((c) => [c, stringifyExact(r[c])]));
+  rewriter.rewriteObject(row);
+  closeJsonColumns(r, jsonCols, opened, (c) => before.has(c) && before.get(c) !== stringifyExact(r[c]));
+}
+
 /** Up to this many characters are collected before one write to the COPY stream. */
 const COPY_WRITE_CHARS = 1 << 18;
 
@@ -104,6 +133,8 @@ interface Segment {
   columns: string[];
   codecs: ColumnCodec[];
   overriding: boolean;
+  /** json/jsonb columns carried as text -> their type (jsonb strategy, see jsonbInsertSql). */
+  textJson: Map<string, string>;
   firstRow: number;
   /** The COPY fast path's layout for rows with the same keys in the same order (null: none). */
   fast?: FastSegment | null;
@@ -111,6 +142,7 @@ interface Segment {
 
 export async function loadTable(input: TableLoadInput): Promise<TableLoadResult> {
   const { client, table, target, chunkSize } = input;
+  const jsonCols = jsonEncodedColumns(input.encodings);
   const unknown = new Set<string>();
   const generated = new Set<string>();
   const loadedColumns = new Set<string>();
@@ -144,6 +176,7 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
     const keys = new Set(Object.keys(row));
     const columns: string[] = [];
     const codecs: ColumnCodec[] = [];
+    const textJson = new Map<string, string>();
     let overriding = false;
     for (const k of keys) {
       const col = target.columns.get(k);
@@ -155,13 +188,20 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
         generated.add(k);
         continue;
       }
-      if (col.composite && strategy === 'copy') strategy = 'jsonb';
+      const encoding = input.encodings?.[k];
+      // A composite carried as text is its record literal: COPY reads it.
+      if (col.composite && strategy === 'copy' && encoding !== 'text') strategy = 'jsonb';
       if (col.identityAlways) overriding = true;
       columns.push(k);
-      codecs.push(col.codec);
+      let codec = col.codec;
+      if (encoding !== undefined && codec.kind === 'json') {
+        codec = { ...codec, textForm: true };
+        textJson.set(k, col.typeSql);
+      }
+      codecs.push(codec);
       loadedColumns.add(k);
     }
-    return { keys, columns, codecs, overriding, firstRow: rowIndex };
+    return { keys, columns, codecs, overriding, textJson, firstRow: rowIndex };
   };
 
   const sameKeys = (seg: Segment, row: RowObject): boolean => {
@@ -248,7 +288,7 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
       }
       return;
     }
-    const sql = jsonbInsertSql(table, seg.columns, seg.overriding, refResult !== null);
+    const sql = jsonbInsertSql(table, seg.columns, seg.overriding, refResult !== null, seg.textJson);
     // The rows' own JSON text when nothing changed them (no re-serialising); exact either way.
     const param =
       input.rewriter || texts.length !== rows.length ? stringifyExact(rows) : `[${texts.join(',')}]`;
@@ -312,7 +352,7 @@ export async function loadTable(input: TableLoadInput): Promise<TableLoadResult>
         const row = batch.rows[b]!;
         // The capsule's hash covers the rows as written (before any rewrite).
         refResult?.hash?.add(row);
-        if (input.rewriter) input.rewriter.rewriteObject(row);
+        if (input.rewriter) rewriteRow(input.rewriter, row, jsonCols);
         if (refResult && reference?.keyColumns) {
           const key: Record<string, unknown> = {};
           for (const k of reference.keyColumns) key[k] = row[k] ?? null;
@@ -438,6 +478,8 @@ function loadError(
   const column = e?.column ?? copyErrorColumn(err);
   if (column) extra.push(`column ${column}`);
   if (e?.constraint) extra.push(`constraint ${e.constraint}`);
+  const fkDetail = foreignKeyDetail(err);
+  if (fkDetail) extra.push(fkDetail);
   if (e?.code) extra.push(`SQLSTATE ${e.code}`);
   const message = withoutValues(e?.message ?? String(err));
   return new FailureError(

@@ -12,10 +12,10 @@ import { SubjectRewriter } from '../../capsule/rewrite.js';
 import type { Manifest } from '../../manifest/schema.js';
 import { stringifyExact } from '../../util/exact-json.js';
 import { type ColumnCodec, copyLine } from '../copy-encoding.js';
-import { planLoadOrder } from '../load-order.js';
 import { indexCapsule } from './capsule-rows.js';
 import { checkCapsule } from './check.js';
 import { closureOnlyTables, closureRowCount } from './closure-rows.js';
+import { materializeOrder, planLoad, schemaSectionForeignKeys } from './load-plan.js';
 import type { LoadStrategy } from './load-table.js';
 import {
   CLOSURE_STAGE_TABLE,
@@ -53,23 +53,26 @@ export async function planMaterialization(options: PlanOptions): Promise<string>
     const { rewrite, graph } = subjectGraph(options.manifest, capsule.header, options);
     const rewriter = rewrite ? new SubjectRewriter(rewrite) : null;
     const closureOnly = closureOnlyTables(options.manifest, capsule.header, tables);
-    const order = [
-      ...closureOnly,
-      ...planLoadOrder({
-        declared: options.manifest.postgres.tables.map((t) => t.name),
-        tableOrder: options.manifest.postgres.tableOrder,
-        foreignKeys: [],
-      }).order.filter((t) => tables.includes(t)),
-    ];
+    // The live load's plan (load-plan.ts), with the foreign keys the capsule's schema section
+    // records (none without one: the target's catalog is read at load time).
+    const order = materializeOrder(
+      planLoad({
+        manifest: options.manifest,
+        closureOnly,
+        foreignKeys: schemaSectionForeignKeys(capsule.header.schema),
+      }),
+      tables,
+      capsule.counts,
+    ).order;
     const byName = new Map(options.manifest.postgres.tables.map((t) => [t.name, t]));
     const out: string[] = [
       `-- replay-env materialize-postgres --dry-run-sql (strategy ${strategy}, chunk size ${chunkSize})`,
-      '-- built without connecting: load order from tableOrder (foreign keys are read from the target at load time);',
+      "-- built without connecting: load order from tableOrder and the capsule schema section's foreign keys (the live load reads the target's);",
       `-- COPY values encoded without the target's column types; at most ${sample} data rows shown per table.`,
     ];
     if (closureOnly.length > 0)
       out.push(
-        `-- tables only referential closure added (loaded first, never deleted from): ${closureOnly.join(', ')}`,
+        `-- tables only referential closure added (loaded after their parents, never deleted from): ${closureOnly.join(', ')}`,
       );
     if (rewrite) out.push(`-- subject rewrite: ${describeRewrite(rewrite)}`);
     out.push('begin;', 'set constraints all deferred;', `${createGraphSql(keys)};`);

@@ -44,10 +44,36 @@ export function jsonbInsertSql(
   columns: readonly string[],
   overriding: boolean,
   onConflictDoNothing = false,
+  textJson?: ReadonlyMap<string, string>,
 ): string {
   const cols = columns.map(quoteIdent).join(', ');
   const t = tableSql(table);
+  if (textJson && textJson.size > 0)
+    return jsonbInsertWithTextJsonSql(t, columns, overriding, onConflictDoNothing, textJson);
   return `insert into ${t} (${cols})${overriding ? ' overriding system value' : ''} select ${cols} from jsonb_populate_recordset(null::${t}, $1::jsonb)${onConflictDoNothing ? ON_CONFLICT : ''}`;
+}
+
+/**
+ * The jsonb insert when json/jsonb columns are carried as text (capsule `columnEncodings`): a
+ * JSON string in such a column is the value's text, cast with the column's type (`->>` unescapes
+ * it); any other JSON value is the value itself; JSON null is SQL NULL. The other columns come
+ * from jsonb_populate_record as usual (without the text columns, which it would read as JSON).
+ */
+function jsonbInsertWithTextJsonSql(
+  t: string,
+  columns: readonly string[],
+  overriding: boolean,
+  onConflictDoNothing: boolean,
+  textJson: ReadonlyMap<string, string>,
+): string {
+  const exprs = columns.map((c) => {
+    const type = textJson.get(c);
+    if (type === undefined) return `r.${quoteIdent(c)}`;
+    const key = literal(c);
+    return `case jsonb_typeof(e.v -> ${key}) when 'string' then (e.v ->> ${key})::${type} when 'null' then null else (e.v -> ${key})::${type} end`;
+  });
+  const without = `array[${[...textJson.keys()].map(literal).join(', ')}]::text[]`;
+  return `insert into ${t} (${columns.map(quoteIdent).join(', ')})${overriding ? ' overriding system value' : ''} select ${exprs.join(', ')} from jsonb_array_elements($1::jsonb) e(v), jsonb_populate_record(null::${t}, e.v - ${without}) r${onConflictDoNothing ? ON_CONFLICT : ''}`;
 }
 
 /**

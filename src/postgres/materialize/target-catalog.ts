@@ -9,6 +9,8 @@ import type { ColumnCodec } from '../copy-encoding.js';
 export interface TargetColumn {
   name: string;
   codec: ColumnCodec;
+  /** The column's type as SQL (`format_type`), e.g. for a cast from text. */
+  typeSql: string;
   /** A composite (row type) value or array of them: not COPY-encodable from JSON objects. */
   composite: boolean;
   generated: boolean;
@@ -42,13 +44,15 @@ export async function readTargetTables(
     elem_typtype: string | null;
     delimiter: string | null;
     sequence: string | null;
+    type_sql: string;
   }>(
     `select c.relname as table, c.relkind::text as relkind, a.attname as name,
             a.attgenerated <> '' as generated, a.attidentity::text as identity,
             bt.typname as base_type, bt.typtype::text as base_typtype,
             (bt.typelem <> 0 and bt.typlen = -1) as is_array,
             et.typname as elem_type, et.typtype::text as elem_typtype, et.typdelim::text as delimiter,
-            pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname) as sequence
+            pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname) as sequence,
+            format_type(a.atttypid, a.atttypmod) as type_sql
        from pg_attribute a
        join pg_class c on c.oid = a.attrelid
        join pg_namespace n on n.oid = c.relnamespace
@@ -81,6 +85,7 @@ export async function readTargetTables(
     t.columns.set(r.name, {
       name: r.name,
       codec,
+      typeSql: r.type_sql,
       composite: r.base_typtype === 'c' || (r.is_array && r.elem_typtype === 'c'),
       generated: r.generated,
       identityAlways: r.identity === 'a',

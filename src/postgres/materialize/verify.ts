@@ -9,6 +9,7 @@ import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { INTEGRITY_ALGORITHM_V1, type IntegrityAlgorithm, TableHasher } from '../../capsule/integrity.js';
+import { type ColumnEncoding, encodedRowSql } from '../column-encoding.js';
 import { canonicalFromText } from '../export-canonical.js';
 import { parseRowLine } from './capsule-rows.js';
 import { graphRowsWhere, tableSql } from './sql.js';
@@ -32,31 +33,45 @@ export function hashGraphRows(
   predicate: string,
   columns: readonly string[],
   algorithm: IntegrityAlgorithm,
+  encodings?: Readonly<Record<string, string>>,
 ): Promise<{ rows: number; sha256: string }> {
-  return hashRowsWhere(client, table, graphRowsWhere(predicate), columns, algorithm);
+  return hashRowsWhere(client, table, graphRowsWhere(predicate), columns, algorithm, encodings);
 }
 
-/** Content hash of the rows of `table` (alias t) matching a SQL condition, over `columns` only. */
+/**
+ * Content hash of the rows of `table` (alias t) matching a SQL condition, over `columns` only.
+ * `encodings`: the capsule's columnEncodings of the table; each row is rendered the way the
+ * exporter wrote it (postgres/column-encoding.ts).
+ */
 export function hashRowsWhere(
   client: pg.Client,
   table: string,
   where: string,
   columns: readonly string[],
   algorithm: IntegrityAlgorithm,
+  encodings?: Readonly<Record<string, string>>,
 ): Promise<{ rows: number; sha256: string }> {
+  const keep = new Set(columns);
+  const encoded = Object.fromEntries(Object.entries(encodings ?? {}).filter(([c]) => keep.has(c))) as Record<
+    string,
+    ColumnEncoding
+  >;
   return algorithm === INTEGRITY_ALGORITHM_V1
-    ? hashRowsV1(client, table, where, columns)
-    : hashRowsInServer(client, table, where, columns);
+    ? hashRowsV1(client, table, where, columns, encoded)
+    : hashRowsInServer(client, table, where, columns, encoded);
 }
 
 /**
- * The row text both sides hash (v2): `to_jsonb(t.*)` without the target's columns the capsule
- * does not have (`$1`: the capsule's columns). `t.*`, not `t`: in a table with a column named
- * `t`, `to_jsonb(t)` is that column's value; `$2`: the table.
+ * The row text both sides hash (v2): `to_jsonb(t.*)` (with the capsule's encoded columns as the
+ * exporter wrote them) without the target's columns the capsule does not have (`$1`: the
+ * capsule's columns). `t.*`, not `t`: in a table with a column named `t`, `to_jsonb(t)` is that
+ * column's value; `$2`: the table.
  */
-const ROW_JSONB_SQL = `(to_jsonb(t.*) - array(select a.attname::text from pg_attribute a
+function rowJsonbSql(encoded: Record<string, ColumnEncoding>): string {
+  return `(${encodedRowSql('t', encoded)} - array(select a.attname::text from pg_attribute a
      where a.attrelid = $2::regclass and a.attnum > 0
        and not a.attisdropped and a.attname::text <> all($1::text[])))::text`;
+}
 
 /**
  * Hex digits of each row's sha256 summed per slice (15 hex digits = 60 bits fit a bigint; the
@@ -72,21 +87,23 @@ const SLICES: readonly [start: number, length: number][] = [
 
 /**
  * v2: Postgres renders and hashes every row and returns one row of sums; nothing is parsed and
- * no row crosses the wire.
+ * no row crosses the wire. `offset 0` keeps the subquery from being pulled up: inlined, `h`
+ * would be computed once per slice (five renderings of every row instead of one).
  */
 async function hashRowsInServer(
   client: pg.Client,
   table: string,
   where: string,
   columns: readonly string[],
+  encoded: Record<string, ColumnEncoding>,
 ): Promise<{ rows: number; sha256: string }> {
   const sums = SLICES.map(
     ([at, n], i) => `sum(('x' || substr(h, ${at}, ${n}))::bit(${n * 4})::bigint)::text as s${i}`,
   );
   const { rows } = await client.query<Record<string, string | null>>(
     `select count(*)::text as n, ${sums.join(', ')}
-       from (select encode(sha256(convert_to(${ROW_JSONB_SQL}, 'UTF8')), 'hex') as h
-               from ${tableSql(table)} t where ${where}) x`,
+       from (select encode(sha256(convert_to(${rowJsonbSql(encoded)}, 'UTF8')), 'hex') as h
+               from ${tableSql(table)} t where ${where} offset 0) x`,
     [columns, tableSql(table)],
   );
   const r = rows[0]!;
@@ -104,6 +121,7 @@ async function hashRowsV1(
   table: string,
   where: string,
   columns: readonly string[],
+  encoded: Record<string, ColumnEncoding>,
 ): Promise<{ rows: number; sha256: string }> {
   const hasher = TableHasher.for(INTEGRITY_ALGORITHM_V1);
   const keep = new Set(columns);
@@ -118,7 +136,7 @@ async function hashRowsV1(
   // the only COPY TEXT escape that can occur in it is the doubled backslash.
   const stream = client.query(
     // `t.*`, not `t`: in a table with a column named `t`, `to_jsonb(t)` is that column's value.
-    copyTo(`copy (select to_jsonb(t.*) from ${tableSql(table)} t where ${where}) to stdout`),
+    copyTo(`copy (select ${encodedRowSql('t', encoded)} from ${tableSql(table)} t where ${where}) to stdout`),
   );
   let carry = '';
   const handle = (raw: string) => {

@@ -8,6 +8,8 @@ import type { z } from 'zod';
 import type { sqlProbeSchema } from '../../manifest/schema.js';
 import { describePgError } from '../../postgres/connect.js';
 import { withoutValues } from '../../postgres/materialize/load-table.js';
+import { loadSqlParser, parseOneStatement } from '../../postgres/schema-sql-guard.js';
+import { extendedQuery } from '../../postgres/single-statement.js';
 import { isSecretFieldName } from '../../redaction/secret-scanner.js';
 import { LosslessNumber, parseExact } from '../../util/exact-json.js';
 import { maskDeep } from '../mask.js';
@@ -57,6 +59,20 @@ export function hasTopLevelOrderBy(sql: string): boolean {
   return /\border\s+by\b/i.test(top);
 }
 
+/**
+ * Why the query is not exactly one SELECT (WITH … SELECT, VALUES and TABLE parse as SELECT), or
+ * null. Checked with PostgreSQL's parser: `select 1; commit; delete from t` is three statements.
+ * Text the parser rejects is left to the server, whose error names the problem.
+ */
+async function notOneSelect(query: string): Promise<string | null> {
+  await loadSqlParser();
+  const parsed = parseOneStatement(query);
+  const expected = 'an sql probe runs exactly one read-only query (SELECT, WITH … SELECT, VALUES or TABLE)';
+  if ('error' in parsed)
+    return /^holds \d+ statements/.test(parsed.error) ? `${expected}; this one ${parsed.error}` : null;
+  return parsed.kind === 'SelectStmt' ? null : `${expected}; this one is a ${parsed.kind}`;
+}
+
 /** `bound`: the query with subject placeholders as $n parameters (run/probe-binding.ts). */
 export async function runSqlProbe(
   probe: SqlProbe,
@@ -74,13 +90,8 @@ export async function runSqlProbe(
     truncated: false,
   };
   const ordered = hasTopLevelOrderBy(query);
-  const first = /^[\s(]*([A-Za-z]+)/.exec(stripLiterals(query))?.[1]?.toLowerCase();
-  if (!first || !['select', 'with', 'values', 'table'].includes(first))
-    return {
-      ok: false,
-      error: 'an sql probe runs one read-only query (SELECT, WITH … SELECT, VALUES or TABLE)',
-      sql: { ...base, ordered },
-    };
+  const refused = await notOneSelect(query);
+  if (refused) return { ok: false, error: refused, sql: { ...base, ordered } };
   const client = new pg.Client({
     connectionString: ctx.databaseUrl,
     application_name: 'replay-env sql probe',
@@ -97,7 +108,10 @@ export async function runSqlProbe(
   try {
     await client.query('BEGIN READ ONLY');
     // Parameters are bound by the server (extended protocol), never spliced into the text.
-    await client.query(`DECLARE replay_probe NO SCROLL CURSOR FOR ${query}`, bound?.params ?? []);
+    // Extended protocol even without parameters: the server refuses a second statement too.
+    await client.query(
+      extendedQuery(`DECLARE replay_probe NO SCROLL CURSOR FOR ${query}`, bound?.params ?? []),
+    );
     const res = await client.query({ text: `FETCH ${maxRows + 1} FROM replay_probe`, rowMode: 'array' });
     const truncated = res.rows.length > maxRows;
     const columns = res.fields.map((f) => f.name);
