@@ -138,7 +138,7 @@ describe('pull_request', () => {
     expect(second.code).toBe(0);
     const ours = gh
       .commentsOn(7)
-      .filter((c) => c.body.includes('<!-- replay-env:replay-env / notes / default -->'));
+      .filter((c) => c.body.includes('<!-- replay-env:replay-env / replay.manifest.json -->'));
     expect(ours).toHaveLength(1);
     expect(second.outputs['comment-url']).toBe(first.outputs['comment-url']);
     expect(
@@ -206,6 +206,7 @@ describe('golden traces', () => {
     const base = await run({
       capsule: 'acme.capsule.json',
       'database-url': fresh,
+      'create-schema': 'true',
       'check-name': 'golden base',
       comment: 'off',
     });
@@ -220,9 +221,17 @@ describe('golden traces', () => {
     ]);
     expect(bless.code, bless.stderr).toBe(0);
     const other = await db.create('golden');
+    // The same capsule (a golden is bound to its capsule), replayed where another account has a
+    // note too: the probe's count differs from the golden's.
+    const { withClient } = await import('./helpers/db.js');
+    await withClient(other, async (c) => {
+      await c.query(readFileSync(join(FIXTURE, 'schema.sql'), 'utf8'));
+      await c.query("insert into accounts values (900, 'stranger', 'S', null)");
+      await c.query("insert into notes values (901, 'stranger', 'x', now())");
+    });
     const r = await run({
-      capsule: 'loner.capsule.json',
       'database-url': other,
+      capsule: 'acme.capsule.json',
       'golden-dir': 'golden',
       'check-name': 'golden check',
       comment: 'off',

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateManifest } from '../src/manifest/load.js';
 import { exportCapsule } from '../src/postgres/export.js';
 import { materializeCapsule } from '../src/postgres/materialize/index.js';
+import { planMaterialization } from '../src/postgres/materialize/plan.js';
 import { useTestDatabase, withClient } from './helpers/db.js';
 
 const SCHEMA = `
@@ -131,5 +132,29 @@ describe('json/jsonb carried as text under redaction, scanning and subject rewri
       expect(byId.get(4)!.jbnull).toBe(true);
       expect(byId.get(4)!.jnull).toBe(false);
     }
+  });
+
+  it('--dry-run-sql (jsonb) casts json carried as text: its INSERT loads the exact text', async () => {
+    const out = join(dir, 'raw.json');
+    const script = await planMaterialization({
+      manifest: manifest([]),
+      capsulePath: out,
+      strategy: 'jsonb',
+      sampleRows: 10,
+    });
+    const insert = script.split('\n').find((l) => l.startsWith('insert into "docs"'));
+    expect(insert).toContain(`(e.v ->> 'j')::json`);
+    const target = await db.create('json_text_plan');
+    await withClient(target, (c) => c.query(SCHEMA.replace(/insert into[^;]*;/s, '')));
+    await withClient(target, (c) => c.query(insert!));
+    const got = await withClient(target, (c) =>
+      c.query<{ j: string | null; jb: string | null }>(
+        'select j::text as j, jb::text as jb from docs order by id',
+      ),
+    );
+    const src = await db.query<{ j: string | null; jb: string | null }>(
+      'select j::text as j, jb::text as jb from docs order by id',
+    );
+    expect(got.rows).toEqual(src.rows);
   });
 });

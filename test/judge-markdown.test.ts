@@ -57,7 +57,7 @@ describe('judgement Markdown', () => {
       /^## Replay gate: 🛑 \*\*BLOCK\*\* — app `socialnotes` · scenario `subject-graph-materializes`/,
     );
     expect(md).toContain('**Why**');
-    expect(md).toContain('- block: golden_mismatch — a probe result differs from the golden trace');
+    expect(md).toContain('- a probe result differs from the golden trace (`golden_mismatch`)');
     expect(md).toContain('| Golden match | ❌ fail |');
     expect(md).toContain('| fail | me | `$.status` | status | `200` | `500` |');
     // A changed value is shown as its shape and a keyed fingerprint, never the value.
@@ -67,7 +67,7 @@ describe('judgement Markdown', () => {
     expect(md).not.toContain('pipe');
     // Opt-in values (private repositories): table cells are escaped.
     const shown = renderJudgementMarkdown(blockedJudgement(), { showValues: true });
-    expect(shown).toContain('`"a \\| pipe \'and\' backticks"`');
+    expect(shown).toContain('``"a \\| pipe `and` backticks"``');
     expect(md).toContain('trace: `/t/run.json`');
     expect(md).not.toContain('Truncated');
   });
@@ -104,5 +104,29 @@ describe('judgement Markdown', () => {
     expect(text).toMatch(/^decision: BLOCK — socialnotes \/ subject-graph-materializes\n/);
     expect(text).toMatch(/fail {2}golden-match/);
     expect(text).toContain('me $.status status: 200 → 500');
+  });
+});
+
+describe('data-derived text in the Markdown is escaped (issue 15)', () => {
+  it('mdText neutralises HTML, comments, mentions, images, links and table pipes', async () => {
+    const { mdText, mdCode } = await import('../src/util/markdown-escape.js');
+    const hostile =
+      '<!-- x --> @everyone ![](http://evil.example/p.png) <img src=x> [y](http://e.x) </details> a|b';
+    const t = mdText(hostile);
+    for (const bad of ['<!--', '-->', '<img', '</details>', '![](', '@everyone', 'http://', ' a|b'])
+      expect(t).not.toContain(bad);
+    // Brackets are escaped, so no link or image can form.
+    expect(t).not.toMatch(/(?<!\\)[[\]]/);
+    const c = mdCode('a`b|c');
+    expect(c).toBe('``a`b\\|c``');
+  });
+
+  it('response keys that are data (an email as a key) are fingerprinted in the Path column', async () => {
+    const { publicJsonPath } = await import('../src/judge/golden-match.js');
+    const { fingerprinter } = await import('../src/judge/diff.js');
+    const fp = fingerprinter(new Uint8Array(32));
+    const path = publicJsonPath(['json', 'byEmail', 'alice@example.com', 'name'], fp);
+    expect(path).not.toContain('alice');
+    expect(path).toMatch(/^\$\.json\.byEmail\["key\(17\) #[0-9a-f]{8}"\]\.name$/);
   });
 });

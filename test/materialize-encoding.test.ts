@@ -79,5 +79,9 @@ describe('error messages never carry row values', () => {
     expect(withoutValues('duplicate key value violates unique constraint "t_pkey"')).toBe(
       'duplicate key value violates unique constraint "t_pkey"',
     );
+    // An out-of-range value is quoted inside the message (issue 15: it was printed in full).
+    expect(withoutValues('value "99999999999" is out of range for type integer')).toBe(
+      'value "…" is out of range for type integer',
+    );
   });
 });

@@ -6,8 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readForeignKeys } from '../src/postgres/catalog.js';
+import { loadOrderChecks } from '../src/postgres/doctor-checks.js';
 import { materializeCapsule } from '../src/postgres/materialize/index.js';
 import { createSchemaHook } from '../src/postgres/zero-setup-materialize.js';
+import { materializeForRun } from '../src/run/materialize-step.js';
+import { cli } from './helpers/cli.js';
 import { useTestDatabase, withClient } from './helpers/db.js';
 import { databaseChecksum } from './helpers/db-checksum.js';
 import { exportSocial, SOCIAL_SCHEMA, SOCIAL_SEED, socialManifest } from './helpers/social-graph.js';
@@ -79,5 +83,127 @@ describe.each(['jsonb', 'copy'] as const)('social graph, %s', (strategy) => {
     const first = await databaseChecksum(url);
     await load(url);
     expect((await databaseChecksum(url)).tables).toEqual(first.tables);
+  });
+});
+
+describe('undeclared children (message_tag not in the manifest), into a copy of the full database', () => {
+  const bare = socialManifest({ withTags: false });
+  let bareCapsule = '';
+  const fullCopy = async (prefix: string) => {
+    const url = await db.create(prefix);
+    await withClient(url, (c) => c.query(SOCIAL_SCHEMA + SOCIAL_SEED));
+    return url;
+  };
+  beforeAll(async () => {
+    bareCapsule = await exportSocial(bare.manifest, db.url);
+  }, 60_000);
+
+  it('a blocked delete names the table, the constraint and the manifest fix; the target is unchanged', async () => {
+    const url = await fullCopy('social_block');
+    const before = await databaseChecksum(url);
+    const err = await materializeCapsule({ manifest: bare.manifest, capsulePath: bareCapsule, url }).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(
+      /deleting the graph's rows from message is blocked by rows of message_tag, which the manifest does not declare: they reference them through message_tag_message_id_fkey \(message_tag \(message_id\) → message \(id\)\)\. Declare message_tag in postgres\.tables with a deletePredicate/,
+    );
+    expect(err?.message).toContain('--delete-dependents');
+    // Key values are not in the message (Postgres' DETAIL names them).
+    expect(err?.message).not.toMatch(/\(100\)|\(103\)/);
+    expect(await databaseChecksum(url)).toEqual(before);
+  });
+
+  it('--delete-dependents deletes exactly the referencing rows, lists and counts them; the rest is as before', async () => {
+    const url = await fullCopy('social_dependents');
+    const r = await materializeCapsule({
+      manifest: bare.manifest,
+      capsulePath: bareCapsule,
+      url,
+      deleteDependents: true,
+    });
+    expect(r.dependents).toEqual([
+      { table: 'message_tag', constraint: 'message_tag_message_id_fkey', references: 'message', rows: 2 },
+    ]);
+    expect(r.warnings.join('\n')).toContain('deleted 2 rows of undeclared table message_tag');
+    const rows = await withClient(
+      url,
+      async (c) => (await c.query('select message_id, tag_id from message_tag order by 1, 2')).rows,
+    );
+    // (100, 1) and (103, 2) referenced the graph's messages 100 and 103; 101 and 104 are not the graph's.
+    expect(rows).toEqual([
+      { message_id: 101, tag_id: 1 },
+      { message_id: 104, tag_id: 2 },
+    ]);
+    // Everything else is the source's content again: rows other people hold that point at the
+    // graph's rows (knows 5→1, likes of 100/103, reply 104, forum 11) survived the reload.
+    const source = await databaseChecksum(db.url);
+    const after = await databaseChecksum(url);
+    for (const t of [
+      'public.person',
+      'public.knows',
+      'public.forum',
+      'public.message',
+      'public.likes',
+      'public.tag',
+    ])
+      expect(after.tables[t], t).toBe(source.tables[t]);
+  });
+
+  it('the CLI flag prints the deleted dependents; run records them in the trace', async () => {
+    const url = await fullCopy('social_dep_cli');
+    const r = await cli([
+      'materialize-postgres',
+      '--app',
+      bare.path,
+      '--capsule',
+      bareCapsule,
+      '--db-url',
+      url,
+      '--delete-dependents',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      'deleted dependents (--delete-dependents): 2 rows of message_tag referencing message (message_tag_message_id_fkey)',
+    );
+    const step = await materializeForRun({
+      manifest: bare.manifest,
+      capsulePath: bareCapsule,
+      databaseUrl: await fullCopy('social_dep_run'),
+      deleteDependents: true,
+    });
+    expect(step.record.status).toBe('ok');
+    expect(step.record.dependentsDeleted).toEqual([
+      { table: 'message_tag', constraint: 'message_tag_message_id_fkey', references: 'message', rows: 2 },
+    ]);
+    const blocked = await materializeForRun({
+      manifest: bare.manifest,
+      capsulePath: bareCapsule,
+      databaseUrl: await fullCopy('social_dep_run_blocked'),
+    });
+    expect(blocked.record.status).toBe('failed');
+    expect(blocked.record.error).toContain('blocked by rows of message_tag');
+  });
+
+  it('doctor names the undeclared child and checks the plan materialize uses (closure parents included)', async () => {
+    const checks = await withClient(db.url, async (c) =>
+      loadOrderChecks(bare.manifest, await readForeignKeys(c)),
+    );
+    const children = checks.filter((c) => c.id === 'fk-undeclared-child');
+    // Every undeclared table pointing at a declared one: forum (→ person, also a closure parent),
+    // message_tag (→ message), tag is only a parent.
+    expect(children.map((c) => (c.details as { table: string }).table).sort()).toEqual([
+      'forum',
+      'message_tag',
+    ]);
+    const child = children.find((c) => c.message.includes('message_tag'));
+    expect(child?.message).toMatch(
+      /^undeclared table message_tag references declared message \(message_tag_message_id_fkey\): .*declare message_tag in postgres\.tables with a deletePredicate, or materialize with --delete-dependents/,
+    );
+    const order = checks.find((c) => c.id === 'load-order' && c.status === 'pass');
+    const planned = (order?.details as { order: string[] } | undefined)?.order ?? [];
+    expect(planned.indexOf('person')).toBeLessThan(planned.indexOf('forum'));
+    expect(planned.indexOf('forum')).toBeLessThan(planned.indexOf('message'));
+    expect(order?.message).toContain('undeclared parent tables referential closure adds');
   });
 });

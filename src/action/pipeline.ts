@@ -190,6 +190,7 @@ export function judgeForAction(input: JudgeForAction): Judgement {
     goldenPath: input.goldenDir ? goldenPathFor(input.goldenDir, input.scenarioId) : undefined,
     policy,
     manifest: input.manifest.manifest,
+    manifestFile: { path: input.manifest.path, text: input.manifest.text },
     scenario,
     judges,
     // Differences become annotations on the golden file when it is inside the repository.
@@ -197,8 +198,11 @@ export function judgeForAction(input: JudgeForAction): Judgement {
   });
 }
 
-export function renderForAction(judgement: Judgement): string {
-  return renderJudgementMarkdown(judgement, { maxChars: GITHUB_CHECK_SUMMARY_LIMIT - 2_000 });
+export function renderForAction(
+  judgement: Judgement,
+  extra: { evidenceLine?: string; footer?: string } = {},
+): string {
+  return renderJudgementMarkdown(judgement, { maxChars: GITHUB_CHECK_SUMMARY_LIMIT - 2_000, ...extra });
 }
 
 export interface SchemaPlan {

@@ -15,6 +15,7 @@ import { errorMessage, InputError } from '../errors.js';
 import type { Judgement } from '../judge/schema.js';
 import { loadManifest } from '../manifest/load.js';
 import type { Decision } from '../trace/schema.js';
+import { plainText } from '../util/markdown-escape.js';
 import { appEnvironment } from './app-env.js';
 import { type EventContext, readEventContext } from './event-context.js';
 import { createOctokit } from './github.js';
@@ -32,7 +33,8 @@ import {
   type ScenarioOutcome,
 } from './pipeline.js';
 import { aggregateMarkdown, mergeAnnotations, readJudgementsDir, worstDecision } from './report/aggregate.js';
-import { checkRunTitle } from './report/check-run.js';
+import { checkRunTitle, conclusionFor } from './report/check-run.js';
+import { evidenceLine, judgedLine, setupFailureMarkdown, type UploadedArtifact } from './report/links.js';
 import { Publisher, type ReportUnit } from './report/publish.js';
 import { writeJobSummary } from './report/summary.js';
 import { uploadEvidence } from './report/upload.js';
@@ -81,9 +83,63 @@ export async function runAction(settings: Settings, env: NodeJS.ProcessEnv): Pro
   const workspace = env.GITHUB_WORKSPACE ?? process.cwd();
   const outRoot = join(env.RUNNER_TEMP ?? tmpdir(), 'replay-env', String(event.runId ?? process.pid));
   await mkdir(outRoot, { recursive: true });
-  return settings.mode === 'aggregate'
-    ? aggregate(settings, event, outRoot)
-    : replay(settings, event, env, workspace, outRoot);
+  const publisher = new Publisher(
+    settings.githubToken ? createOctokit({ token: settings.githubToken }) : undefined,
+    event,
+  );
+  try {
+    return settings.mode === 'aggregate'
+      ? await aggregate(settings, event, publisher)
+      : await replay(settings, event, env, workspace, outRoot, publisher);
+  } catch (err) {
+    await reportSetupFailure(settings, event, publisher, err);
+    throw err;
+  }
+}
+
+/** The sticky comment's key: from the inputs alone, so a manifest that fails to load finds it too. */
+export function commentKey(settings: Settings): string {
+  if (settings.mode === 'aggregate') return settings.checkName ?? 'replay-env / regression';
+  const shard = settings.shard ? ` / shard ${settings.shard.index}/${settings.shard.total}` : '';
+  if (settings.checkName) return `${settings.checkName}${shard}`;
+  const selection =
+    settings.scenarios === undefined
+      ? ''
+      : settings.scenarios === 'all'
+        ? ' / all scenarios'
+        : ` / ${settings.scenarios.join(', ')}`;
+  return `replay-env / ${settings.app ?? settings.scenariosFile}${selection}${shard}`;
+}
+
+/**
+ * Anything that stops the run before a judgement (capsule, key, database, manifest): the check
+ * runs started for it — or one named after the inputs — complete as `failure`, and the sticky
+ * comment is replaced, so the pull request never keeps showing an older commit's verdict.
+ */
+async function reportSetupFailure(
+  settings: Settings,
+  event: EventContext,
+  publisher: Publisher,
+  err: unknown,
+): Promise<void> {
+  const message = errorMessage(err);
+  const markdown = setupFailureMarkdown(event, message);
+  const pending = publisher.pending();
+  const names =
+    pending.length || publisher.outcome.checkRuns.length
+      ? pending
+      : [settings.checkName ?? commentKey(settings)];
+  await writeJobSummary(markdown).catch(() => false);
+  const unit = (checkName: string): ReportUnit => ({
+    checkName,
+    decision: 'block',
+    conclusion: 'failure',
+    title: plainText(`Could not run: ${message.split('\n')[0]}`, { singleLine: true, max: 200 }),
+    markdown,
+    annotations: [],
+  });
+  for (const name of names) await publisher.checkRun(unit(name));
+  if (settings.comment && !publisher.outcome.commentUrl) await publisher.comment(unit(commentKey(settings)));
 }
 
 async function replay(
@@ -92,6 +148,7 @@ async function replay(
   env: NodeJS.ProcessEnv,
   workspace: string,
   outRoot: string,
+  publisher: Publisher,
 ): Promise<ActionResult> {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(workspace, p));
   if (!settings.app) throw new InputError('input "app" is required: the path of the replay manifest');
@@ -116,6 +173,7 @@ async function replay(
     }
   }
   const many = scenarios.length > 1;
+  await publisher.start(scenarios.map((sc) => defaultCheckName(settings, app, sc?.id, many)));
 
   // Encrypted capsules: the key is parsed once, up front (a malformed key is bad input).
   const capsuleOpen = capsuleOpenOptions(settings.capsuleKey, env);
@@ -227,14 +285,19 @@ async function replay(
 
   // Before any network call: judgement files are on disk; now the summary and the outputs.
   const decision = worstDecision(outcomes.map((o) => o.outcome.judgement.decision));
+  const artifactName =
+    settings.traceArtifact === 'none'
+      ? undefined
+      : evidenceArtifactName(settings, app, many ? undefined : scenarios[0]?.id);
+  const render = (o: ScenarioOutcome, artifact: UploadedArtifact | undefined) =>
+    renderForAction(o.judgement, { evidenceLine: evidenceLine(event, artifact), footer: judgedLine(event) });
   const parts = outcomes.map((o) => ({
     judgement: o.outcome.judgement,
-    markdown: o.outcome.markdown,
+    markdown: render(o.outcome, artifactName ? { name: artifactName } : undefined),
     checkName: o.checkName,
   }));
   const summaryTitle = many ? `replay-env / ${app} (${outcomes.length} scenarios)` : outcomes[0]!.checkName;
-  const combined = many ? aggregateMarkdown(summaryTitle, parts) : outcomes[0]!.outcome.markdown;
-  await writeJobSummary(combined);
+  await writeJobSummary(many ? aggregateMarkdown(summaryTitle, parts) : parts[0]!.markdown);
   core.setOutput('decision', decision);
   core.setOutput(
     'trace-path',
@@ -246,41 +309,46 @@ async function replay(
   core.setOutput('judgement-path', outcomes.map((o) => o.outcome.judgementPath).join('\n'));
 
   // Network: artifact, check runs, comment.
-  if (settings.traceArtifact !== 'none') {
-    const name =
-      settings.traceArtifact ??
-      `replay-env-${slug(app)}${settings.shard ? `-shard-${settings.shard.index}-of-${settings.shard.total}` : ''}${
-        !many && scenarios[0] ? `-${slug(scenarios[0].id)}` : ''
-      }`;
-    await uploadEvidence(
-      name,
+  let artifact: UploadedArtifact | undefined;
+  if (artifactName) {
+    const up = await uploadEvidence(
+      artifactName,
       outcomes.flatMap((o) => o.outcome.files),
       outRoot,
     );
+    artifact = { name: artifactName, ...(up.id !== undefined ? { id: up.id } : {}) };
   }
-  const publisher = new Publisher(
-    settings.githubToken ? createOctokit({ token: settings.githubToken }) : undefined,
-    event,
-  );
-  for (const o of outcomes) {
-    const res = await publisher.checkRun(unitFor(o.checkName, o.outcome.judgement, o.outcome.markdown));
-    const part = parts.find((p) => p.checkName === o.checkName);
-    if (part && res?.url) Object.assign(part, { checkRunUrl: res.url });
+  for (const [i, o] of outcomes.entries()) {
+    parts[i]!.markdown = render(o.outcome, artifact);
+    const unit = unitFor(o.checkName, o.outcome.judgement, parts[i]!.markdown, settings.failOn);
+    const res = await publisher.checkRun(unit);
+    if (res?.url) Object.assign(parts[i]!, { checkRunUrl: res.url });
   }
   if (settings.comment) {
+    const key = commentKey(settings);
     const commentUnit = many
       ? {
           ...unitFor(
-            `${settings.checkName ?? `replay-env / ${app}`}${settings.shard ? ` / shard ${settings.shard.index}/${settings.shard.total}` : ''}`,
+            key,
             outcomes[0]!.outcome.judgement,
             aggregateMarkdown(summaryTitle, parts),
+            settings.failOn,
           ),
           decision,
         }
-      : unitFor(outcomes[0]!.checkName, outcomes[0]!.outcome.judgement, outcomes[0]!.outcome.markdown);
+      : { ...unitFor(key, outcomes[0]!.outcome.judgement, parts[0]!.markdown, settings.failOn) };
     await publisher.comment(commentUnit);
   }
   return finish(settings, decision, publisher);
+}
+
+function evidenceArtifactName(settings: Settings, app: string, scenario: string | undefined): string {
+  return (
+    settings.traceArtifact ??
+    `replay-env-${slug(app)}${settings.shard ? `-shard-${settings.shard.index}-of-${settings.shard.total}` : ''}${
+      scenario ? `-${slug(scenario)}` : ''
+    }`
+  );
 }
 
 /** use-local-subject / rewrite-subject (inputs win), else the scenario's subjectRewrite. */
@@ -307,10 +375,11 @@ function subjectRewriteFor(
   return scenario?.subjectRewrite;
 }
 
-function unitFor(checkName: string, j: Judgement, markdown: string): ReportUnit {
+function unitFor(checkName: string, j: Judgement, markdown: string, failOn: Settings['failOn']): ReportUnit {
   return {
     checkName,
     decision: j.decision,
+    conclusion: conclusionFor(j.decision, failOn),
     title: checkRunTitle(j),
     markdown,
     annotations: j.annotations,
@@ -332,28 +401,39 @@ function finish(settings: Settings, decision: Decision, publisher: Publisher): A
   return { decision, failed: false };
 }
 
-async function aggregate(settings: Settings, event: EventContext, _outRoot: string): Promise<ActionResult> {
-  const files = await readJudgementsDir(resolve(settings.judgementsDir!));
-  const parts = files.map((f) => ({ judgement: f.judgement, markdown: renderForAction(f.judgement) }));
-  const decision = worstDecision(parts.map((p) => p.judgement.decision));
+async function aggregate(
+  settings: Settings,
+  event: EventContext,
+  publisher: Publisher,
+): Promise<ActionResult> {
   const checkName = settings.checkName ?? 'replay-env / regression';
-  const markdown = aggregateMarkdown(checkName, parts);
+  await publisher.start([checkName]);
+  const files = await readJudgementsDir(resolve(settings.judgementsDir!));
+  const footer = judgedLine(event);
+  const parts = files.map((f) => ({
+    judgement: f.judgement,
+    markdown: renderForAction(f.judgement, {
+      evidenceLine: evidenceLine(event, undefined).replace(/ · the trace.*$/, ''),
+    }),
+  }));
+  const decision = worstDecision(parts.map((p) => p.judgement.decision));
+  const markdown = `${aggregateMarkdown(checkName, parts)}\n\n${footer}\n`;
   await writeJobSummary(markdown);
   core.setOutput('decision', decision);
   core.setOutput('judgement-path', files.map((f) => f.path).join('\n'));
-  const publisher = new Publisher(
-    settings.githubToken ? createOctokit({ token: settings.githubToken }) : undefined,
-    event,
-  );
   const blocking = parts.filter((p) => p.judgement.decision === decision);
   const unit: ReportUnit = {
     checkName,
     decision,
-    title: `${parts.length} scenario(s): ${decision}${
-      blocking[0] && decision !== 'continue'
-        ? ` (${blocking.map((b) => b.judgement.scenario ?? b.judgement.app).join(', ')})`
-        : ''
-    }`.slice(0, 200),
+    conclusion: conclusionFor(decision, settings.failOn),
+    title: plainText(
+      `${parts.length} scenario(s): ${decision}${
+        blocking[0] && decision !== 'continue'
+          ? ` (${blocking.map((b) => b.judgement.scenario ?? b.judgement.app).join(', ')})`
+          : ''
+      }`,
+      { singleLine: true, max: 200 },
+    ),
     markdown,
     annotations: mergeAnnotations(parts),
   };

@@ -64,7 +64,14 @@ export async function waitForPostgres(
   for (;;) {
     attempt++;
     try {
-      const client = await connect(url, { role: 'replay database', applicationName: 'replay-env-action' });
+      // Each attempt ends by the deadline: a port that accepts TCP and never answers cannot hang us.
+      const budget = Math.max(500, Math.min(10_000, deadline - Date.now()));
+      const client = await connect(url, {
+        role: 'replay database',
+        applicationName: 'replay-env-action',
+        connectTimeoutMs: budget,
+        queryTimeoutMs: budget,
+      });
       try {
         const r = await client.query<{ v: string }>('select current_setting($1) as v', ['server_version']);
         return { attempts: attempt, version: r.rows[0]?.v ?? 'unknown' };

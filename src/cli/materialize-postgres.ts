@@ -20,7 +20,7 @@ import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
 import { runCwd } from '../run/replay.js';
 import { databaseEnv, runMigration, runSetupCommands } from '../run/schema-steps.js';
 import { type CliIO, printJson } from './context.js';
-import { collectKeyValue, oneOf, positiveInt } from './options.js';
+import { collectKeyValue, DELETE_DEPENDENTS_HELP, oneOf, positiveInt } from './options.js';
 import type { RegisterCommand } from './registry.js';
 import { addZeroSetupOptions, finishTarget, type ZeroSetupTarget, zeroSetupTarget } from './zero-setup.js';
 
@@ -38,6 +38,7 @@ interface MaterializeCliOptions {
   json?: boolean;
   allowRemote?: boolean;
   disableTriggers?: boolean;
+  deleteDependents?: boolean;
   verifyHashes: boolean;
   createSchema?: boolean;
   replaceSchema?: boolean;
@@ -73,6 +74,7 @@ export const registerMaterializePostgres: RegisterCommand = (program, io) => {
       '--disable-triggers',
       'load with session_replication_role = replica (no triggers, no FK checks; superuser)',
     )
+    .option('--delete-dependents', DELETE_DEPENDENTS_HELP)
     .option(
       '--no-verify-hashes',
       "skip recomputing the capsule's content hashes after loading (counts are still checked)",
@@ -155,6 +157,7 @@ async function materializeZeroSetup(
     rewrite: rewrite?.values,
     rewriteSource: rewrite?.source,
     disableTriggers: opts.disableTriggers,
+    deleteDependents: opts.deleteDependents === true,
     explain: opts.explain,
     verifyHashes: opts.verifyHashes,
     ...(zs.prepareTarget ? { prepareTarget: zs.prepareTarget } : {}),
@@ -272,6 +275,10 @@ function printSummary(io: CliIO, r: MaterializeResult, target: string): void {
     io.stdout(`subject rewritten: ${describeRewrite(r.rewritten)} (${r.rewritten.values} values replaced)\n`);
   else io.stdout('subject not rewritten\n');
   for (const s of r.sequences) io.stdout(`sequence ${s.sequence} moved to ${s.value}\n`);
+  for (const d of r.dependents)
+    io.stdout(
+      `deleted dependents (--delete-dependents): ${d.rows} row${d.rows === 1 ? '' : 's'} of ${d.table} referencing ${d.references} (${d.constraint})\n`,
+    );
   for (const w of r.warnings) io.stderr(`warning: ${w}\n`);
 }
 

@@ -30,3 +30,7 @@ export function oneOf<T extends string>(choices: readonly T[]) {
     return value as T;
   };
 }
+
+/** `--delete-dependents` (materialize-postgres, run): see postgres/materialize/delete-phase.ts. */
+export const DELETE_DEPENDENTS_HELP =
+  "also delete rows of undeclared tables that reference the graph's rows being replaced (listed and counted in the output and the trace); without it such rows stop the load";

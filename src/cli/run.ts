@@ -16,7 +16,7 @@ import { type RunProgress, runReplay } from '../run/replay.js';
 import type { Trace, TraceEvent } from '../trace/schema.js';
 import { traceText } from '../trace/write.js';
 import type { CliIO } from './context.js';
-import { collectKeyValue, oneOf, positiveInt } from './options.js';
+import { collectKeyValue, DELETE_DEPENDENTS_HELP, oneOf, positiveInt } from './options.js';
 import type { RegisterCommand } from './registry.js';
 import { addZeroSetupOptions, finishTarget, type ZeroSetupTarget, zeroSetupTarget } from './zero-setup.js';
 
@@ -29,6 +29,7 @@ interface RunFlags {
   useLocalSubject?: boolean;
   rewriteSubject?: [string, string][];
   loadStrategy?: 'jsonb' | 'copy';
+  deleteDependents?: boolean;
   chunkSize?: number;
   traceOut?: string;
   artifactsDir?: string;
@@ -113,7 +114,14 @@ function progressLine(p: RunProgress): string | null {
       return 'materializing the capsule…';
     case 'materialize-done':
       return p.record.status === 'ok'
-        ? `materialized (${p.record.strategy ?? ''} ${seconds(p.record.durationMs)})`
+        ? `materialized (${p.record.strategy ?? ''} ${seconds(p.record.durationMs)})${(
+            p.record.dependentsDeleted ?? []
+          )
+            .map(
+              (d) =>
+                `; deleted dependents (--delete-dependents): ${d.rows} row${d.rows === 1 ? '' : 's'} of ${d.table} referencing ${d.references} (${d.constraint})`,
+            )
+            .join('')}`
         : `materialization ${p.record.status}${p.record.error ? `: ${p.record.error.split('\n')[0]}` : ''}`;
     case 'step-start':
       return null;
@@ -230,6 +238,7 @@ async function runWithTarget(
       skipMaterialize: Boolean(flags.skipMaterialize),
       ...(rewrite ? { rewrite } : {}),
       ...(flags.loadStrategy ? { loadStrategy: flags.loadStrategy } : {}),
+      ...(flags.deleteDependents ? { deleteDependents: true } : {}),
       ...(flags.chunkSize ? { chunkSize: flags.chunkSize } : {}),
       ...(flags.artifactsDir ? { artifactsDir: flags.artifactsDir } : {}),
       ...(flags.traceOut ? { traceOut: flags.traceOut } : {}),
@@ -275,6 +284,7 @@ export const registerRun: RegisterCommand = (program, io, setExitCode) => {
     .option('--use-local-subject', "rewrite the capsule's subject to the manifest's localSubject")
     .option('--rewrite-subject <key=value>', 'rewrite a subject key (repeatable)', collectKeyValue)
     .option('--load-strategy <strategy>', 'jsonb or copy', oneOf(['jsonb', 'copy'] as const))
+    .option('--delete-dependents', DELETE_DEPENDENTS_HELP)
     .option('--chunk-size <n>', 'rows per load statement (default 1000)', positiveInt)
     .option('--trace-out <file>', 'write the trace here (atomically)')
     .option('--artifacts-dir <dir>', 'where screenshots go (default: next to the trace)')

@@ -5,9 +5,10 @@
  */
 import { isAbsolute, relative } from 'node:path';
 import type { LoadedGolden } from './golden.js';
-import type { Annotation, Difference } from './schema.js';
+import type { Annotation, Difference, StepFailure } from './schema.js';
 
-const MAX_ANNOTATIONS = 50;
+/** The Checks API takes 50 per request; the Action posts them in batches (a generous cap). */
+const MAX_ANNOTATIONS = 1_000;
 
 /** 1-based line of `"<probe>": {` inside the golden's "probes" object, else 1. */
 function probeLine(text: string, probe: string): number {
@@ -36,7 +37,7 @@ export function goldenAnnotations(golden: LoadedGolden, diffs: Difference[], rep
     // Annotations are public: fingerprints of values, never the values (diff.ts).
     const lines = shown.map(
       (d) =>
-        `${d.change} at ${d.path}${d.goldenPublic !== undefined || d.actualPublic !== undefined ? `: ${d.goldenPublic ?? '∅'} → ${d.actualPublic ?? '∅'}` : ''}`,
+        `${d.change} at ${d.pathPublic ?? d.path}${d.goldenPublic !== undefined || d.actualPublic !== undefined ? `: ${d.goldenPublic ?? '∅'} → ${d.actualPublic ?? '∅'}` : ''}`,
     );
     if (list.length > shown.length) lines.push(`… and ${list.length - shown.length} more`);
     out.push({
@@ -48,6 +49,42 @@ export function goldenAnnotations(golden: LoadedGolden, diffs: Difference[], rep
       message: lines.join('\n'),
     });
     if (out.length >= MAX_ANNOTATIONS) break;
+  }
+  return out;
+}
+
+/** 1-based line where the manifest names `name` (`"name": "x"` in JSON, `name: x` in YAML), else 1. */
+export function manifestNameLine(text: string, name: string): number {
+  const json = `"name": ${JSON.stringify(name)}`;
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (l.includes(json)) return i + 1;
+    const m = /^\s*(?:-\s+)?name\s*:\s*(.*?)\s*$/.exec(l);
+    if (m && m[1]!.replace(/^(['"])(.*)\1$/, '$2') === name) return i + 1;
+  }
+  return 1;
+}
+
+/** One annotation per failing step on the manifest line that declares it (inside the repository). */
+export function manifestAnnotations(
+  failures: StepFailure[],
+  manifest: { path: string; text: string },
+  repoRoot: string,
+): Annotation[] {
+  const rel = relative(repoRoot, manifest.path);
+  if (rel.startsWith('..') || isAbsolute(rel)) return [];
+  const out: Annotation[] = [];
+  for (const f of failures.slice(0, MAX_ANNOTATIONS)) {
+    const line = f.name ? manifestNameLine(manifest.text, f.name) : 1;
+    out.push({
+      path: rel.split('\\').join('/'),
+      startLine: line,
+      endLine: line,
+      level: 'failure',
+      title: `${f.step} failed`,
+      message: `expected ${f.expected}, got ${f.actual}`,
+    });
   }
   return out;
 }

@@ -11,10 +11,10 @@ import { dirname, resolve } from 'node:path';
 import { compareCapsuleWithGolden } from './capsule-binding.js';
 import { compareRecords } from './compare.js';
 import { disabled, type JudgeInput, titleOf } from './context.js';
-import { type DiffRules, fingerprinter, outcome, type RawDifference } from './diff.js';
+import { type DiffRules, type Fingerprint, fingerprinter, outcome, type RawDifference } from './diff.js';
 import { normaliseProbes, traceRecords } from './golden.js';
 import { judgeConfig } from './loop.js';
-import { formatJsonPath, PathRules } from './paths.js';
+import { formatJsonPath, PathRules, type Segment } from './paths.js';
 import type { Difference, JudgeResult } from './schema.js';
 import { compareScreenshots } from './screenshot.js';
 
@@ -36,15 +36,30 @@ export function reblessCommand(input: JudgeInput): string {
 }
 
 /** A raw difference as shown in judgements: probe name + path inside the probe's record. */
-export function toDifference(d: RawDifference): Difference {
+export function toDifference(d: RawDifference, fingerprint?: Fingerprint): Difference {
   const [root, name, ...rest] = d.segments;
   const probe = root === 'commands' ? `command:${String(name)}` : String(name);
   const out: Difference = { probe, path: formatJsonPath(rest), change: d.change, risk: d.risk };
+  const publicPath = fingerprint ? publicJsonPath(rest, fingerprint) : undefined;
+  if (publicPath !== undefined && publicPath !== out.path) out.pathPublic = publicPath;
   if (d.golden !== undefined) out.golden = d.golden;
   if (d.actual !== undefined) out.actual = d.actual;
   if (d.goldenPublic !== undefined) out.goldenPublic = d.goldenPublic;
   if (d.actualPublic !== undefined) out.actualPublic = d.actualPublic;
   return out;
+}
+
+/**
+ * Object keys of a probe's response are data too (an email or an id used as a key): keys that do
+ * not look like a field name are shown as a keyed fingerprint, like values.
+ */
+const FIELD_NAME = /^[A-Za-z_$][A-Za-z0-9_$-]{0,63}$/;
+export function publicJsonPath(segments: readonly Segment[], fingerprint: Fingerprint): string {
+  return formatJsonPath(
+    segments.map((s) =>
+      typeof s === 'number' || FIELD_NAME.test(s) ? s : fingerprint(s).replace(/^string/, 'key'),
+    ),
+  );
 }
 
 export function diffRulesFor(input: JudgeInput, noise: string[] = []): DiffRules {
@@ -113,7 +128,8 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
   const rec = traceRecords(input.trace);
   const actual = { probes: normaliseProbes(rec.probes), commands: rec.commands };
   const rules = diffRulesFor(input, golden.noise);
-  const raw = compareRecords(golden, actual, rules, input.fingerprint ?? fingerprinter());
+  const fp = input.fingerprint ?? fingerprinter();
+  const raw = compareRecords(golden, actual, rules, fp);
   const evidenceFiles: string[] = [];
   const cfg = judgeConfig(input.config, id);
   const threshold =
@@ -159,7 +175,7 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
     else
       evidence.push(`screenshot ${name}: ${pct}% pixels differ (threshold ${(threshold * 100).toFixed(2)}%)`);
   }
-  const differences = raw.map(toDifference);
+  const differences = raw.map((d) => toDifference(d, fp));
   const fails = differences.filter((d) => d.risk === 'fail').length;
   const warns = differences.filter((d) => d.risk === 'warn').length;
   const probes = Object.keys(golden.probes).length;

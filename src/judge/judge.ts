@@ -7,12 +7,13 @@ import { computeFacts } from '../gate/compute-facts.js';
 import { evaluatePolicy, type GatePolicy } from '../gate/policy.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { Trace } from '../trace/schema.js';
-import { goldenAnnotations } from './annotations.js';
+import { goldenAnnotations, manifestAnnotations } from './annotations.js';
 import { scenarioPinProblem, short } from './capsule-binding.js';
 import { judgeCapsuleIntegrity } from './capsule-integrity.js';
 import type { JudgeInput } from './context.js';
 import { fingerprinter } from './diff.js';
 import { judgeDuration } from './duration.js';
+import { failingSteps } from './failures.js';
 import type { Golden, LoadedGolden } from './golden.js';
 import { judgeGoldenMatch } from './golden-match.js';
 import type { JudgesConfig, Scenario } from './loop.js';
@@ -33,6 +34,8 @@ export interface JudgeTraceOptions {
   /** Shown in the judgement; default policy.path. */
   policyPath?: string;
   manifest?: Manifest;
+  /** The manifest file (path and text): failing steps become annotations on its lines. */
+  manifestFile?: { path: string; text: string };
   scenario?: Scenario;
   /** judges.yaml; absent: every judge enabled with default options. */
   judges?: JudgesConfig;
@@ -122,6 +125,7 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
     ...opts.trace.artifacts.map((a) => a.path),
     ...goldenMatch.evidenceFiles.map((f) => (base ? relative(base, f) : f)),
   ];
+  const failures = failingSteps(opts.trace, opts.manifest);
   const judgement: Judgement = {
     schemaVersion: JUDGEMENT_SCHEMA_VERSION,
     kind: 'replay-env.judgement',
@@ -145,8 +149,13 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
       path: opts.policyPath ?? opts.policy.path,
       ...(opts.policy.name ? { name: opts.policy.name } : {}),
     },
-    annotations:
-      golden && opts.repoRoot ? goldenAnnotations(golden, goldenMatch.differences, opts.repoRoot) : [],
+    failures,
+    annotations: [
+      ...(golden && opts.repoRoot ? goldenAnnotations(golden, goldenMatch.differences, opts.repoRoot) : []),
+      ...(opts.manifestFile && opts.repoRoot
+        ? manifestAnnotations(failures, opts.manifestFile, opts.repoRoot)
+        : []),
+    ],
     evidence: [...new Set(evidence)],
   };
   return judgementSchema.parse(judgement);

@@ -11,6 +11,7 @@
  *
  * Also a short plain-text rendering for the terminal.
  */
+import { mdCode, mdText } from '../util/markdown-escape.js';
 import type { Difference, Judgement, Verdict } from './schema.js';
 
 export const GITHUB_CHECK_SUMMARY_LIMIT = 65_535;
@@ -27,6 +28,13 @@ export interface MarkdownOptions {
   fullJudgementRef?: string;
   /** Show the differing values themselves (opt-in, private repositories only); default: fingerprints. */
   showValues?: boolean;
+  /**
+   * Replaces the "Evidence files" line (already-safe Markdown): the Action links the run and the
+   * uploaded artifact instead of runner-local paths.
+   */
+  evidenceLine?: string;
+  /** Appended last (already-safe Markdown), e.g. the commit, run and time judged. */
+  footer?: string;
 }
 
 /** The two sides of a difference as a surface may show them. */
@@ -60,15 +68,25 @@ export function sortDifferences(diffs: readonly Difference[]): Difference[] {
 }
 
 function cell(s: string | undefined, max: number): string {
-  if (s === undefined || s === '') return '';
-  let t = s.replace(/\r?\n/g, ' ');
-  if (t.length > max) t = `${t.slice(0, max - 1)}…`;
-  return t.replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
+  return mdText(s, max);
 }
 
 function code(s: string | undefined, max: number): string {
-  if (s === undefined || s === '') return '';
-  return `\`${cell(s, max).replace(/`/g, "'")}\``;
+  return mdCode(s, max);
+}
+
+/**
+ * A gate reason for people: `block: required_probe_failed — a probe without allowFailure failed`
+ * reads as "a probe without allowFailure failed (`required_probe_failed`)".
+ */
+export function humanReason(reason: string): { text: string; condition?: string } {
+  const m = /^(?:block|warn|human review): (.+?) — (.+)$/s.exec(reason);
+  return m ? { text: m[2]!, condition: m[1]! } : { text: reason };
+}
+
+function reasonMarkdown(reason: string, max: number): string {
+  const h = humanReason(reason);
+  return h.condition ? `${cell(h.text, max)} (${code(h.condition, 120)})` : cell(h.text, max);
 }
 
 interface Limits {
@@ -88,18 +106,34 @@ function counts(diffs: readonly Difference[]): string {
 function renderWith(j: Judgement, limits: Limits, opts: MarkdownOptions, truncated: boolean): string {
   const h = '#'.repeat(opts.headingLevel ?? 2);
   const lines: string[] = [];
-  const where = [`app \`${cell(j.app, 100)}\``, j.scenario ? `scenario \`${cell(j.scenario, 100)}\`` : '']
+  const where = [`app ${code(j.app, 100)}`, j.scenario ? `scenario ${code(j.scenario, 100)}` : '']
     .filter(Boolean)
     .join(' · ');
   lines.push(`${h} Replay gate: ${BANNER[j.decision]} — ${where}`, '');
   if (j.humanReview) lines.push('> 👀 **Human review requested** — see the reasons.', '');
   if (j.reasons.length) {
     lines.push('**Why**', '');
-    for (const r of j.reasons.slice(0, limits.reasons)) lines.push(`- ${cell(r, limits.cellChars * 3)}`);
+    for (const r of j.reasons.slice(0, limits.reasons))
+      lines.push(`- ${reasonMarkdown(r, limits.cellChars * 3)}`);
     if (j.reasons.length > limits.reasons)
       lines.push(`- … and ${j.reasons.length - limits.reasons} more reason(s)`);
     lines.push('');
   } else lines.push('No gate condition held: every judge is within the policy.', '');
+
+  const failures = j.failures ?? [];
+  if (failures.length) {
+    const shown = failures.slice(0, Math.max(limits.differences, 5));
+    lines.push(
+      `${h}# What failed (${failures.length})`,
+      '',
+      '| Step | Expected | Got |',
+      '| --- | --- | --- |',
+    );
+    for (const f of shown)
+      lines.push(`| ${cell(f.step, 100)} | ${cell(f.expected, 80)} | ${cell(f.actual, 100)} |`);
+    if (shown.length < failures.length) lines.push('', `_… and ${failures.length - shown.length} more._`);
+    lines.push('');
+  }
 
   lines.push('| Judge | Verdict | Summary |', '| --- | --- | --- |');
   for (const jr of j.judges)
@@ -122,7 +156,7 @@ function renderWith(j: Judgement, limits: Limits, opts: MarkdownOptions, truncat
     for (const d of shown) {
       const side = differenceSides(d, opts.showValues);
       lines.push(
-        `| ${d.risk} | ${cell(d.probe, 60)} | ${code(d.path, limits.cellChars * 2)} | ${d.change} | ${code(side.golden, limits.cellChars)} | ${code(side.actual, limits.cellChars)} |`,
+        `| ${d.risk} | ${cell(d.probe, 60)} | ${code(opts.showValues ? d.path : (d.pathPublic ?? d.path), limits.cellChars * 2)} | ${d.change} | ${code(side.golden, limits.cellChars)} | ${code(side.actual, limits.cellChars)} |`,
       );
     }
     if (shown.length < diffs.length) {
@@ -146,14 +180,18 @@ function renderWith(j: Judgement, limits: Limits, opts: MarkdownOptions, truncat
     lines.push('</details>', '');
   }
 
-  const files: string[] = [];
-  if (j.trace.path) files.push(`trace: \`${cell(j.trace.path, 200)}\``);
-  if (j.golden) files.push(`golden: \`${cell(j.golden.path, 200)}\``);
-  files.push(`policy: \`${cell(j.policy.path, 200)}\``);
-  for (const e of j.evidence.slice(0, limits.evidenceFiles)) files.push(`\`${cell(e, 200)}\``);
-  if (j.evidence.length > limits.evidenceFiles)
-    files.push(`… and ${j.evidence.length - limits.evidenceFiles} more file(s)`);
-  lines.push(`**Evidence files** — ${files.join(' · ')}`);
+  if (opts.evidenceLine !== undefined) lines.push(opts.evidenceLine);
+  else {
+    const files: string[] = [];
+    if (j.trace.path) files.push(`trace: ${code(j.trace.path, 200)}`);
+    if (j.golden) files.push(`golden: ${code(j.golden.path, 200)}`);
+    files.push(`policy: ${code(j.policy.path, 200)}`);
+    for (const e of j.evidence.slice(0, limits.evidenceFiles)) files.push(code(e, 200));
+    if (j.evidence.length > limits.evidenceFiles)
+      files.push(`… and ${j.evidence.length - limits.evidenceFiles} more file(s)`);
+    lines.push(`**Evidence files** — ${files.join(' · ')}`);
+  }
+  if (opts.footer) lines.push('', opts.footer);
 
   if (truncated) {
     const ref = opts.fullJudgementRef ? ` (${opts.fullJudgementRef})` : '';
@@ -234,7 +272,9 @@ export function renderJudgementText(
         side.golden !== undefined || side.actual !== undefined
           ? `: ${side.golden ?? '∅'} → ${side.actual ?? '∅'}`
           : '';
-      out.push(`  ${d.risk.padEnd(4)}  ${d.probe} ${d.path} ${d.change}${values}`);
+      out.push(
+        `  ${d.risk.padEnd(4)}  ${d.probe} ${opts.showValues ? d.path : (d.pathPublic ?? d.path)} ${d.change}${values}`,
+      );
     }
     if (diffs.length > maxDiffs) out.push(`  … and ${diffs.length - maxDiffs} more (see the judgement JSON)`);
   }

@@ -25,6 +25,8 @@ export const differenceSchema = z.object({
   probe: z.string(),
   /** JSON path inside the probe's recorded result, e.g. $.http.json.items[0].name */
   path: z.string(),
+  /** The path as public surfaces show it: response keys that are data are fingerprinted. */
+  pathPublic: z.string().optional(),
   change: z.enum(['removed', 'added', 'changed', 'type', 'status', 'failed', 'new-error', 'pixels', 'rows']),
   risk: z.enum(['fail', 'warn', 'info']),
   /** The golden's and the trace's value (cut to 80 characters): for the judgement JSON only. */
@@ -70,6 +72,16 @@ export const annotationSchema = z.object({
   message: z.string(),
 });
 
+/** A step of the run that failed, as public surfaces show it (judge/failures.ts). */
+export const stepFailureSchema = z.object({
+  /** e.g. `http probe "account"`, `loading the capsule`. */
+  step: z.string(),
+  /** The manifest name of the command or probe, when the step is one. */
+  name: z.string().optional(),
+  expected: z.string(),
+  actual: z.string(),
+});
+
 export const judgementSchema = z.object({
   schemaVersion: z.literal(JUDGEMENT_SCHEMA_VERSION),
   kind: z.literal('replay-env.judgement'),
@@ -91,6 +103,8 @@ export const judgementSchema = z.object({
   trace: z.object({ path: z.string().optional(), sha256: z.string().optional() }),
   golden: z.object({ path: z.string() }).nullable().default(null),
   policy: z.object({ path: z.string(), name: z.string().optional() }),
+  /** Failing steps of the run with expected vs actual (shown without a golden too). */
+  failures: z.array(stepFailureSchema).default([]),
   annotations: z.array(annotationSchema).default([]),
   /** Paths of evidence files (screenshots…) relative to the judgement file. */
   evidence: z.array(z.string()).default([]),
@@ -100,4 +114,5 @@ export type Judgement = z.infer<typeof judgementSchema>;
 export type JudgeResult = z.infer<typeof judgeResultSchema>;
 export type Difference = z.infer<typeof differenceSchema>;
 export type Annotation = z.infer<typeof annotationSchema>;
+export type StepFailure = z.infer<typeof stepFailureSchema>;
 export type Baseline = z.infer<typeof baselineSchema>;

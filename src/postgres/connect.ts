@@ -17,6 +17,10 @@ export interface ConnectOptions {
   statementTimeoutMs?: number;
   /** What this connection is for, used in error messages ("export source", "replay target"). */
   role?: string;
+  /** Give up connecting after this long (a port that accepts TCP and never answers). */
+  connectTimeoutMs?: number;
+  /** Client-side limit per query (the server may never answer). */
+  queryTimeoutMs?: number;
 }
 
 export async function connect(url: string, options: ConnectOptions = {}): Promise<pg.Client> {
@@ -24,6 +28,10 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     connectionString: url,
     application_name: options.applicationName ?? 'replay-env',
     statement_timeout: options.statementTimeoutMs || undefined,
+    ...(options.connectTimeoutMs
+      ? { connectionTimeoutMillis: Math.max(1, Math.round(options.connectTimeoutMs)) }
+      : {}),
+    ...(options.queryTimeoutMs ? { query_timeout: Math.max(1, Math.round(options.queryTimeoutMs)) } : {}),
   });
   // An idle client whose server goes away emits 'error'; without a listener that would crash the process.
   client.on('error', () => {});

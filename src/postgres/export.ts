@@ -35,6 +35,7 @@ import { buildRedactor, type Redactor } from '../redaction/redact.js';
 import { mightHoldSecrets, scanValue } from '../redaction/secret-scanner.js';
 import { type ExactJson, parseExact, stringifyExact } from '../util/exact-json.js';
 import { TOOL_NAME, VERSION } from '../version.js';
+import { cancelAndClose } from './cancel-query.js';
 import { type ColumnEncodings, relationEncodings, TypeClassifier } from './column-encoding.js';
 import { connect, describePgError, isConnectionLost } from './connect.js';
 import {
@@ -184,7 +185,12 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
   let writer: CapsuleWriter | null = null;
   // Cancellation closes the connection: whatever query or COPY is running fails at once (the
   // server ends the read-only snapshot), and the catch below removes the temp file.
-  const onAbort = () => void client.end().catch(() => {});
+  // The running query is cancelled on the server (pg_cancel_backend), not only abandoned: a closed
+  // socket leaves a long query running on the source until it next writes.
+  let cancelling: Promise<void> | null = null;
+  const onAbort = () => {
+    cancelling = cancelAndClose(options.databaseUrl, client, 'export source');
+  };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (signal?.aborted) throw interrupted();
@@ -345,6 +351,7 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
   } catch (err) {
     const hadTemp = writer !== null;
     if (writer) await writer.abort();
+    if (cancelling) await cancelling;
     if (signal?.aborted) throw interrupted(hadTemp);
     if (isConnectionLost(err)) {
       const reason = err instanceof ReplayError ? err.message : describePgError(err);
@@ -356,6 +363,7 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
     throw err;
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    if (cancelling) await cancelling;
     await client.end().catch(() => {});
   }
 }

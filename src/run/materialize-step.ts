@@ -22,6 +22,8 @@ export interface MaterializeStepOptions {
   prepareTarget?: PrepareTarget;
   /** Ctrl-C: cancels the load (rolled back; recorded as failed) so the run can stop. */
   signal?: AbortSignal;
+  /** --delete-dependents: rows of undeclared child tables are deleted too (recorded). */
+  deleteDependents?: boolean;
 }
 
 export interface MaterializeStepResult {
@@ -45,6 +47,7 @@ export async function materializeForRun(options: MaterializeStepOptions): Promis
       ...(options.capsuleOpen ? { open: options.capsuleOpen } : {}),
       ...(options.prepareTarget ? { prepareTarget: options.prepareTarget } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.deleteDependents ? { deleteDependents: true } : {}),
       applicationName: 'replay-env run',
     });
     return {
@@ -54,6 +57,7 @@ export async function materializeForRun(options: MaterializeStepOptions): Promis
         durationMs: r.durationMs,
         phases: r.phases,
         counts: r.counts,
+        ...(r.dependents.length > 0 ? { dependentsDeleted: r.dependents } : {}),
       },
       ...(r.rewritten ? { subjectRewrite: { from: r.rewritten.from, to: r.rewritten.to } } : {}),
     };

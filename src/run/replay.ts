@@ -43,6 +43,8 @@ export interface RunOptions {
   /** Subject rewrite for materialization (from --use-local-subject / --rewrite-subject). */
   rewrite?: Record<string, string>;
   loadStrategy?: 'jsonb' | 'copy';
+  /** --delete-dependents (see postgres/materialize/delete-phase.ts). */
+  deleteDependents?: boolean;
   chunkSize?: number;
   /** Zero-setup replay: create the capsule's tables before loading (postgres/zero-setup-materialize.ts). */
   prepareTarget?: PrepareTarget;
@@ -167,6 +169,7 @@ export async function runReplay(options: RunOptions): Promise<RunResult> {
       databaseUrl: options.databaseUrl,
       rewrite: options.rewrite,
       loadStrategy: options.loadStrategy,
+      ...(options.deleteDependents ? { deleteDependents: true } : {}),
       chunkSize: options.chunkSize,
       prepareTarget: options.prepareTarget,
       ...(signal ? { signal } : {}),

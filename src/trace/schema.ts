@@ -47,6 +47,12 @@ export const materializationSchema = z.object({
   phases: z.record(z.string(), z.number().nonnegative()).optional(),
   counts: z.array(tableCountSchema).default([]),
   error: z.string().optional(),
+  /** Rows of undeclared tables deleted with --delete-dependents (never silently). */
+  dependentsDeleted: z
+    .array(
+      z.object({ table: z.string(), constraint: z.string(), references: z.string(), rows: z.number().int() }),
+    )
+    .optional(),
   /** Output of a failing migration (migration replay). */
   migration: z
     .object({ command: z.string(), exitCode: z.number().nullable(), outputTail: z.string() })

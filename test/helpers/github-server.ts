@@ -109,6 +109,8 @@ export interface IssueComment {
   id: number;
   issue_number: number;
   body: string;
+  /** Who wrote it (default: the workflow token's bot). */
+  user: { login: string; type: 'Bot' | 'User' };
   created_at: string;
   updated_at: string;
 }
@@ -139,6 +141,18 @@ export class FakeGitHub {
   readonly pulls: FakePull[] = [];
   /** Answer every POST/PATCH/PUT/DELETE with 403 (a fork's read-only token). */
   forbidWrites = false;
+  /**
+   * The token's user for GET /user; undefined: the workflow's GITHUB_TOKEN (an installation token:
+   * GET /user is 403 and comments are written by github-actions[bot]).
+   */
+  tokenUser: string | undefined = undefined;
+  /** Answer matching REST requests with this status (e.g. a persistent 429) instead of routing them. */
+  failRequests?: {
+    match: (method: string, template: string) => boolean;
+    status: number;
+    headers?: Record<string, string>;
+    message?: string;
+  };
   private nextId = 1000;
   private server?: Server;
   url = '';
@@ -162,7 +176,13 @@ export class FakeGitHub {
 
   /** Add comments written by someone else (for pagination tests). */
   seedComments(issueNumber: number, count: number, body = 'an unrelated comment'): void {
-    for (let i = 0; i < count; i++) this.addComment(issueNumber, `${body} ${i}`);
+    for (let i = 0; i < count; i++)
+      this.addComment(issueNumber, `${body} ${i}`, { login: 'someone', type: 'User' });
+  }
+
+  /** A comment by someone else with exactly this body (e.g. a forged marker). */
+  seedComment(issueNumber: number, body: string, login = 'mallory'): IssueComment {
+    return this.addComment(issueNumber, body, { login, type: 'User' });
   }
 
   commentsOn(issueNumber: number): IssueComment[] {
@@ -175,9 +195,20 @@ export class FakeGitHub {
     return artifact;
   }
 
-  private addComment(issueNumber: number, body: string): IssueComment {
+  private addComment(issueNumber: number, body: string, user?: IssueComment['user']): IssueComment {
     const now = new Date().toISOString();
-    const c = { id: this.nextId++, issue_number: issueNumber, body, created_at: now, updated_at: now };
+    const author = user ?? {
+      login: this.tokenUser ?? 'github-actions[bot]',
+      type: this.tokenUser ? 'User' : 'Bot',
+    };
+    const c = {
+      id: this.nextId++,
+      issue_number: issueNumber,
+      body,
+      user: author,
+      created_at: now,
+      updated_at: now,
+    };
     this.comments.push(c);
     return c;
   }
@@ -226,6 +257,12 @@ export class FakeGitHub {
     const problems = validateRequest(match.op, match.params, query, body);
     if (problems.length)
       return this.reject(res, record, `${method} ${match.op.template}: ${problems.join('; ')}`);
+    const fail = this.failRequests;
+    if (fail?.match(method, match.op.template)) {
+      record.status = fail.status;
+      for (const [k, v] of Object.entries(fail.headers ?? {})) res.setHeader(k, v);
+      return send(res, fail.status, { message: fail.message ?? 'failing on purpose (fake GitHub)' });
+    }
     if (this.forbidWrites && method !== 'GET') {
       record.status = 403;
       return send(res, 403, {
@@ -392,6 +429,17 @@ export class FakeGitHub {
         }
         return { status: 200, body: this.checkRunJson(run, p) };
       }
+      case 'GET /user': {
+        if (!this.tokenUser)
+          return {
+            status: 403,
+            body: {
+              message: 'Resource not accessible by integration',
+              documentation_url: 'https://docs.github.com/rest',
+            },
+          };
+        return { status: 200, body: { login: this.tokenUser, id: 1, type: 'User' } };
+      }
       case 'GET /repos/{owner}/{repo}/issues/{issue_number}/comments': {
         const all = this.commentsOn(Number(p.issue_number));
         const perPage = Number(q.per_page ?? 30);
@@ -474,7 +522,7 @@ export class FakeGitHub {
       html_url: `https://github.com/${p.owner}/${p.repo}/pull/${c.issue_number}#issuecomment-${c.id}`,
       created_at: c.created_at,
       updated_at: c.updated_at,
-      user: { login: 'github-actions[bot]' },
+      user: { login: c.user.login, type: c.user.type, id: 1 },
     };
   }
 

@@ -8,8 +8,8 @@ import * as core from '@actions/core';
 import type { Annotation } from '../../judge/schema.js';
 import type { Decision } from '../../trace/schema.js';
 import { type EventContext, mayHavePullRequest } from '../event-context.js';
-import { httpStatus, isPermissionError, type Octokit } from '../github.js';
-import { publishCheckRun } from './check-run.js';
+import { diagnose, isPermissionError, type Octokit } from '../github.js';
+import { publishCheckRun, startCheckRun } from './check-run.js';
 import { upsertStickyComment } from './comment.js';
 import { findPullRequestForSha } from './pull-request.js';
 import { emitWorkflowAnnotations } from './workflow-annotations.js';
@@ -21,6 +21,8 @@ export interface ReportUnit {
   markdown: string;
   annotations: Annotation[];
   externalId?: string;
+  /** Check-run conclusion (from fail-on); default from the decision. */
+  conclusion?: 'failure' | 'neutral' | 'success';
 }
 
 export interface PublishOutcome {
@@ -32,6 +34,8 @@ export interface PublishOutcome {
 
 export class Publisher {
   private writesRefused = false;
+  /** In-progress check runs by name (start), completed by checkRun. */
+  private readonly started = new Map<string, number>();
   readonly outcome: PublishOutcome = { checkRuns: [], degraded: [] };
 
   constructor(
@@ -39,10 +43,38 @@ export class Publisher {
     private readonly event: EventContext,
   ) {}
 
+  /** Check runs `in_progress` for the names about to be replayed (details: this workflow run). */
+  async start(names: string[]): Promise<void> {
+    for (const name of names) {
+      if (!this.octokit || this.writesRefused || this.started.has(name)) continue;
+      try {
+        const res = await startCheckRun(this.octokit, {
+          owner: this.event.owner,
+          repo: this.event.repo,
+          headSha: this.event.headSha,
+          name,
+          detailsUrl: this.event.runUrl,
+        });
+        this.started.set(name, res.id);
+        core.info(`Check run "${name}": in progress (id ${res.id})`);
+      } catch (err) {
+        this.refused(err, `creating check run "${name}"`);
+      }
+    }
+  }
+
+  /** Names started but not completed yet. */
+  pending(): string[] {
+    const done = new Set(this.outcome.checkRuns.map((c) => c.name));
+    return [...this.started.keys()].filter((n) => !done.has(n));
+  }
+
   async checkRun(unit: ReportUnit): Promise<{ id: number; url?: string } | undefined> {
     if (!this.octokit || this.writesRefused) return this.fallback(unit, 'no check run');
     try {
       const res = await publishCheckRun(this.octokit, {
+        existingId: this.started.get(unit.checkName),
+        conclusion: unit.conclusion,
         owner: this.event.owner,
         repo: this.event.repo,
         headSha: this.event.headSha,
@@ -94,18 +126,17 @@ export class Publisher {
   }
 
   private refused(err: unknown, what: string): void {
-    const status = httpStatus(err);
-    const message = (err as Error)?.message?.split('\n')[0] ?? String(err);
-    if (isPermissionError(err)) {
+    const method = String((err as { request?: { method?: string } })?.request?.method ?? 'POST');
+    if (isPermissionError(err, method)) {
       this.writesRefused = true;
       const why =
-        `GitHub refused ${what} (HTTP ${status}: ${message}). The token cannot write — a pull request from a fork ` +
+        `GitHub refused ${what} (${diagnose(err)}). The token cannot write — a pull request from a fork ` +
         'gets a read-only token, or the workflow lacks `permissions: checks: write, pull-requests: write`. ' +
         'The result is in the job summary and as workflow annotations; see docs/action.md (fork safety).';
       core.warning(why);
       this.outcome.degraded.push(why);
     } else {
-      const why = `${what} failed (${status ? `HTTP ${status}: ` : ''}${message}); the result is in the job summary`;
+      const why = `${what} failed (${diagnose(err)}); the result is in the job summary`;
       core.warning(why);
       this.outcome.degraded.push(why);
     }

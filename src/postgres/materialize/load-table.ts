@@ -459,7 +459,11 @@ function copyErrorColumn(err: unknown): string | null {
  * (`invalid input syntax for type integer: "…"`): capsule rows may be customer data.
  */
 export function withoutValues(message: string): string {
-  return message.replace(/: ".*"$/s, ': "…"').replace(/\n.*$/s, '');
+  // Also the value Postgres quotes inside the message (`value "…" is out of range for type integer`).
+  return message
+    .replace(/\bvalue "(?:[^"]|"")*"/gs, 'value "…"')
+    .replace(/: ".*"$/s, ': "…"')
+    .replace(/\n.*$/s, '');
 }
 
 function loadError(

@@ -9,6 +9,7 @@
 
 import type { OpenOptions } from '../../capsule/open.js';
 import { SubjectRewriter } from '../../capsule/rewrite.js';
+import { columnEncodingsOf } from '../../capsule/schema.js';
 import type { Manifest } from '../../manifest/schema.js';
 import { stringifyExact } from '../../util/exact-json.js';
 import { type ColumnCodec, copyLine } from '../copy-encoding.js';
@@ -53,6 +54,7 @@ export async function planMaterialization(options: PlanOptions): Promise<string>
     const { rewrite, graph } = subjectGraph(options.manifest, capsule.header, options);
     const rewriter = rewrite ? new SubjectRewriter(rewrite) : null;
     const closureOnly = closureOnlyTables(options.manifest, capsule.header, tables);
+    const encodings = columnEncodingsOf(capsule.header);
     // The live load's plan (load-plan.ts), with the foreign keys the capsule's schema section
     // records (none without one: the target's catalog is read at load time).
     const order = materializeOrder(
@@ -114,9 +116,9 @@ export async function planMaterialization(options: PlanOptions): Promise<string>
         out.push(
           `-- ${t}: ${closureRows} row${closureRows === 1 ? '' : 's'} added by referential closure: reference data, a row the target already holds (any unique key) is kept`,
         );
-        renderRows(out, t, closureSample, closureRows, true, strategy, chunkSize);
+        renderRows(out, t, closureSample, closureRows, true, strategy, chunkSize, encodings[t]);
       }
-      if (graphRows > 0) renderRows(out, t, graphSample, graphRows, false, strategy, chunkSize);
+      if (graphRows > 0) renderRows(out, t, graphSample, graphRows, false, strategy, chunkSize, encodings[t]);
     }
     out.push(
       '-- then: move owned sequences past the loaded maximum, count (and hash) the graph rows per table',
@@ -137,8 +139,13 @@ function renderRows(
   closure: boolean,
   strategy: LoadStrategy,
   chunkSize: number,
+  /** The capsule's columnEncodings of the table: json/jsonb carried as text are cast from it. */
+  encodings: Readonly<Record<string, string>> = {},
 ): void {
   const columns = Object.keys(rows[0] ?? {});
+  const textJson = new Map(
+    columns.flatMap((c) => (encodings[c] === 'json' || encodings[c] === 'jsonb' ? [[c, encodings[c]!]] : [])),
+  );
   const more = total - rows.length;
   if (strategy === 'copy') {
     if (closure) out.push(`${createClosureStageSql(t, columns)};`);
@@ -152,7 +159,7 @@ function renderRows(
   } else {
     const chunks = Math.ceil(total / chunkSize);
     out.push(
-      `${jsonbInsertSql(t, columns, false, closure).replace('$1::jsonb', `${literal(stringifyExact(rows))}::jsonb`)};`,
+      `${jsonbInsertSql(t, columns, false, closure, textJson).replace('$1::jsonb', `${literal(stringifyExact(rows))}::jsonb`)};`,
     );
     if (more > 0)
       out.push(

@@ -139,11 +139,17 @@ export async function runSqlProbe(
     // integer: "…"`); it is a capsule value, and step errors are printed by `run` and in CI logs.
     return {
       ok: false,
-      error: `query failed: ${withoutValues(describePgError(err))}`,
+      error: `query failed: ${withoutValues(describePgError(err))}${sqlStateNote(err)}`,
       sql: { ...base, ordered },
     };
   } finally {
     await client.query('ROLLBACK').catch(() => {});
     await client.end().catch(() => {});
   }
+}
+
+/** ` [SQLSTATE 42P01]` when the server named one (reports show the error class). */
+function sqlStateNote(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? ` [SQLSTATE ${code}]` : '';
 }
