@@ -5,9 +5,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../src/manifest/load.js';
+import { somethingListens } from '../src/run/port-check.js';
 import { liveProcesses, startProcess } from '../src/run/processes.js';
 import { runReplay } from '../src/run/replay.js';
 import { readTraceFile } from '../src/trace/read.js';
@@ -22,7 +24,7 @@ import {
   tempDir,
   writeManifest,
 } from './fixtures/app/harness.js';
-import { cliProcess, REPO_ROOT } from './helpers/cli.js';
+import { cli, cliProcess, REPO_ROOT } from './helpers/cli.js';
 import { useTestDatabase } from './helpers/db.js';
 
 const db = useTestDatabase('runproc');
@@ -194,7 +196,78 @@ describe('run: background readiness', () => {
   });
 });
 
+/** The parent of a process, through /proc. */
+function parentPid(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+/** The run's own pid, from a command's shell: shell → its supervisor (supervisor.ts) → run. */
+const runPidOf = (shellPid: number) => parentPid(parentPid(shellPid));
+
 describe('run: interrupting run itself', () => {
+  it('kill -9 of run leaves nothing behind: its supervisors stop the server and the hanging command', async () => {
+    const port = await freePort();
+    const pidFile = join(tmp.dir, 'sigkill.pid');
+    const hangPid = join(tmp.dir, 'sigkill-hang.pid');
+    const manifestPath = writeManifest(
+      tmp.dir,
+      fixtureManifest({
+        commands: [
+          serverCommand(port, pidFile),
+          { name: 'hang', run: `echo $$ > '${hangPid}'; exec sleep 300` },
+        ],
+      }),
+      'sigkill.json',
+    );
+    const child = cliProcess(['run', '--app', manifestPath, '--db-url', db.url, '--skip-materialize'], {
+      env: baseEnv() as Record<string, string>,
+      timeoutMs: 60_000,
+    });
+    await waitForFile(hangPid, 30_000);
+    const serverPid = readPids(pidFile)[0]!;
+    const shellPid = readPids(hangPid)[0]!;
+    const runPid = runPidOf(shellPid);
+    expect(await somethingListens('127.0.0.1', port)).toBe(true);
+    process.kill(runPid, 'SIGKILL');
+    const r = await child;
+    expect(r.code).toBe(128); // killed: no exit code of its own
+    // No handler ran in `run`: the supervisors saw their stdin close and stopped their groups.
+    expect(await survivors([serverPid, shellPid], 10_000)).toEqual([]);
+    expect(await somethingListens('127.0.0.1', port)).toBe(false);
+  });
+
+  it('a run refuses to start while something already answers on a ready URL (it would probe that instead)', async () => {
+    const port = await freePort();
+    const squatter = createServer((_req, res) => res.end('an old app'));
+    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+    try {
+      const started = join(tmp.dir, 'occupied.started');
+      const manifestPath = writeManifest(
+        tmp.dir,
+        fixtureManifest({
+          commands: [
+            { name: 'before', run: `touch '${started}'` },
+            serverCommand(port, join(tmp.dir, 'occupied.pid')),
+          ],
+        }),
+        'occupied.json',
+      );
+      const traceOut = join(tmp.dir, 'occupied.trace.json');
+      const r = await cli(
+        ['run', '--app', manifestPath, '--db-url', db.url, '--skip-materialize', '--trace-out', traceOut],
+        { env: baseEnv() as Record<string, string> },
+      );
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(
+        `refusing to start: something already answers on http://127.0.0.1:${port}/api/health (port ${port}), the readyUrl of background command "api" (commands[1])`,
+      );
+      expect(existsSync(started)).toBe(false); // nothing ran
+      expect(existsSync(traceOut)).toBe(false);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
+
   it('SIGTERM to a run process stops its background server and still writes the trace', async () => {
     const port = await freePort();
     const pidFile = join(tmp.dir, 'sigterm.pid');
@@ -216,12 +289,10 @@ describe('run: interrupting run itself', () => {
     );
     await waitForFile(hangPid, 30_000);
     const serverPid = readPids(pidFile)[0]!;
-    // The run's own pid: the parent of the hanging command's shell, found through /proc.
-    const stat = readFileSync(`/proc/${readPids(hangPid)[0]}/stat`, 'utf8');
-    const runPid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    process.kill(runPid, 'SIGTERM');
+    process.kill(runPidOf(readPids(hangPid)[0]!), 'SIGTERM');
     const r = await child;
-    expect(r.code).toBe(1);
+    // 128 + 15, as every interrupted command (README: exit codes); the trace still says block.
+    expect(r.code).toBe(143);
     expect(r.stderr).toMatch(/SIGTERM: stopping the run/);
     expect(await survivors([serverPid, ...readPids(hangPid)], 1000)).toEqual([]);
     const trace = readTraceFile(traceOut);
@@ -236,7 +307,7 @@ describe('run: interrupting run itself', () => {
 });
 
 describe('run: what the app under test is given', () => {
-  it('withholds the production database URL and the capsule key from commands and probes', async () => {
+  it('withholds the production database URL and the capsule key from commands and probes (even when opted in)', async () => {
     const path = writeManifest(tmp.dir, fixtureManifest(), 'withheld.json');
     const seen = join(tmp.dir, 'withheld.env');
     const show = `node -e 'const e=process.env; console.log(JSON.stringify({prod: e.APP_PROD_DATABASE_URL ?? null, key: e.REPLAY_CAPSULE_KEY ?? null, keyFile: e.REPLAY_CAPSULE_KEY_FILE ?? null, other: e.KEEP_ME ?? null, replay: e.FIXTURE_REPLAY_DATABASE_URL ?? null}))'`;
@@ -244,6 +315,8 @@ describe('run: what the app under test is given', () => {
       writeManifest(
         tmp.dir,
         fixtureManifest({
+          // Opting in lets KEEP_ME through, never the withheld variables.
+          run: { passEnv: ['KEEP_ME', 'APP_PROD_DATABASE_URL', 'REPLAY_CAPSULE_KEY'] },
           commands: [{ name: 'cmd-env', run: `${show} > '${seen}'` }],
           probes: [{ name: 'env', kind: 'command', command: show }],
         }),
@@ -276,5 +349,61 @@ describe('run: what the app under test is given', () => {
     const text = JSON.stringify(trace);
     expect(text).not.toContain('s3cret-prod-pw');
     expect(text).not.toContain(key);
+  });
+
+  it('passes only the allow-listed environment: tokens and DSNs need run.passEnv', async () => {
+    const names = [
+      'PATH',
+      'HOME',
+      'LANG',
+      'TZ',
+      'NODE_ENV',
+      'NPM_AUTH',
+      'SENTRY_DSN',
+      'GH_TOKEN',
+      'PGHOST',
+      'OPTED',
+    ];
+    const show = `node -e 'const e=process.env; console.log(JSON.stringify(${JSON.stringify(names)}.filter((n) => n in e)))'`;
+    const run = async (passEnv?: string[]) => {
+      const path = writeManifest(
+        tmp.dir,
+        fixtureManifest({
+          ...(passEnv ? { run: { passEnv } } : {}),
+          probes: [{ name: 'env', kind: 'command', command: show }],
+        }),
+        'allow-list.json',
+      );
+      const { trace } = await runReplay({
+        manifest: loadManifest(path).manifest,
+        manifestPath: path,
+        databaseUrl: db.url,
+        skipMaterialize: true,
+        env: baseEnv({
+          LANG: 'C.UTF-8',
+          TZ: 'UTC',
+          NODE_ENV: 'test',
+          NPM_AUTH: 'npm_token_value',
+          SENTRY_DSN: 'https://key@o1.ingest.sentry.io/1',
+          GH_TOKEN: 'ghp_value',
+          PGHOST: 'prod-db.internal',
+          OPTED: 'yes',
+        }),
+        cwd: tmp.dir,
+      });
+      const probe = trace.events.find((e) => e.name === 'env')!;
+      expect(probe.ok, probe.error).toBe(true);
+      return JSON.parse(probe.command!.stdoutTail!) as string[];
+    };
+    expect(await run()).toEqual(['PATH', 'HOME', 'LANG', 'TZ', 'NODE_ENV']);
+    expect(await run(['OPTED', 'SENTRY_DSN'])).toEqual([
+      'PATH',
+      'HOME',
+      'LANG',
+      'TZ',
+      'NODE_ENV',
+      'SENTRY_DSN',
+      'OPTED',
+    ]);
   });
 });

@@ -44,6 +44,7 @@ import { resolve } from 'node:path';
 import { Duplex, pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { InputError } from '../errors.js';
+import { requireRegularFile, statIfExists } from '../util/input-file-kind.js';
 import {
   type AgeDecryptKey,
   type AgeEncryptOptions,
@@ -158,6 +159,8 @@ export function capsuleKeyFromEnv(
 }
 
 function readKeyFile(path: string, what: string): string {
+  const st = statIfExists(path);
+  if (st && !st.isDirectory()) requireRegularFile(what, st, 'key');
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { InputError } from '../errors.js';
+import { requireRegularFile } from '../util/input-file-kind.js';
 import { detectEncoding, type OpenOptions } from './open.js';
 import { scanCapsule } from './reader.js';
 import type { CapsuleHeader } from './schema.js';
@@ -47,7 +48,7 @@ export async function inspectCapsule(path: string, options: OpenOptions = {}): P
   let bytes: number;
   try {
     const st = await stat(path);
-    if (st.isDirectory()) throw new InputError(`${path}: expected a capsule file, found a directory`);
+    requireRegularFile(path, st, 'capsule');
     bytes = st.size;
   } catch (err) {
     if (err instanceof InputError) throw err;

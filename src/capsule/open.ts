@@ -4,10 +4,11 @@
  * `decryptingOpener` decrypts, and gunzips when the plaintext is gzip).
  */
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { InputError } from '../errors.js';
+import { requireRegularFile } from '../util/input-file-kind.js';
 import { AGE_ARMOR_BEGIN, ageFormatOf, ageStanzaTypes, describeAgeStanzas } from './age.js';
 
 export const ENCRYPTED_MAGIC = Buffer.from('REPLAYENC1\n');
@@ -17,8 +18,12 @@ export type CapsuleEncoding = 'json' | 'gzip' | 'encrypted';
 export async function detectEncoding(path: string): Promise<CapsuleEncoding> {
   let fh: Awaited<ReturnType<typeof open>>;
   try {
+    // A capsule is read more than once and by position: a device, pipe or directory cannot be
+    // (and opening a FIFO nobody writes to would block): refused before opening.
+    requireRegularFile(path, await stat(path), 'capsule');
     fh = await open(path, 'r');
   } catch (err) {
+    if (err instanceof InputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new InputError(
       code === 'ENOENT'

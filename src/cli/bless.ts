@@ -8,6 +8,7 @@ import { blessTrace } from '../judge/bless.js';
 import { resolveSetup } from '../judge/setup.js';
 import { readTrace } from '../judge/trace-file.js';
 import type { RegisterCommand } from './registry.js';
+import { scenarioIdArg } from './scenario-arg.js';
 
 interface BlessFlags {
   trace: string;
@@ -37,6 +38,7 @@ export const registerBless: RegisterCommand = (program, io) => {
     .option(
       '--scenario <id>',
       'scenario id naming the golden (default: the trace’s scenario, else "default")',
+      scenarioIdArg,
     )
     .option('--force', 'write even when CI=true (goldens normally change through review)')
     .option('--app <manifest>', 'the app manifest (for golden.dir)')

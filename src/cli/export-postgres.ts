@@ -16,6 +16,7 @@ import {
 import { buildExportSql, DEFAULT_SINCE_DAYS, formatDryRunSql } from '../postgres/export-sql.js';
 import { assertManifestSingleStatements } from '../postgres/single-statement.js';
 import { zeroSetupHooks } from '../postgres/zero-setup-export.js';
+import { checkOutputTarget } from '../util/output-target.js';
 import { type CliIO, printJson } from './context.js';
 import { collectValues, encryptionKeyFor, encryptionSummary } from './encryption-options.js';
 import { collectKeyValue, nonNegativeInt, oneOf, positiveInt } from './options.js';
@@ -119,6 +120,13 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
       }
 
       if (!opts.out) throw new InputError('--out <file> is required (the capsule to write)');
+      checkOutputTarget(resolve(io.cwd, opts.out), '--out', [
+        { label: 'manifest', path: loaded.path },
+        // A recipients file given to --encrypt-to (age1… values are not files).
+        ...(opts.encryptTo ?? [])
+          .filter((v) => !v.startsWith('age1'))
+          .map((v) => ({ label: 'recipients file', path: resolve(io.cwd, v) })),
+      ]);
       const progress = progressPrinter(io);
       // Zero-setup (postgres/zero-setup-export.ts): referential closure rows and the schema section.
       const zeroSetup = zeroSetupHooks(manifest, {

@@ -3,11 +3,13 @@
  * Exit 0 continue, 1 block, warn → 0 (or 1 with --warn-exit 1); 2 bad input.
  */
 import { dirname, resolve } from 'node:path';
+import { baseBranchBaseline } from '../judge/base-branch.js';
 import { judgeTrace } from '../judge/judge.js';
 import { renderJudgementMarkdown, renderJudgementText } from '../judge/markdown.js';
 import { loadSetupGolden, loadSetupPolicy, resolveSetup } from '../judge/setup.js';
 import { readTrace } from '../judge/trace-file.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { checkOutputTarget } from '../util/output-target.js';
 import { oneOf } from './options.js';
 import type { RegisterCommand } from './registry.js';
 
@@ -23,6 +25,7 @@ interface JudgeFlags {
   app?: string;
   loop?: string;
   showValues?: boolean;
+  baselineTrace?: string[];
 }
 
 export const registerJudge: RegisterCommand = (program, io, setExitCode) => {
@@ -48,6 +51,11 @@ export const registerJudge: RegisterCommand = (program, io, setExitCode) => {
     .option('--app <manifest>', 'the app manifest (golden noise rules, golden dir, policy)')
     .option('--loop <dir>', 'a loop folder with judges.yaml and scenarios.yaml (default: the shipped one)')
     .option(
+      '--baseline-trace <file>',
+      "judge against the base branch's trace of the same capsule instead of a golden (give it twice: two base runs learn noise and timing spread)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
       '--show-values',
       'text/markdown: print the differing values themselves instead of their fingerprints (never in public places)',
     )
@@ -55,8 +63,18 @@ export const registerJudge: RegisterCommand = (program, io, setExitCode) => {
       const loaded = readTrace(resolve(io.cwd, flags.trace));
       const setup = resolveSetup({ ...flags, cwd: io.cwd }, loaded.trace);
       const policy = loadSetupPolicy(setup);
-      const golden = loadSetupGolden(setup);
+      const base = flags.baselineTrace?.length
+        ? baseBranchBaseline(flags.baselineTrace.map((p) => readTrace(resolve(io.cwd, p))))
+        : null;
+      const golden = base ? base.golden : loadSetupGolden(setup);
       const out = flags.out ? resolve(io.cwd, flags.out) : undefined;
+      if (out)
+        checkOutputTarget(out, '--out', [
+          { label: 'trace', path: loaded.path },
+          { label: 'golden', path: golden?.path },
+          { label: 'gate policy', path: setup.policyPath },
+          { label: 'manifest', path: setup.manifestPath },
+        ]);
       const judgement = judgeTrace({
         trace: loaded.trace,
         tracePath: loaded.path,
@@ -69,6 +87,7 @@ export const registerJudge: RegisterCommand = (program, io, setExitCode) => {
         judges: setup.judges,
         evidenceBase: out ? dirname(out) : undefined,
         repoRoot: io.cwd,
+        ...(base ? { baselineMode: 'base-branch' as const, baselineNotes: base.notes } : {}),
       });
       if (out) writeFileAtomic(out, `${JSON.stringify(judgement, null, 2)}\n`, 'judgement');
       if (flags.json || flags.format === 'json') io.stdout(`${JSON.stringify(judgement, null, 2)}\n`);

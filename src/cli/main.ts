@@ -16,6 +16,7 @@ import { InterruptedError, ReplayError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { type CliIO, printJson, processIO } from './context.js';
 import { type CommandEntry, commandEntries, selectedCommand } from './registry.js';
+import { terminalSafe } from './terminal-text.js';
 
 /**
  * The program for `args`: the command being run (or whose help is asked for) is imported and
@@ -55,7 +56,13 @@ function addStub(program: Command, entry: CommandEntry): void {
 }
 
 /** Runs the CLI; returns the exit code instead of exiting (tests call this directly). */
-export async function runCli(argv: string[], io: CliIO = processIO()): Promise<number> {
+export async function runCli(argv: string[], rawIO: CliIO = processIO()): Promise<number> {
+  // Nothing from data reaches the terminal unescaped (terminal-text.ts).
+  const io: CliIO = {
+    ...rawIO,
+    stdout: (t) => rawIO.stdout(terminalSafe(t)),
+    stderr: (t) => rawIO.stderr(terminalSafe(t)),
+  };
   let exitCode = 0;
   try {
     const program = await buildProgram(

@@ -4,10 +4,11 @@
  * input. Ctrl-C / SIGTERM stop every process the run started before it exits.
  */
 
-import { isAbsolute, resolve } from 'node:path';
+import { constants } from 'node:os';
+import { resolve } from 'node:path';
 import { capsuleKeyFromEnv, capsuleOpenOptionsFor } from '../capsule/encryption.js';
 import { InputError } from '../errors.js';
-import { loadManifest } from '../manifest/load.js';
+import { loadManifest, resolveAppPath } from '../manifest/load.js';
 import { type Manifest, replayUrlEnv } from '../manifest/schema.js';
 import { assertManifestSingleStatements } from '../postgres/single-statement.js';
 import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
@@ -15,9 +16,11 @@ import { stopAllProcesses } from '../run/processes.js';
 import { type RunProgress, runReplay } from '../run/replay.js';
 import type { Trace, TraceEvent } from '../trace/schema.js';
 import { traceText } from '../trace/write.js';
+import { checkOutputTarget } from '../util/output-target.js';
 import type { CliIO } from './context.js';
 import { collectKeyValue, DELETE_DEPENDENTS_HELP, oneOf, positiveInt } from './options.js';
 import type { RegisterCommand } from './registry.js';
+import { scenarioIdArg } from './scenario-arg.js';
 import { addZeroSetupOptions, finishTarget, type ZeroSetupTarget, zeroSetupTarget } from './zero-setup.js';
 
 interface RunFlags {
@@ -171,9 +174,15 @@ function profileText(trace: Trace): string {
 }
 
 async function runCommand(flags: RunFlags, io: CliIO, setExitCode: (c: number) => void): Promise<void> {
-  const manifestPath = isAbsolute(flags.app) ? flags.app : resolve(io.cwd, flags.app);
+  // `--app pagila` means config/apps/pagila.json, as for the other commands.
+  const manifestPath = resolveAppPath(flags.app, io.cwd);
   const { manifest } = loadManifest(manifestPath);
   await assertManifestSingleStatements(manifest, manifestPath);
+  if (flags.traceOut)
+    checkOutputTarget(resolve(io.cwd, flags.traceOut), '--trace-out', [
+      { label: 'manifest', path: manifestPath },
+      { label: 'capsule', path: flags.capsule ? resolve(io.cwd, flags.capsule) : undefined },
+    ]);
   // Zero-setup (cli/zero-setup.ts): no --db-url and no env var → a throwaway embedded PostgreSQL.
   if (flags.dbUrl || io.env[replayUrlEnv(manifest)]) resolveReplayUrl(manifest, flags, io);
   const zs = await zeroSetupTarget(
@@ -207,9 +216,11 @@ async function runWithTarget(
   // a second signal stops everything at once.
   const controller = new AbortController();
   let signals = 0;
+  let interruptedBy: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals === 1) {
+      interruptedBy = sig;
       io.stderr(`replay-env: ${sig}: stopping the run and every process it started…\n`);
       controller.abort();
     } else void stopAllProcesses(0);
@@ -261,7 +272,10 @@ async function runWithTarget(
       if (sr) io.stderr(`create schema: ${sr.ms} ms (${sr.tables.length} tables)\n`);
       io.stderr(profileText(trace));
     }
-    setExitCode(trace.gate.decision === 'block' ? 1 : 0);
+    // Interrupted: 128 + the signal's number (130 for Ctrl-C), as every other command; the trace
+    // of what ran is still written.
+    if (interruptedBy) setExitCode(128 + (constants.signals[interruptedBy] ?? constants.signals.SIGINT));
+    else setExitCode(trace.gate.decision === 'block' ? 1 : 0);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -276,7 +290,7 @@ export const registerRun: RegisterCommand = (program, io, setExitCode) => {
     .description(
       "Materialize a capsule, run the app's commands and probes against the replay, and record the trace.",
     )
-    .requiredOption('--app <manifest>', 'the app manifest (JSON)')
+    .requiredOption('--app <manifest>', 'the app manifest (JSON), or an app name: config/apps/<name>.json')
     .option('--capsule <file>', 'capsule to materialize first (and describe in the trace)')
     .option('--db-url <url>', 'replay database URL (default: the manifest replayDatabaseUrlEnv variable)')
     .option('--allow-remote', 'allow a non-local replay database (never a production-looking one)')
@@ -288,7 +302,7 @@ export const registerRun: RegisterCommand = (program, io, setExitCode) => {
     .option('--chunk-size <n>', 'rows per load statement (default 1000)', positiveInt)
     .option('--trace-out <file>', 'write the trace here (atomically)')
     .option('--artifacts-dir <dir>', 'where screenshots go (default: next to the trace)')
-    .option('--scenario <id>', 'scenario id recorded in the trace')
+    .option('--scenario <id>', 'scenario id recorded in the trace', scenarioIdArg)
     .option('--profile', 'print per-step timings to stderr')
     .option('--json', 'print the trace as JSON instead of the summary');
   addZeroSetupOptions(program.commands.at(-1)!).action((flags: RunFlags) =>

@@ -3,6 +3,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import { lineColumn, readTextFile } from '../util/json-file.js';
+import { reservedKeyProblems } from '../util/reserved-keys.js';
 import { invalidFile, issueLines } from '../util/zod-issues.js';
 
 export function readYamlFile(path: string, what: string): unknown {
@@ -14,8 +15,22 @@ export function readYamlFile(path: string, what: string): unknown {
     const where = ` at line ${line}, column ${column}`;
     throw new InputError(`${path}: invalid YAML${where}: ${e.message.split('\n')[0]}`);
   }
-  return doc.toJS();
+  let value: unknown;
+  try {
+    // An alias bomb (a billion laughs) would expand to gigabytes: yaml refuses past this count.
+    value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    throw new InputError(
+      `${path}: invalid YAML: ${(err as Error).message} (at most ${MAX_YAML_ALIASES} alias expansions)`,
+    );
+  }
+  const reserved = reservedKeyProblems(value);
+  if (reserved.length > 0) throw invalidFile(path, what, reserved);
+  return value;
 }
+
+/** Alias expansions allowed per document: the loop's files use none; a hand-written anchor a few. */
+export const MAX_YAML_ALIASES = 100;
 
 /** Validates with zod; every problem on its own line as `file: path: message`. */
 export function validateFile<T extends z.ZodType>(

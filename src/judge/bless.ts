@@ -22,6 +22,7 @@ import {
   traceRecords,
   writeGolden,
 } from './golden.js';
+import { checkScenarioId } from './golden-paths.js';
 import { generalisePath } from './paths.js';
 
 export interface BlessInput {
@@ -98,6 +99,7 @@ export function blessTrace(input: BlessInput): BlessResult {
     );
   }
   refuseBlocked(input.trace, label);
+  checkScenarioId(input.scenario, '--scenario');
   const scenario = input.scenario ?? input.trace.scenario;
   let learned: string[] = [];
   const flakyNotes: string[] = [];

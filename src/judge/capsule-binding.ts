@@ -64,7 +64,12 @@ export function sameCapsule(a: CapsuleIdentity, b: CapsuleIdentity): boolean {
 }
 
 /** The golden's capsule against the trace's: what golden-match says before comparing anything. */
-export function compareCapsuleWithGolden(golden: Golden, trace: Trace, rebless: string): CapsuleComparison {
+export function compareCapsuleWithGolden(
+  golden: Golden,
+  trace: Trace,
+  rebless: string,
+  label = 'golden',
+): CapsuleComparison {
   const actual = capsuleIdentity(trace);
   const bound = golden.provenance.capsule;
   if (!bound) {
@@ -85,9 +90,12 @@ export function compareCapsuleWithGolden(golden: Golden, trace: Trace, rebless: 
       : 'a different subject';
   return {
     kind: 'differs',
-    summary: `capsule differs from the golden's (${who}): not compared; re-bless after re-export with \`${rebless}\``,
+    summary:
+      label === 'golden'
+        ? `capsule differs from the golden's (${who}): not compared; re-bless after re-export with \`${rebless}\``
+        : `capsule differs from the ${label}'s (${who}): not compared; replay both sides on the same capsule`,
     evidence: [
-      `golden capsule ${describe(bound)}; trace capsule ${describe(actual)}: ${who}`,
+      `${label} capsule ${describe(bound)}; trace capsule ${describe(actual)}: ${who}`,
       `the golden judges the app on the data it was blessed with; comparing another capsule's results would report every data change as an app regression`,
     ],
   };

@@ -6,13 +6,12 @@
  *         pixel threshold;
  *   skip: no golden yet (not a failure: bless one).
  */
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { compareCapsuleWithGolden } from './capsule-binding.js';
 import { compareRecords } from './compare.js';
 import { disabled, type JudgeInput, titleOf } from './context.js';
 import { type DiffRules, type Fingerprint, fingerprinter, outcome, type RawDifference } from './diff.js';
 import { normaliseProbes, traceRecords } from './golden.js';
+import { goldenScreenshot, traceScreenshot } from './golden-paths.js';
 import { judgeConfig } from './loop.js';
 import { formatJsonPath, PathRules, type Segment } from './paths.js';
 import type { Difference, JudgeResult } from './schema.js';
@@ -93,9 +92,11 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
   }
   const { golden } = loaded;
   const evidence = [
-    `golden ${loaded.path} (blessed ${golden.provenance.createdAt}${
-      golden.provenance.gitCommit ? ` at ${golden.provenance.gitCommit.slice(0, 12)}` : ''
-    })`,
+    input.baselineLabel
+      ? `${loaded.path}${golden.provenance.gitCommit ? ` at ${golden.provenance.gitCommit.slice(0, 12)}` : ''}`
+      : `golden ${loaded.path} (blessed ${golden.provenance.createdAt}${
+          golden.provenance.gitCommit ? ` at ${golden.provenance.gitCommit.slice(0, 12)}` : ''
+        })`,
   ];
   if (golden.app !== input.trace.app) {
     return {
@@ -110,7 +111,12 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
       evidenceFiles: [],
     };
   }
-  const capsule = compareCapsuleWithGolden(golden, input.trace, reblessCommand(input));
+  const capsule = compareCapsuleWithGolden(
+    golden,
+    input.trace,
+    reblessCommand(input),
+    input.baselineLabel ?? 'golden',
+  );
   if (capsule.kind === 'differs')
     return {
       result: {
@@ -138,21 +144,16 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
   for (const [name, g] of Object.entries(golden.probes).sort(([x], [y]) => (x < y ? -1 : 1))) {
     if (!g.screenshot || !actual.probes[name] || rules.ignore.covers(['probes', name, 'screenshot']))
       continue;
-    const goldenFile = resolve(dirname(loaded.path), g.screenshot);
+    // Both paths come from untrusted files: each stays inside its own directory (golden-paths.ts).
+    const goldenFile = goldenScreenshot(loaded.path, name, g.screenshot);
     const shot = rec.screenshots[name];
-    const actualFile = shot
-      ? input.tracePath
-        ? resolve(dirname(input.tracePath), shot)
-        : resolve(shot)
-      : undefined;
-    if (!existsSync(goldenFile)) {
+    const actualFile = shot ? traceScreenshot(input.tracePath, name, shot) : undefined;
+    if (!goldenFile) {
       evidence.push(`note: golden screenshot of ${name} is missing (${g.screenshot})`);
       continue;
     }
-    if (!actualFile || !existsSync(actualFile)) {
-      evidence.push(
-        `note: no screenshot of ${name} in this run${actualFile ? ` (${actualFile} missing)` : ''}`,
-      );
+    if (!actualFile) {
+      evidence.push(`note: no screenshot of ${name} in this run${shot ? ` (${shot} missing)` : ''}`);
       continue;
     }
     evidenceFiles.push(goldenFile, actualFile);

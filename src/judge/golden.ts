@@ -13,16 +13,18 @@
  * Files: `<golden dir>/<scenario or "default">.golden.json`; screenshots are copied beside it into
  * `<scenario or "default">.screenshots/<probe>.png`.
  */
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import type { Trace, TraceEvent } from '../trace/schema.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { isLosslessNumber, isPlainObject, parseExact, stringifyExact, toPlain } from '../util/exact-json.js';
 import { parseJsonText, readTextFile } from '../util/json-file.js';
+import { scenarioIdSchema } from '../util/scenario-id.js';
 import { invalidFile, issueLines } from '../util/zod-issues.js';
 import { capsuleIdentity } from './capsule-binding.js';
+import { copyScreenshotInto, goldenFileIn, traceScreenshot } from './golden-paths.js';
 import { Normalizer } from './normalize.js';
 import { learnSpread } from './timing.js';
 
@@ -54,7 +56,7 @@ export const goldenSchema = z.object({
   kind: z.literal('replay-env.golden'),
   schemaVersion: z.literal(GOLDEN_SCHEMA_VERSION),
   app: z.string(),
-  scenario: z.string().optional(),
+  scenario: scenarioIdSchema.optional(),
   provenance: z.object({
     tool: z.string(),
     toolVersion: z.string(),
@@ -104,8 +106,9 @@ export function goldenFileName(scenario?: string): string {
   return `${scenario ?? 'default'}.golden.json`;
 }
 
+/** The golden file of a scenario: refused when the id is not a scenario id or leads out of `dir`. */
 export function goldenPathFor(dir: string, scenario?: string): string {
-  return join(dir, goldenFileName(scenario));
+  return goldenFileIn(dir, scenario);
 }
 
 function probeKind(kind: TraceEvent['kind']): ProbeRecord['kind'] | null {
@@ -315,15 +318,15 @@ export function writeGolden(
   const shotDirName = `${built.golden.scenario ?? 'default'}.screenshots`;
   const copies: [string, string][] = [];
   for (const [probe, rel] of Object.entries(built.screenshots)) {
-    const src = tracePath ? resolve(dirname(tracePath), rel) : resolve(rel);
     const p = built.golden.probes[probe];
     if (!p) continue;
-    if (!existsSync(src)) {
-      notes.push(`screenshot of probe ${probe} not found at ${src}; the golden has none for it`);
+    const src = traceScreenshot(tracePath, probe, rel);
+    if (src === null) {
+      notes.push(`screenshot of probe ${probe} not found at ${rel}; the golden has none for it`);
       continue;
     }
     const target = `${shotDirName}/${probe.replace(/[^A-Za-z0-9._-]/g, '_')}.png`;
-    copies.push([src, join(dir, target)]);
+    copies.push([src, target]);
     p.screenshot = target;
   }
   // Validate before writing anything.
@@ -332,7 +335,7 @@ export function writeGolden(
     throw new InputError(`golden would be invalid: ${issueLines(checked.error).join('; ')}`);
   mkdirSync(dir, { recursive: true });
   if (copies.length) mkdirSync(join(dir, shotDirName), { recursive: true });
-  for (const [src, dst] of copies) copyFileSync(src, dst);
+  for (const [src, target] of copies) copyScreenshotInto(dir, src, target);
   writeFileAtomic(path, goldenText(built.golden), 'golden');
   return { path, notes };
 }

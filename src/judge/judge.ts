@@ -57,6 +57,8 @@ export interface JudgeTraceOptions {
    * capsule turned into an in-memory golden (judge/base-branch.ts).
    */
   baselineMode?: 'golden' | 'base-branch';
+  /** Evidence about the baseline (base-branch: learned noise, flaky outcomes). */
+  baselineNotes?: string[];
 }
 
 function describeBaseline(opts: JudgeTraceOptions, golden: LoadedGolden | null): Baseline {
@@ -101,6 +103,7 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
   const duration = judgeDuration(goldenMatch.capsuleDiffers ? { ...input, golden: null } : input);
   const pinProblem = scenarioPinProblem(opts.scenario?.capsuleSha256, opts.scenario?.id, opts.trace);
   if (pinProblem) goldenMatch.result.evidence.unshift(pinProblem);
+  goldenMatch.result.evidence.push(...(opts.baselineNotes ?? []));
   const judges = [
     judgeCapsuleIntegrity(input),
     judgeMaterializationIntegrity(input),
@@ -151,7 +154,9 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
     },
     failures,
     annotations: [
-      ...(golden && opts.repoRoot ? goldenAnnotations(golden, goldenMatch.differences, opts.repoRoot) : []),
+      ...(golden && opts.repoRoot && opts.baselineMode !== 'base-branch'
+        ? goldenAnnotations(golden, goldenMatch.differences, opts.repoRoot)
+        : []),
       ...(opts.manifestFile && opts.repoRoot
         ? manifestAnnotations(failures, opts.manifestFile, opts.repoRoot)
         : []),

@@ -110,6 +110,7 @@ function renderWith(j: Judgement, limits: Limits, opts: MarkdownOptions, truncat
     .filter(Boolean)
     .join(' · ');
   lines.push(`${h} Replay gate: ${BANNER[j.decision]} — ${where}`, '');
+  if (j.baseline) lines.push(`Judged ${cell(j.baseline.description, 300)}.`, '');
   if (j.humanReview) lines.push('> 👀 **Human review requested** — see the reasons.', '');
   if (j.reasons.length) {
     lines.push('**Why**', '');
@@ -256,6 +257,7 @@ export function renderJudgementText(
       j.scenario ? ` / ${j.scenario}` : ''
     }`,
   );
+  if (j.baseline) out.push(`judged ${j.baseline.description}`);
   if (j.reasons.length) {
     out.push('reasons:');
     for (const r of j.reasons) out.push(`  - ${r}`);

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as losslessParse } from 'lossless-json';
 import { parseJsonText, readTextFile } from '../util/json-file.js';
+import { reservedKeyProblems } from '../util/reserved-keys.js';
 import { formatPath, invalidFile, issueLines } from '../util/zod-issues.js';
 import { crossFieldChecks, type Manifest, manifestSchema } from './schema.js';
 import { findUnknownKeys } from './unknown-keys.js';
@@ -30,6 +31,8 @@ export function loadManifest(path: string): LoadedManifest {
 }
 
 export function validateManifest(raw: unknown, path: string, text = ''): LoadedManifest {
+  const reserved = reservedKeyProblems(raw);
+  if (reserved.length > 0) throw invalidFile(path, 'manifest', reserved);
   const result = manifestSchema.safeParse(raw);
   if (!result.success) {
     const lines = issueLines(result.error);

@@ -29,9 +29,14 @@ const nonEmpty = (what: string) =>
     .string({ error: (iss) => `must be ${what}, got ${show(iss.input)}` })
     .min(1, { error: `must be ${what}, got an empty string` });
 
+/** The longest timeout a manifest may ask for: one day (Node's timers overflow past ~24.8 days). */
+export const MAX_TIMEOUT_SECONDS = 86_400;
 const seconds = z
   .number()
-  .positive({ error: (iss) => `must be a positive number of seconds, got ${show(iss.input)}` });
+  .positive({ error: (iss) => `must be a positive number of seconds, got ${show(iss.input)}` })
+  .max(MAX_TIMEOUT_SECONDS, {
+    error: (iss) => `must be at most ${MAX_TIMEOUT_SECONDS} seconds (one day), got ${show(iss.input)}`,
+  });
 const stringMap = z.record(
   z.string(),
   z.string({ error: (iss) => `must be a string, got ${show(iss.input)}` }),
@@ -236,7 +241,13 @@ export const manifestBaseSchema = z.object({
   redactionRules: z.array(redactionRuleSchema).default([]),
   /** extension: outbound hosts the replay may reach (everything else is denied and recorded). */
   egress: z.object({ allow: z.array(z.string()).default([]) }).optional(),
-  /** extension: env var names whose values are secrets and are masked in traces. */
+  /**
+   * extension: how the app is run. `passEnv`: variables of the caller's environment the app's
+   * commands and probes get besides the default allow-list (PATH, HOME, locale, TZ, NODE_ENV…;
+   * see run/app-env-allow.ts). Nothing else passes.
+   */
+  run: z.object({ passEnv: z.array(envName).default([]) }).optional(),
+  /** extension: env var names whose values are secrets: masked in traces (and passed to the app). */
   secrets: z.object({ env: z.array(envName).default([]) }).optional(),
   /** extension: commands that create the app's schema on an empty database (the app's migrations). */
   setup: z.array(commandSchema).optional(),

@@ -36,7 +36,7 @@ export function findUnknownKeys(schema: AnySchema, value: unknown, path: Propert
       ? (catchall as { _zod: { def: { type: string } } })._zod.def.type
       : undefined;
     for (const [k, v] of Object.entries(value)) {
-      const child = shape[k];
+      const child = Object.hasOwn(shape, k) ? shape[k] : undefined;
       if (child) out.push(...findUnknownKeys(child, v, [...path, k]));
       else if (!catchall || catchallType === 'never') out.push(formatPath([...path, k]));
     }

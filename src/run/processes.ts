@@ -1,13 +1,16 @@
 /**
  * Shell commands in their own process groups, with bounded output and a clean stop.
  *
- * Every command is spawned with `detached: true`, which makes the shell the leader of a new process
- * group; everything it starts (servers, `&` jobs, npm's children) inherits that group. Stopping a
- * command signals the whole group: SIGTERM, then SIGKILL after a grace period. A registry of live
- * groups lets the front door stop everything when `run` itself is interrupted.
+ * Every command is spawned with `detached: true` under a small supervisor (supervisor.ts): the
+ * supervisor leads a new process group and runs the shell inside it; everything the shell starts
+ * (servers, `&` jobs, npm's children) inherits that group. Stopping a command signals the whole
+ * group: SIGTERM, then SIGKILL after a grace period. A registry of live groups lets the front door
+ * stop everything when `run` itself is interrupted, and the supervisor stops its group when `run`
+ * dies without a chance to (kill -9).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { supervisedSpawn } from './supervisor.js';
 
 /** Keeps the last `limit` characters of a stream (output can be unbounded; memory must not be). */
 export class OutputTail {
@@ -137,15 +140,17 @@ export class ManagedProcess {
     this.stdout = new OutputTail(options.tailChars);
     this.stderr = new OutputTail(options.tailChars);
     this.graceMs = options.graceMs ?? 3000;
-    const [program, args] = options.argv?.length
-      ? [options.argv[0]!, options.argv.slice(1)]
-      : ['/bin/sh', ['-c', options.command]];
-    this.child = spawn(program, args, {
+    const argv = options.argv?.length ? options.argv : ['/bin/sh', '-c', options.command];
+    // Under the supervisor (supervisor.ts): it leads the group and stops it if this process dies.
+    const sup = supervisedSpawn(argv, options.env, this.graceMs);
+    this.child = spawn(sup.file, sup.args, {
       cwd: options.cwd,
-      env: options.env,
+      env: sup.env,
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    // Never written to: its end-of-file is the supervisor's signal that `run` is gone.
+    this.child.stdin?.on('error', () => {});
     this.pid = this.child.pid ?? 0;
     this.child.stdout?.setEncoding('utf8').on('data', (d: string) => this.stdout.push(d));
     this.child.stderr?.setEncoding('utf8').on('data', (d: string) => this.stderr.push(d));

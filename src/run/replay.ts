@@ -23,6 +23,7 @@ import { type Background, runForeground, startBackground, stopBackground } from 
 import { type EgressGuard, startEgressGuard } from './egress-proxy.js';
 import { buildMasker, maskDeep, secretValues } from './mask.js';
 import { materializeForRun } from './materialize-step.js';
+import { refuseOccupiedReadyUrls } from './port-check.js';
 import { bindProbe, type SubjectValues, subjectValues } from './probe-binding.js';
 import { runBrowserProbe } from './probes/browser.js';
 import { runCommandProbe } from './probes/command.js';
@@ -141,6 +142,9 @@ export async function runReplay(options: RunOptions): Promise<RunResult> {
         `${options.capsulePath}: capsule is for app ${JSON.stringify(capsule.scan.header.app)}, but the manifest ${options.manifestPath} is appId ${JSON.stringify(manifest.appId)}`,
       );
   }
+
+  // Nothing may already answer where the app will be probed (port-check.ts).
+  await refuseOccupiedReadyUrls(manifest.commands);
 
   const events: TraceEvent[] = [];
   const skipped: string[] = [];

@@ -12,6 +12,7 @@
 import { CAPSULE_KEY_ENV, CAPSULE_KEY_FILE_ENV } from '../capsule/encryption.js';
 import { type Manifest, prodUrlEnv, replayUrlEnv } from '../manifest/schema.js';
 import type { TraceEvent } from '../trace/schema.js';
+import { optedInEnv, passesToApp } from './app-env-allow.js';
 import { type CommandContext, runForeground } from './commands.js';
 
 export interface MigrationRecord {
@@ -30,14 +31,19 @@ export function withheldEnvNames(manifest: Manifest): string[] {
   return [prodUrlEnv(manifest), CAPSULE_KEY_ENV, CAPSULE_KEY_FILE_ENV];
 }
 
-/** The caller's environment minus the withheld variables (see withheldEnvNames). */
+/**
+ * The allow-listed part of the caller's environment (app-env-allow.ts), minus the withheld
+ * variables (see withheldEnvNames), which no opt-in lets through.
+ */
 export function appBaseEnv(
   manifest: Manifest,
   base: Record<string, string | undefined>,
 ): Record<string, string> {
   const withheld = new Set(withheldEnvNames(manifest));
+  const optedIn = new Set(optedInEnv(manifest));
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined && !withheld.has(k)) env[k] = v;
+  for (const [k, v] of Object.entries(base))
+    if (v !== undefined && !withheld.has(k) && passesToApp(k, optedIn)) env[k] = v;
   return env;
 }
 

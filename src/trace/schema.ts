@@ -4,6 +4,7 @@
  * A trace never contains capsule rows beyond what probes themselves recorded.
  */
 import { z } from 'zod';
+import { scenarioIdSchema } from '../util/scenario-id.js';
 
 export const TRACE_SCHEMA_VERSION = 1;
 
@@ -146,7 +147,8 @@ export const traceSchema = z.object({
   schemaVersion: z.literal(TRACE_SCHEMA_VERSION),
   kind: z.literal('replay-env.trace'),
   app: z.string(),
-  scenario: z.string().optional(),
+  /** Names the golden file: a strict id (util/scenario-id.ts). */
+  scenario: scenarioIdSchema.optional(),
   startedAt: z.string(),
   finishedAt: z.string(),
   durationMs: z.number().nonnegative(),

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FailureError } from '../errors.js';
+import { checkOutputTarget } from './output-target.js';
 
 /** A fresh temp path for `path` in the same directory (so the rename stays on one filesystem). */
 export function tempPathFor(path: string): string {
@@ -76,6 +77,8 @@ export function osReason(err: unknown): string {
  */
 export function writeFileAtomic(path: string, text: string | Uint8Array, what = 'file'): void {
   const abs = resolve(path);
+  // The rename would replace a device or directory entry (as root: /dev/null itself).
+  checkOutputTarget(abs, `the ${what}`);
   try {
     mkdirSync(dirname(abs), { recursive: true });
   } catch (err) {

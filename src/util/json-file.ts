@@ -2,9 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { parse as losslessParse } from 'lossless-json';
 import { InputError } from '../errors.js';
+import { requireRegularFile, statIfExists } from './input-file-kind.js';
 import { firstInvalidUtf8 } from './utf8.js';
 
 export function readTextFile(path: string, what = 'file'): string {
+  const st = statIfExists(path);
+  // Devices never end (/dev/zero), a FIFO blocks until written: refused before opening.
+  if (st && !st.isDirectory()) requireRegularFile(path, st, what);
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
