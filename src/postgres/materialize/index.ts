@@ -43,6 +43,7 @@ import { type DependentDelete, deleteGraphRows } from './delete-phase.js';
 import { describeLoadError } from './load-error.js';
 import { checkCycles, materializeOrder, planLoad, schemaSectionForeignKeys } from './load-plan.js';
 import { type LoadStrategy, loadTable, type TableLoadResult, withoutValues } from './load-table.js';
+import { restoreSequences, type SequenceState, snapshotSequences } from './sequence-snapshot.js';
 import {
   catalogName,
   copySql,
@@ -212,6 +213,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
     client.on('error', (e) => connectionErrors.push(e));
     phase('connect');
     let inTransaction = false;
+    let sequenceStates: SequenceState[] = [];
     // What the load was doing, for a lost connection's message.
     let doing = 'starting the transaction';
     // Awaited before the client is closed, so the cancel can only reach this session.
@@ -263,6 +265,8 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       // Tables created empty by prepareTarget (--create-schema) are verified whole: every row,
       // closure rows included, must be exactly the capsule's.
       const createdEmpty = new Set(prepared?.createdTables ?? []);
+      // Sequences move outside the transaction: recorded to be set back if the load fails.
+      sequenceStates = await snapshotSequences(client, targets.values());
       phase('catalog');
 
       if (options.disableTriggers) {
@@ -552,6 +556,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
             `the connection to the replay target was lost during COMMIT (${lostReason(err, connectionErrors)}): the load may or may not have been committed; run materialize again (it replaces the subject's rows) once the server is reachable`,
             { cause: err },
           );
+        await restoreSequences(client, sequenceStates);
         throw new FailureError(
           `COMMIT failed (a deferred constraint?): ${describeLoadError(err)}; the target is unchanged`,
           { cause: err },
@@ -575,7 +580,10 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
         durationMs: Math.round(performance.now() - started),
       };
     } catch (err) {
-      if (inTransaction) await client.query('rollback').catch(() => {});
+      if (inTransaction) {
+        await client.query('rollback').catch(() => {});
+        await restoreSequences(client, sequenceStates);
+      }
       if (signal?.aborted && doing !== 'committing') throw interrupted(err);
       if (inTransaction && isConnectionLost(err))
         throw new FailureError(

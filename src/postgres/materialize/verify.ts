@@ -97,12 +97,14 @@ async function hashRowsInServer(
   columns: readonly string[],
   encoded: Record<string, ColumnEncoding>,
 ): Promise<{ rows: number; sha256: string }> {
+  // The digest as one bit(256) (one parse of its hex), then bit substrings: cheaper than a
+  // text substring and bit parse per slice.
   const sums = SLICES.map(
-    ([at, n], i) => `sum(('x' || substr(h, ${at}, ${n}))::bit(${n * 4})::bigint)::text as s${i}`,
+    ([at, n], i) => `sum(substring(b from ${4 * (at - 1) + 1} for ${4 * n})::bigint)::text as s${i}`,
   );
   const { rows } = await client.query<Record<string, string | null>>(
     `select count(*)::text as n, ${sums.join(', ')}
-       from (select encode(sha256(convert_to(${rowJsonbSql(encoded)}, 'UTF8')), 'hex') as h
+       from (select ('x' || encode(sha256(convert_to(${rowJsonbSql(encoded)}, 'UTF8')), 'hex'))::bit(256) as b
                from ${tableSql(table)} t where ${where} offset 0) x`,
     [columns, tableSql(table)],
   );
