@@ -46,6 +46,16 @@ const PATTERNS: TextPattern[] = [
   { kind: 'google-api-key', re: /\bAIza[0-9A-Za-z_-]{35}/g, group: 0 },
   { kind: 'bearer-token', re: /\bBearer\s+([A-Za-z0-9._~+/-]{8,}=*)/dg, group: 1 },
   // scheme://user:password@host — the password part only.
+  {
+    kind: 'openai-key',
+    re: /\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}|\bsk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}/g,
+    group: 0,
+  },
+  {
+    kind: 'aws-secret-key',
+    re: /aws.{0,20}?(?:secret|key).{0,20}?['"=:\s]([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])/dgi,
+    group: 1,
+  },
   { kind: 'url-password', re: /\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]+:([^\s@/'"]+)@/dgi, group: 1 },
 ];
 
@@ -58,6 +68,7 @@ const SECRET_NAME_PARTS = [
   'accesskey',
   'privatekey',
   'clientsecret',
+  'credential',
 ];
 /** Names that mention a secret but hold metadata about it. */
 const METADATA_SUFFIX =
@@ -93,7 +104,13 @@ export function scanText(text: string): TextFinding[] {
 
 /** Cheap pre-check: most strings contain none of the characters every pattern needs. */
 const MAYBE_SECRET =
-  /-----BEGIN|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|_live_|_test_|AIza|Bearer|:\/\/[^\s:/@'"]+:[^\s@/'"]+@/;
+  /-----BEGIN|eyJ|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|_live_|_test_|AIza|Bearer|sk-|aws|:\/\/[^\s:/@'"]+:[^\s@/'"]+@|\\x[0-9a-fA-F]{16}/i;
+
+/** bytea as exported (`\x2d2d…`): the bytes as text, when they are text, so secrets in them are seen. */
+function byteaText(value: string): string | null {
+  if (!/^\\x(?:[0-9a-fA-F]{2})+$/.test(value)) return null;
+  return Buffer.from(value.slice(2), 'hex').toString('latin1');
+}
 
 /**
  * A key (`"…name…":`) that may name a secret: a superset of `isSecretFieldName`, on raw JSON text.
@@ -139,6 +156,8 @@ function walk(
     if (value === '') return;
     const kinds = new Set<string>();
     if (MAYBE_SECRET.test(value)) for (const f of scanText(value)) kinds.add(f.kind);
+    const bytes = byteaText(value);
+    if (bytes !== null) for (const f of scanText(bytes)) kinds.add(`${f.kind} (bytea)`);
     if (key !== null && kinds.size === 0 && isSecretFieldName(key)) kinds.add('secret-field');
     for (const kind of kinds) out.push({ path, kind });
     return;
@@ -150,7 +169,16 @@ function walk(
     return;
   }
   if (typeof value === 'object') {
+    let i = 0;
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      // A credential used as an object key: reported by position, never by the key itself.
+      const keyKinds = MAYBE_SECRET.test(k) ? new Set(scanText(k).map((f) => f.kind)) : new Set<string>();
+      for (const kind of keyKinds) out.push({ path: `${path}{key #${i}}`, kind: `${kind} (object key)` });
+      i++;
+      if (keyKinds.size > 0) {
+        walk(v, `${path}{key #${i - 1}}`, null, out, skip);
+        continue;
+      }
       walk(v, path ? `${path}.${k}` : k, k, out, skip);
     }
   }
