@@ -224,8 +224,22 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
           subject,
           graph,
           encodings,
-          tableStatement: async (tb) =>
-            tableStatementText(sql.chain, tb, await rowIsJsonb(client, tb, sql.chain), encodings[tb.name]),
+          tableStatement: async (tb) => {
+            // Closure meets a table's rowSql before the table's own export does: name the entry.
+            try {
+              return tableStatementText(
+                sql.chain,
+                tb,
+                await rowIsJsonb(client, tb, sql.chain),
+                encodings[tb.name],
+              );
+            } catch (err) {
+              throw new FailureError(
+                `${tableEntry(manifest.postgres.tables.indexOf(tb), tb)}: ${describePgError(err)}`,
+                { cause: err },
+              );
+            }
+          },
         })
       : null;
     if (options.extraRows) progress({ kind: 'phase', phase: 'closure', ms: performance.now() - t });
