@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { capsuleHeaderSchema } from '../src/capsule/schema.js';
 import { cliErrorSchema } from '../src/cli/json-error.js';
+import { exportOutputSchema, inspectOutputSchema, materializeOutputSchema } from '../src/cli/json-outputs.js';
 import { judgementSchema } from '../src/judge/schema.js';
 import { manifestSchema } from '../src/manifest/schema.js';
 import { traceSchema } from '../src/trace/schema.js';
@@ -60,6 +61,29 @@ export const PUBLISHED_SCHEMAS: PublishedSchema[] = [
     description:
       'What every command prints on stdout with --json (or --format json) when it fails: one document, exit code non-zero.',
     schema: cliErrorSchema,
+    io: 'output',
+  },
+  {
+    file: 'schema/export-output.schema.json',
+    title: 'replay-env export-postgres --json',
+    description:
+      'What `replay-env export-postgres --json` prints on success. `tables`, `closure` and `graph` have the same shape as in inspect and materialize-postgres.',
+    schema: exportOutputSchema,
+    io: 'output',
+  },
+  {
+    file: 'schema/inspect-output.schema.json',
+    title: 'replay-env inspect --json',
+    description: 'What `replay-env inspect --json` prints: a capsule summary (no row values).',
+    schema: inspectOutputSchema,
+    io: 'output',
+  },
+  {
+    file: 'schema/materialize-output.schema.json',
+    title: 'replay-env materialize-postgres --json',
+    description:
+      'What `replay-env materialize-postgres --json` prints on success. `tables` and `closure` have the same shape as in export-postgres and inspect.',
+    schema: materializeOutputSchema,
     io: 'output',
   },
 ];

@@ -321,6 +321,34 @@ describe('data-derived text is escaped', () => {
   });
 });
 
+describe('hints name what the Action can do', () => {
+  it('a remote database URL is refused without pointing at a CLI flag the Action has no input for', async () => {
+    const r = await run(
+      {
+        capsule: 'acme.capsule.json',
+        'check-name': 'life remote',
+        'database-url': 'postgres://u:p@db.staging.example.com/app',
+      },
+      91,
+      '1'.repeat(40),
+    );
+    expect(r.code).toBe(1);
+    const error = r.commands.find((c) => c.command === 'error')!.message;
+    expect(error).toMatch(/refused as a replay target/);
+    expect(error).not.toContain('--allow-remote');
+  });
+
+  it('GitHub Enterprise Server artifact refusals are not reported as a missing artifact', async () => {
+    const { isGhesUnsupported, GHES_HINT } = await import('../src/action/restore-capsule.js');
+    const err = Object.assign(new Error('@actions/artifact v2.0.0+ … are not currently supported on GHES.'), {
+      name: 'GHESNotSupportedError',
+    });
+    expect(isGhesUnsupported(err)).toBe(true);
+    expect(isGhesUnsupported(Object.assign(new Error('Not Found'), { status: 404 }))).toBe(false);
+    expect(GHES_HINT).toContain('input "capsule"');
+  });
+});
+
 describe('the GitHub API misbehaving', () => {
   it('a persistent 429 is retried within one bounded budget, then reported; the step still ends', async () => {
     gh.failRequests = {

@@ -130,9 +130,11 @@ describe('docs/adopt.md from an empty repository to a green gate', () => {
       { SHOP_PROD_DATABASE_URL: prod.url },
     );
     expect(exported.code, exported.stderr).toBe(0);
-    const counts = JSON.parse(exported.stdout).counts;
-    expect(counts.users).toBeGreaterThan(0);
-    expect(counts.messages).toBeGreaterThan(0);
+    const rows = Object.fromEntries(
+      JSON.parse(exported.stdout).tables.map((t: { name: string; rows: number }) => [t.name, t.rows]),
+    );
+    expect(rows.users).toBeGreaterThan(0);
+    expect(rows.messages).toBeGreaterThan(0);
 
     // 5. Run on the embedded default (no database URL), 6. judge, 7. bless, 8. judge again.
     const ran = await inRepo(

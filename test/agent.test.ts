@@ -6,6 +6,8 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../src/postgres/embedded.js';
 import { cli, REPO_ROOT } from './helpers/cli.js';
@@ -32,14 +34,35 @@ async function agentManifest(): Promise<string> {
   return path;
 }
 
-function json(step: string, r: { code: number; stdout: string; stderr: string }) {
-  expect(r.code, `${step} exit code; stderr: ${r.stderr}`).toBe(0);
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+(
+  ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv2020) => void
+)(ajv);
+
+/** The stdout document, validated against the published schema docs/agents.md names for it. */
+function parsed(step: string, stdout: string, schemaFile: string) {
+  let doc: unknown;
   try {
-    return JSON.parse(r.stdout);
+    doc = JSON.parse(stdout);
   } catch {
-    throw new Error(`${step}: stdout is not JSON: ${r.stdout.slice(0, 300)}`);
+    throw new Error(`${step}: stdout is not JSON: ${stdout.slice(0, 300)}`);
   }
+  const id = `https://replay-env.dev/schema/${schemaFile}`;
+  const validate =
+    ajv.getSchema(id) ?? ajv.compile(JSON.parse(readFileSync(join(REPO_ROOT, 'schema', schemaFile), 'utf8')));
+  expect(validate(doc), `${step} against schema/${schemaFile}: ${JSON.stringify(validate.errors)}`).toBe(
+    true,
+  );
+  // biome-ignore lint/suspicious/noExplicitAny: checked against the schema just above
+  return doc as any;
 }
+
+function json(step: string, r: { code: number; stdout: string; stderr: string }, schemaFile: string) {
+  expect(r.code, `${step} exit code; stderr: ${r.stderr}`).toBe(0);
+  return parsed(step, r.stdout, schemaFile);
+}
+
+const failure = (step: string, r: { stdout: string }) => parsed(step, r.stdout, 'cli-error.schema.json');
 
 describe('a coding agent drives the loop through --json', () => {
   it('exports, inspects, materializes, runs on the embedded default and judges', {
@@ -61,7 +84,7 @@ describe('a coding agent drives the loop through --json', () => {
       '--json',
     ]);
     expect(bad.code).toBe(2);
-    expect(JSON.parse(bad.stdout)).toMatchObject({
+    expect(failure('export without a subject', bad)).toMatchObject({
       error: { code: 'bad_input', field: '--subject' },
       exitCode: 2,
     });
@@ -83,10 +106,21 @@ describe('a coding agent drives the loop through --json', () => {
         db.url,
         '--json',
       ]),
+      'export-output.schema.json',
     );
-    expect(exported.closure.totalRows).toBe(5);
+    expect(exported.closure.reduce((n: number, c: { rows: number }) => n + c.rows, 0)).toBe(5);
+    expect(exported.warnings).toEqual([]);
 
-    const inspected = json('inspect', await cli(['inspect', exported.path, '--json']));
+    const inspected = json(
+      'inspect',
+      await cli(['inspect', exported.path, '--json']),
+      'inspect-output.schema.json',
+    );
+    // The same shapes in export and inspect: per-table rows, closure and the graph's size.
+    expect(inspected.tables).toEqual(exported.tables);
+    expect(inspected.totalRows).toBe(exported.totalRows);
+    expect(inspected.closure).toEqual(exported.closure);
+    expect(inspected.graph.subjects).toBe(exported.graph.subjects);
     expect(inspected.file.sha256).toBe(exported.sha256);
     expect(inspected.subject).toEqual({ tenant_id: 'acme', user_id: 'ada' });
     const closure = Object.fromEntries(
@@ -115,10 +149,17 @@ describe('a coding agent drives the loop through --json', () => {
         '--create-schema',
         '--json',
       ]),
+      'materialize-output.schema.json',
     );
     expect(materialized.status).toBe('ok');
     expect(materialized.schemaSource).toBe('capsule');
-    for (const c of materialized.counts) expect(c.database, c.table).toBe(c.capsule);
+    for (const t of materialized.tables) expect(t.database, t.name).toBe(t.capsule);
+    expect(
+      materialized.tables.map((t: { name: string; rows: number }) => ({ name: t.name, rows: t.rows })),
+    ).toEqual(inspected.tables);
+    expect(materialized.closure.map((c: { name: string; rows: number }) => [c.name, c.rows])).toEqual(
+      inspected.closure.map((c: { name: string; rows: number }) => [c.name, c.rows]),
+    );
     // Loading it again into the same database is refused: the tables exist (exit 1, not 2).
     const again = await cli([
       'materialize-postgres',
@@ -133,7 +174,7 @@ describe('a coding agent drives the loop through --json', () => {
     ]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already has .*--replace-schema/);
-    expect(JSON.parse(again.stdout).error).toMatchObject({ code: 'failed' });
+    expect(failure('materialize again', again).error).toMatchObject({ code: 'failed' });
 
     // run with no --db-url and no SOCIALAPP_REPLAY_DATABASE_URL: the embedded default.
     const tracePath = join(dir, 'trace.json');
@@ -152,12 +193,36 @@ describe('a coding agent drives the loop through --json', () => {
       { env: { SOCIALAPP_REPLAY_DATABASE_URL: '' } },
     );
     expect(ran.stderr).toMatch(/using a throwaway embedded PostgreSQL/);
-    const trace = json('run', ran);
+    const trace = json('run', ran, 'trace.schema.json');
     expect(trace.kind).toBe('replay-env.trace');
     expect(trace.materialization.status).toBe('ok');
     expect(trace.gate.decision).toBe('continue');
 
-    const judged = json('judge', await cli(['judge', '--trace', tracePath, '--app', app, '--json']));
+    // … or against the database step 3 loaded, without loading it again (docs/agents.md step 4b).
+    const kept = json(
+      'run on the loaded database',
+      await cli([
+        'run',
+        '--app',
+        app,
+        '--capsule',
+        inspected.file.path,
+        '--db-url',
+        target,
+        '--skip-materialize',
+        '--trace-out',
+        join(dir, 'trace-kept.json'),
+        '--json',
+      ]),
+      'trace.schema.json',
+    );
+    expect(kept.gate.decision).toBe('continue');
+
+    const judged = json(
+      'judge',
+      await cli(['judge', '--trace', tracePath, '--app', app, '--format', 'json']),
+      'judgement.schema.json',
+    );
     expect(judged.kind).toBe('replay-env.judgement');
     expect(judged.decision).toBe('continue');
   });

@@ -66,7 +66,8 @@ export function assertSafeTarget(url: string, env: Record<string, string | undef
   if (verdict.kind === 'local') return;
   // Bad input (a refused target), checked before any connection.
   throw new InputError(
-    `input "database-url" ${displayUrl(url)} is refused as a replay target: ${verdict.reason}. ` +
+    // The CLI's reason names its --allow-remote flag; the Action has no such input (by design).
+    `input "database-url" ${displayUrl(url)} is refused as a replay target: ${verdict.reason.replace(/;? ?pass --allow-remote[^;]*/, '')}. ` +
       "The Action replays into a throwaway database — use the job's Postgres service container (postgres://postgres:postgres@localhost:5432/postgres).",
   );
 }

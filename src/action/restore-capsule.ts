@@ -68,6 +68,8 @@ async function restoreFromArtifact(req: RestoreRequest, name: string): Promise<R
     id = found.artifact.id;
   } catch (err) {
     const status = (err as { status?: number }).status;
+    if (isGhesUnsupported(err))
+      throw new FailureError(`cannot download capsule artifact "${name}" from ${where}: ${GHES_HINT}`);
     const hint =
       status === 403 || status === 401
         ? ' The token may not read it: give "github-token" with actions: read on that repository.'
@@ -126,3 +128,16 @@ export async function pickCapsuleFile(dir: string, what: string): Promise<string
     `${what} holds several possible capsule files (${candidates.map((c) => relative(dir, c)).join(', ')}); upload one capsule per artifact`,
   );
 }
+
+/**
+ * GitHub Enterprise Server has no v4 artifact service (@actions/artifact v2+ refuses with
+ * GHESNotSupportedError): not a missing artifact nor a missing permission.
+ */
+export function isGhesUnsupported(err: unknown): boolean {
+  const e = err as { name?: string; message?: string };
+  return e?.name === 'GHESNotSupportedError' || /not currently supported on GHES/i.test(e?.message ?? '');
+}
+
+export const GHES_HINT =
+  'this is GitHub Enterprise Server, where the artifact service the Action uses (v4 artifacts) is not available. ' +
+  'Download the capsule in an earlier step (actions/download-artifact@v3 on GHES) and give its path as input "capsule".';

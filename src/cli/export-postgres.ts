@@ -19,6 +19,7 @@ import { zeroSetupHooks } from '../postgres/zero-setup-export.js';
 import { checkOutputTarget } from '../util/output-target.js';
 import { type CliIO, printJson } from './context.js';
 import { collectValues, encryptionKeyFor, encryptionSummary } from './encryption-options.js';
+import { exportJson } from './json-shapes.js';
 import { collectKeyValue, nonNegativeInt, oneOf, positiveInt } from './options.js';
 import type { RegisterCommand } from './registry.js';
 
@@ -157,7 +158,7 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
       for (const w of empties) io.stderr(`warning: ${w.message}\n`);
       if (opts.json)
         printJson(io, {
-          ...jsonResult(result),
+          ...exportJson(result, closure, opts.schema),
           warnings: empties.map((w) => ({
             code: 'empty_table',
             table: w.table,
@@ -165,8 +166,6 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
             message: w.message,
           })),
           ...(encrypted?.encryptedTo ? { encryptedTo: encrypted.encryptedTo } : {}),
-          schema: opts.schema,
-          closure,
         });
       else {
         io.stdout(formatSummary(result, io.cwd));
@@ -290,24 +289,4 @@ export function formatSummary(r: ExportResult, cwd: string): string {
     for (const f of r.findings.slice(0, 20)) lines.push(`  ${f.table}[${f.row}] ${f.path}: ${f.kind}`);
   }
   return `${lines.join('\n')}\n`;
-}
-
-function jsonResult(r: ExportResult) {
-  return {
-    path: r.path,
-    bytes: r.bytes,
-    sha256: r.sha256,
-    gzip: r.gzip,
-    encrypted: r.encrypted,
-    app: r.app,
-    redaction: r.redaction,
-    exportedAt: r.exportedAt,
-    window: r.window,
-    subject: r.subject,
-    graphSubjects: r.graph.length,
-    counts: r.counts,
-    findings: r.findings,
-    integrity: r.integrity,
-    timings: r.timings,
-  };
 }

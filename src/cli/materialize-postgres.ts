@@ -20,6 +20,7 @@ import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
 import { runCwd } from '../run/replay.js';
 import { databaseEnv, runMigration, runSetupCommands } from '../run/schema-steps.js';
 import { type CliIO, printJson } from './context.js';
+import { materializeJson } from './json-shapes.js';
 import { collectKeyValue, DELETE_DEPENDENTS_HELP, oneOf, positiveInt } from './options.js';
 import type { RegisterCommand } from './registry.js';
 import { addZeroSetupOptions, finishTarget, type ZeroSetupTarget, zeroSetupTarget } from './zero-setup.js';
@@ -190,7 +191,7 @@ async function materializeZeroSetup(
   if (opts.json) {
     // A kept embedded server is local and throwaway: its full URL is what the caller needs.
     const target = zs.target.embedded && opts.keepDb ? url : displayUrl(url);
-    printJson(io, { target, capsule: capsulePath, ...result, ...zeroSetup });
+    printJson(io, { target, capsule: capsulePath, ...materializeJson(result), ...zeroSetup });
     if (migrated?.error) throw new FailureError(migrated.error);
     return;
   }

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { DefaultArtifactClient } from '@actions/artifact';
 import * as core from '@actions/core';
+import { isGhesUnsupported } from '../restore-capsule.js';
 
 export interface UploadResult {
   uploaded: boolean;
@@ -39,7 +40,9 @@ export async function uploadEvidence(
     core.info(`Uploaded artifact ${name} (${present.length} file(s))`);
     return { uploaded: true, id: res.id };
   } catch (err) {
-    const reason = (err as Error).message;
+    const reason = isGhesUnsupported(err)
+      ? 'GitHub Enterprise Server has no v4 artifact service; upload the files with actions/upload-artifact@v3 in a later step'
+      : (err as Error).message;
     core.warning(`Artifact upload ${name} failed: ${reason}. The files are kept at ${rootDirectory}.`);
     return { uploaded: false, reason };
   }
