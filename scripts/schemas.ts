@@ -8,6 +8,7 @@ import { capsuleHeaderSchema } from '../src/capsule/schema.js';
 import { cliErrorSchema } from '../src/cli/json-error.js';
 import { exportOutputSchema, inspectOutputSchema, materializeOutputSchema } from '../src/cli/json-outputs.js';
 import { judgementSchema } from '../src/judge/schema.js';
+import { doctorReportSchema } from '../src/manifest/doctor.js';
 import { manifestSchema } from '../src/manifest/schema.js';
 import { traceSchema } from '../src/trace/schema.js';
 
@@ -84,6 +85,13 @@ export const PUBLISHED_SCHEMAS: PublishedSchema[] = [
     description:
       'What `replay-env materialize-postgres --json` prints on success. `tables` and `closure` have the same shape as in export-postgres and inspect.',
     schema: materializeOutputSchema,
+    io: 'output',
+  },
+  {
+    file: 'schema/doctor-output.schema.json',
+    title: 'replay-env doctor --json',
+    description: 'What `replay-env doctor --json` prints: every check, its status and message.',
+    schema: doctorReportSchema,
     io: 'output',
   },
 ];

@@ -7,6 +7,7 @@
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/postgres/embedded.js';
 import { runBundledAction } from './helpers/action-process.js';
@@ -112,6 +113,10 @@ describe('docs/adopt.md from an empty repository to a green gate', () => {
     // 3. doctor against the schema-only copy.
     const doctor = await inRepo(['doctor', '--app', manifest, '--db-url', schemaOnly, '--json']);
     expect(doctor.code, doctor.stdout + doctor.stderr).toBe(0);
+    const validateDoctor = new Ajv2020({ strict: false }).compile(
+      JSON.parse(readFileSync(join(REPO_ROOT, 'schema/doctor-output.schema.json'), 'utf8')),
+    );
+    expect(validateDoctor(JSON.parse(doctor.stdout)), JSON.stringify(validateDoctor.errors)).toBe(true);
 
     // 4. Export one customer from production (read-only; safe redaction by default).
     const exported = await inRepo(

@@ -1,5 +1,6 @@
 /**
- * Public-key encrypted capsules (capsule/encryption.ts, docs/encryption.md): `replay-env keygen`,
+ * REPLAYENC1 public-key mode, still READ (capsules written before age; the old writer lives in
+ * test/helpers/replayenc1-writer.ts). Public-key encrypted capsules (capsule/encryption.ts, docs/encryption.md): `replay-env keygen`,
  * `export-postgres --encrypt-to <.pub>`, readers holding the X25519 private key in
  * REPLAY_CAPSULE_KEY (the whole PEM, as a CI secret arrives) or REPLAY_CAPSULE_KEY_FILE.
  * Every bad key is a clear exit 2 before any database is touched; every changed byte fails with the
@@ -10,12 +11,9 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import {
   createReadStream,
   createWriteStream,
-  existsSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,10 +27,8 @@ import {
   capsuleKeyFromEnv,
   capsuleOpenOptionsFor,
   createDecryptStream,
-  createEncryptStream,
   DEFAULT_CHUNK_SIZE,
   parseCapsuleKey,
-  readRecipientKey,
 } from '../src/capsule/encryption.js';
 import { ENCRYPTED_MAGIC } from '../src/capsule/open.js';
 import { type CapsuleEvent, readCapsule } from '../src/capsule/reader.js';
@@ -40,35 +36,46 @@ import { InputError } from '../src/errors.js';
 import { stringifyExact } from '../src/util/exact-json.js';
 import { writeTestCapsule } from './helpers/capsule-file.js';
 import { cli } from './helpers/cli.js';
-import { useTestDatabase, withClient } from './helpers/db.js';
-import { databaseChecksum } from './helpers/db-checksum.js';
+import {
+  createLegacyEncryptStream,
+  generateCapsuleKeyPair,
+  type LegacyKey,
+  legacyKey,
+  readRecipientKey,
+} from './helpers/replayenc1-writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'replay-pk-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const DECRYPT_FAILED = /cannot decrypt capsule: wrong key or corrupted file/;
-const NO_STACK = /\n\s+at /;
+const _NO_STACK = /\n\s+at /;
 /** Neither key variable leaks in from the developer's shell. */
 const NO_KEY = { REPLAY_CAPSULE_KEY: '', REPLAY_CAPSULE_KEY_FILE: '' };
 
-/** `replay-env keygen --out <dir>/<name>` → paths, PEM texts and the printed fingerprint. */
+/** An X25519 PEM key pair as the old `replay-env keygen` wrote it: <name> and <name>.pub. */
 async function keygen(name: string) {
-  const out = join(dir, name);
-  const r = await cli(['keygen', '--out', out, '--json']);
-  expect(r.code, r.stderr).toBe(0);
-  const j = JSON.parse(r.stdout) as { privateKey: string; publicKey: string; fingerprint: string };
-  return { ...j, privatePem: readFileSync(out, 'utf8'), publicPem: readFileSync(`${out}.pub`, 'utf8') };
+  const privateKey = join(dir, name);
+  const pair = generateCapsuleKeyPair();
+  writeFileSync(privateKey, pair.privatePem, { mode: 0o600 });
+  writeFileSync(`${privateKey}.pub`, pair.publicPem);
+  return {
+    privateKey,
+    publicKey: `${privateKey}.pub`,
+    fingerprint: pair.fingerprint,
+    privatePem: pair.privatePem,
+    publicPem: pair.publicPem,
+  };
 }
 
-function spkiFingerprint(pubPem: string): string {
+function _spkiFingerprint(pubPem: string): string {
   const der = Buffer.from(pubPem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
   return createHash('sha256').update(der).digest('hex');
 }
 
-async function encryptFile(src: string, dst: string, key: CapsuleKey, chunkSize?: number): Promise<void> {
+async function encryptFile(src: string, dst: string, key: LegacyKey, chunkSize?: number): Promise<void> {
   await pipeline(
     createReadStream(src),
-    createEncryptStream(key, chunkSize ? { chunkSize } : {}),
+    createLegacyEncryptStream(key, chunkSize ? { chunkSize } : {}),
     createWriteStream(dst),
   );
 }
@@ -142,46 +149,6 @@ beforeAll(async () => {
   plainRows = await readRows(plainPath);
 });
 
-describe('replay-env keygen', () => {
-  it('writes the private key 0600 and the public key to .pub; prints the fingerprint and next steps', async () => {
-    const out = join(dir, 'kg', 'ci.key');
-    const r = await cli(['keygen', '--out', out]);
-    expect(r.code, r.stderr).toBe(0);
-    const priv = readFileSync(out, 'utf8');
-    const pub = readFileSync(`${out}.pub`, 'utf8');
-    expect(priv).toMatch(/^-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END PRIVATE KEY-----\n$/);
-    expect(pub).toMatch(/^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+-----END PUBLIC KEY-----\n$/);
-    expect(statSync(out).mode & 0o777).toBe(0o600);
-    const fp = spkiFingerprint(pub);
-    expect(r.stdout).toContain(`fingerprint ${fp}`);
-    expect(r.stdout).toMatch(/CI secret REPLAY_CAPSULE_KEY/);
-    expect(r.stdout).toMatch(/--encrypt-to .*ci\.key\.pub/);
-    // The private key itself is never printed.
-    expect(r.stdout + r.stderr).not.toContain(priv.split('\n')[1]!);
-    // The pair belongs together: the reader's fingerprint of the private key is the .pub's.
-    expect(parseCapsuleKey(priv)).toMatchObject({ kind: 'x25519-private', fingerprint: fp });
-    expect(readRecipientKey(`${out}.pub`, dir)).toMatchObject({ kind: 'x25519-public', fingerprint: fp });
-  });
-
-  it('refuses to overwrite an existing key or .pub (exit 2, files untouched)', async () => {
-    const out = join(dir, 'kg2', 'ci.key');
-    expect((await cli(['keygen', '--out', out])).code).toBe(0);
-    const before = [readFileSync(out, 'utf8'), readFileSync(`${out}.pub`, 'utf8')];
-    const again = await cli(['keygen', '--out', out]);
-    expect(again.code).toBe(2);
-    expect(again.stderr).toMatch(/ci\.key already exists; refusing to overwrite/);
-    expect(again.stderr).not.toMatch(NO_STACK);
-    expect([readFileSync(out, 'utf8'), readFileSync(`${out}.pub`, 'utf8')]).toEqual(before);
-    // Only the .pub exists: still refused, and no private key is written beside it.
-    const lone = join(dir, 'kg2', 'lone.key');
-    writeFileSync(`${lone}.pub`, 'x');
-    const r = await cli(['keygen', '--out', lone, '--json']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/lone\.key\.pub already exists/);
-    expect(existsSync(lone)).toBe(false);
-  });
-});
-
 describe('public-key encryption: round trip and format', () => {
   it('multi-chunk capsules (plain and gzip inside) round-trip exactly; the header names the recipient', async () => {
     const recipient = readRecipientKey(alice.publicKey, dir);
@@ -221,7 +188,7 @@ describe('public-key encryption: round trip and format', () => {
     const enc: Buffer[] = [];
     await pipeline(
       Readable.from([big.subarray(0, 3 << 20), big.subarray(3 << 20)]),
-      createEncryptStream(readRecipientKey(alice.publicKey, dir)),
+      createLegacyEncryptStream(readRecipientKey(alice.publicKey, dir)),
       new Writable({
         write(c: Buffer, _e, cb) {
           enc.push(c);
@@ -282,7 +249,7 @@ describe('public-key capsules: wrong keys and changed bytes', () => {
       `${encPath}: capsule is encrypted to public key ${alice.fingerprint}; set REPLAY_CAPSULE_KEY`,
     );
     const symPath = join(dir, 'flip.sym.json.enc');
-    await encryptFile(join(dir, 'flip.json'), symPath, parseCapsuleKey('f'.repeat(64)));
+    await encryptFile(join(dir, 'flip.json'), symPath, legacyKey('f'.repeat(64)));
     const sym = await cli(['inspect', symPath], { env: noKey });
     expect(sym.code).toBe(2);
     expect(sym.stderr).toContain(
@@ -302,7 +269,7 @@ describe('public-key capsules: wrong keys and changed bytes', () => {
     expect(String(pass.error)).toMatch(/encrypted to a public key .*holds a passphrase/);
 
     const symFile = join(dir, 'sym.enc');
-    await encryptFile(plainPath, symFile, parseCapsuleKey('e'.repeat(64)));
+    await encryptFile(plainPath, symFile, legacyKey('e'.repeat(64)));
     const priv = await decryptBuffer(readFileSync(symFile), alicePriv);
     expect(String(priv.error)).toMatch(DECRYPT_FAILED);
     expect(String(priv.error)).toMatch(
@@ -466,208 +433,4 @@ describe('openssl-made keys', () => {
       expect(pub).toBe(alice.publicPem);
     },
   );
-});
-
-// ------------------------------------------------------------------------------------------------
-// export --encrypt-to → materialize on a real database
-
-const FIXTURE = join(import.meta.dirname, 'fixtures/action');
-const manifestPath = join(FIXTURE, 'replay.manifest.json');
-const db = useTestDatabase('pkenc');
-/** Connecting here fails (port 1): any error other than exit 2 would mean a connection attempt. */
-const NOWHERE = 'postgres://replay:x@127.0.0.1:1/nowhere';
-
-const exportArgs = (out: string, dbUrl: string) => [
-  'export-postgres',
-  '--app',
-  manifestPath,
-  '--subject',
-  'account_id=acme',
-  '--since-days',
-  '100000',
-  '--out',
-  out,
-  '--db-url',
-  dbUrl,
-];
-
-describe('export-postgres --encrypt-to: bad keys are exit 2 before any connection', () => {
-  it.each([
-    ['a missing file', () => join(dir, 'missing.pub'), /--encrypt-to .*missing\.pub: file not found/],
-    [
-      'not a PEM key',
-      () => {
-        writeFileSync(join(dir, 'notes.txt'), 'hello, not a key\n');
-        return join(dir, 'notes.txt');
-      },
-      /notes\.txt: not a PEM key/,
-    ],
-    [
-      'the PRIVATE key',
-      () => alice.privateKey,
-      /is a PRIVATE key; --encrypt-to takes the public key: give the \.pub file/,
-    ],
-    [
-      'an Ed25519 public key',
-      () => {
-        const p = join(dir, 'ed.pub');
-        writeFileSync(p, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
-        return p;
-      },
-      /ed\.pub: is an ED25519 public key; capsules need an X25519 key pair/,
-    ],
-    [
-      'an EC P-256 public key',
-      () => {
-        const p = join(dir, 'ec.pub');
-        writeFileSync(
-          p,
-          generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
-            type: 'spki',
-            format: 'pem',
-          }),
-        );
-        return p;
-      },
-      /ec\.pub: is an EC public key/,
-    ],
-  ])('%s', async (_name, file, message) => {
-    const out = join(dir, 'badkey', 'c.json.enc');
-    const r = await cli([...exportArgs(out, NOWHERE), '--encrypt-to', file()], { env: NO_KEY });
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(message);
-    expect(r.stderr).not.toMatch(NO_STACK);
-    expect(existsSync(join(dir, 'badkey'))).toBe(false);
-  });
-
-  it('--encrypt with --encrypt-to, and --encrypt with a private key in REPLAY_CAPSULE_KEY', async () => {
-    const both = await cli(
-      [...exportArgs(join(dir, 'x.enc'), NOWHERE), '--encrypt', '--encrypt-to', alice.publicKey],
-      {
-        env: { ...NO_KEY, REPLAY_CAPSULE_KEY: 'f'.repeat(64) },
-      },
-    );
-    expect(both.code).toBe(2);
-    expect(both.stderr).toMatch(/--encrypt and --encrypt-to are exclusive/);
-    const priv = await cli([...exportArgs(join(dir, 'x.enc'), NOWHERE), '--encrypt'], {
-      env: { ...NO_KEY, REPLAY_CAPSULE_KEY: alice.privatePem },
-    });
-    expect(priv.code).toBe(2);
-    expect(priv.stderr).toMatch(/holds an X25519 private key: to encrypt to that key pair use --encrypt-to/);
-    expect(priv.stderr + priv.stdout).not.toContain(alice.privatePem.split('\n')[1]!);
-  });
-});
-
-describe('export --encrypt-to → materialize (real Postgres)', () => {
-  let target = '';
-  let capsule = '';
-  const env = { ...NO_KEY, NOTES_REPLAY_DATABASE_URL: '' };
-  const materialize = (key: Record<string, string>, file = capsule) =>
-    cli(['materialize-postgres', '--app', manifestPath, '--capsule', file, '--db-url', target, '--json'], {
-      env: { ...env, ...key },
-    });
-
-  beforeAll(async () => {
-    await db.runFile(join(FIXTURE, 'schema.sql'));
-    await db.runFile(join(FIXTURE, 'data.sql'));
-    // Enough rows for several 64 KiB chunks.
-    await db.query(
-      `insert into notes select 1000 + g, 'acme', repeat('note ' || g || ' ', 20), '2024-02-01T00:00:00Z'::timestamptz + g * interval '1 minute' from generate_series(1, 3000) g`,
-    );
-    target = await db.create('pkenc_target');
-    await withClient(
-      target,
-      async (c) => void (await c.query(readFileSync(join(FIXTURE, 'schema.sql'), 'utf8'))),
-    );
-    capsule = join(dir, 'acme.json.gz.enc');
-    const r = await cli([...exportArgs(capsule, db.url), '--encrypt-to', alice.publicKey, '--json'], { env });
-    expect(r.code, r.stderr).toBe(0);
-    const result = JSON.parse(r.stdout);
-    expect(result).toMatchObject({ encrypted: true, gzip: true, encryptedTo: alice.fingerprint });
-    const bytes = readFileSync(capsule);
-    expect(headerOf(bytes).kdf).toMatchObject({ name: 'x25519-hkdf-sha256', recipient: alice.fingerprint });
-    expect(bytes.includes(Buffer.from('ops@acme.test'))).toBe(false);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-  }, 120_000);
-
-  it('the private key in REPLAY_CAPSULE_KEY (PEM) materializes it exactly', {
-    timeout: 120_000,
-  }, async () => {
-    const loaded = await materialize({ REPLAY_CAPSULE_KEY: alice.privatePem });
-    expect(loaded.code, loaded.stderr).toBe(0);
-    const m = JSON.parse(loaded.stdout);
-    expect(m.status).toBe('ok');
-    expect(m.hashCheck).toBe('verified');
-    expect(m.counts.find((c: { table: string }) => c.table === 'notes').database).toBe(3003);
-  });
-
-  it('a wrong private key, a tampered byte, the wrong kind of key: exit 2, no stack trace, target unchanged', {
-    timeout: 120_000,
-  }, async () => {
-    // Rows the failed loads would replace if they got that far.
-    await withClient(target, (c) =>
-      c.query("update notes set body = 'pre-existing' where account_id = 'acme'"),
-    );
-    const before = await databaseChecksum(target);
-    const tampered = join(dir, 'acme.tampered.json.gz.enc');
-    const bytes = Buffer.from(readFileSync(capsule));
-    bytes[Math.floor(bytes.length * 0.75)]! ^= 0x10;
-    writeFileSync(tampered, bytes);
-
-    const cases: [Record<string, string>, string, RegExp][] = [
-      [
-        { REPLAY_CAPSULE_KEY: mallory.privatePem },
-        capsule,
-        new RegExp(`encrypted to key ${alice.fingerprint}, your key is ${mallory.fingerprint}`),
-      ],
-      [{ REPLAY_CAPSULE_KEY: alice.privatePem }, tampered, DECRYPT_FAILED],
-      [{ REPLAY_CAPSULE_KEY_FILE: alice.privateKey }, tampered, DECRYPT_FAILED],
-      [{ REPLAY_CAPSULE_KEY: 'ab'.repeat(32) }, capsule, /encrypted to a public key .*holds a 32-byte key/],
-      [{ REPLAY_CAPSULE_KEY: alice.publicPem }, capsule, /holds a PUBLIC key/],
-      [
-        { REPLAY_CAPSULE_KEY: alice.privatePem, REPLAY_CAPSULE_KEY_FILE: alice.privateKey },
-        capsule,
-        /both REPLAY_CAPSULE_KEY and REPLAY_CAPSULE_KEY_FILE are set/,
-      ],
-    ];
-    for (const [key, file, message] of cases) {
-      const r = await materialize(key, file);
-      expect(r.code, r.stderr).toBe(2);
-      expect(r.stderr).toMatch(message);
-      expect(r.stderr).not.toMatch(NO_STACK);
-      expect(r.stdout).toBe('');
-      expect(await databaseChecksum(target)).toEqual(before);
-    }
-  });
-
-  it('inspect and run read it with REPLAY_CAPSULE_KEY_FILE (relative to the working directory)', {
-    timeout: 120_000,
-  }, async () => {
-    const keyEnv = { ...env, REPLAY_CAPSULE_KEY_FILE: 'alice.key' };
-    const inspected = await cli(['inspect', 'acme.json.gz.enc', '--json'], { cwd: dir, env: keyEnv });
-    expect(inspected.code, inspected.stderr).toBe(0);
-    expect(JSON.parse(inspected.stdout).file.encoding).toBe('encrypted');
-    const runTarget = await db.create('pkenc_run');
-    await withClient(
-      runTarget,
-      async (c) => void (await c.query(readFileSync(join(FIXTURE, 'schema.sql'), 'utf8'))),
-    );
-    const ran = await cli(
-      [
-        'run',
-        '--app',
-        manifestPath,
-        '--capsule',
-        'acme.json.gz.enc',
-        '--db-url',
-        runTarget,
-        '--json',
-        '--trace-out',
-        'run.trace.json',
-      ],
-      { cwd: dir, env: keyEnv },
-    );
-    expect(ran.code, ran.stderr).toBe(0);
-    expect(JSON.parse(ran.stdout).materialization.status).toBe('ok');
-  });
 });

@@ -1,5 +1,7 @@
 /**
- * Encrypted capsules (capsule/encryption.ts, docs/encryption.md): streaming round trips through
+ * REPLAYENC1, the pre-age format, is still READ (capsule/encryption.ts, docs/encryption.md); these
+ * capsules are written by the old writer kept in test/helpers/replayenc1-writer.ts. The CLI part
+ * (export --encrypt → materialize) now writes age (passphrase mode). Streaming round trips through
  * the real reader, every way of damaging a file is refused with the one clear message, the CLI
  * front doors take the key from REPLAY_CAPSULE_KEY, and export --encrypt → materialize works on a
  * real database — a decryption failure in the middle of a load rolls the transaction back.
@@ -20,11 +22,11 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AGE_MAGIC } from '../src/capsule/age.js';
 import {
   type CapsuleKey,
   capsuleOpenOptionsFor,
   createDecryptStream,
-  createEncryptStream,
   decryptingOpener,
   parseCapsuleKey,
 } from '../src/capsule/encryption.js';
@@ -37,6 +39,7 @@ import { stringifyExact } from '../src/util/exact-json.js';
 import { type TestCapsule, writeTestCapsule } from './helpers/capsule-file.js';
 import { cli } from './helpers/cli.js';
 import { useTestDatabase, withClient } from './helpers/db.js';
+import { createLegacyEncryptStream, type LegacyKey, legacyKey } from './helpers/replayenc1-writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'replay-enc-'));
 const RAW_KEY = randomBytes(32);
@@ -80,12 +83,12 @@ async function readRows(path: string, key?: CapsuleKey): Promise<string[]> {
 async function encryptFile(
   src: string,
   dst: string,
-  key: CapsuleKey = KEY,
+  key: LegacyKey = legacyKey(HEX_KEY),
   chunkSize = CHUNK,
 ): Promise<void> {
   await pipeline(
     createReadStream(src),
-    createEncryptStream(key, { chunkSize, scrypt: { N: 1 << 10, r: 8, p: 1 } }),
+    createLegacyEncryptStream(key, { chunkSize, scrypt: { N: 1 << 10, r: 8, p: 1 } }),
     createWriteStream(dst),
   );
 }
@@ -129,15 +132,17 @@ beforeAll(async () => {
 
 describe('key material', () => {
   it('accepts a 32-byte key as hex or base64, else a passphrase of at least 12 characters', () => {
-    expect(parseCapsuleKey(HEX_KEY)).toEqual({ kind: 'raw', key: RAW_KEY });
-    expect(parseCapsuleKey(RAW_KEY.toString('base64'))).toEqual({ kind: 'raw', key: RAW_KEY });
-    expect(parseCapsuleKey(RAW_KEY.toString('base64url'))).toEqual({ kind: 'raw', key: RAW_KEY });
+    const source = 'REPLAY_CAPSULE_KEY';
+    expect(parseCapsuleKey(HEX_KEY)).toEqual({ kind: 'raw', key: RAW_KEY, text: HEX_KEY, source });
+    for (const text of [RAW_KEY.toString('base64'), RAW_KEY.toString('base64url')])
+      expect(parseCapsuleKey(text)).toEqual({ kind: 'raw', key: RAW_KEY, text, source });
     expect(parseCapsuleKey('correct horse battery staple')).toEqual({
       kind: 'passphrase',
       passphrase: 'correct horse battery staple',
+      source,
     });
     expect(() => parseCapsuleKey('short')).toThrow(InputError);
-    expect(() => parseCapsuleKey('short')).toThrow(/REPLAY_CAPSULE_KEY: expected a 32-byte key/);
+    expect(() => parseCapsuleKey('short')).toThrow(/REPLAY_CAPSULE_KEY: expected an age identity/);
   });
 });
 
@@ -171,7 +176,7 @@ describe('round trip through the streaming reader', () => {
   it('a passphrase works (scrypt, parameters in the header), and an empty plaintext round-trips', async () => {
     const pass = parseCapsuleKey('a long enough passphrase');
     const enc = join(dir, 'pass.json.enc');
-    await encryptFile(plainPath, enc, pass, 4096);
+    await encryptFile(plainPath, enc, legacyKey('a long enough passphrase'), 4096);
     const header = JSON.parse(readFileSync(enc).toString('utf8').split('\n')[1]!);
     expect(header).toMatchObject({
       format: 'replay-env-capsule',
@@ -313,7 +318,7 @@ describe('CLI: inspect', () => {
 
     const badKey = await cli(['inspect', encPath], { env: { REPLAY_CAPSULE_KEY: 'short' } });
     expect(badKey.code).toBe(2);
-    expect(badKey.stderr).toMatch(/REPLAY_CAPSULE_KEY: expected a 32-byte key/);
+    expect(badKey.stderr).toMatch(/REPLAY_CAPSULE_KEY: expected an age identity/);
 
     // Unencrypted capsules are unaffected by a key being set.
     const plain = await cli(['inspect', plainPath, '--json'], { env: { REPLAY_CAPSULE_KEY: HEX_KEY } });
@@ -377,7 +382,7 @@ describe('export --encrypt → materialize (real Postgres)', () => {
     const out = join(dir, 'nokey', 'c.json.enc');
     const r = await cli([...exportArgs(out), '--encrypt'], { env: { REPLAY_CAPSULE_KEY: '' } });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--encrypt needs the key in REPLAY_CAPSULE_KEY/);
+    expect(r.stderr).toMatch(/--encrypt needs a passphrase in REPLAY_CAPSULE_KEY/);
     expect(() => readdirSync(join(dir, 'nokey'))).toThrow();
   });
 
@@ -392,7 +397,7 @@ describe('export --encrypt → materialize (real Postgres)', () => {
       expect(result.encrypted).toBe(true);
       expect(result.gzip).toBe(name.includes('.gz'));
       const bytes = readFileSync(out);
-      expect(bytes.subarray(0, ENCRYPTED_MAGIC.length).equals(ENCRYPTED_MAGIC)).toBe(true);
+      expect(bytes.subarray(0, AGE_MAGIC.length).equals(AGE_MAGIC)).toBe(true);
       expect(result.bytes).toBe(bytes.length);
       const { createHash } = await import('node:crypto');
       expect(result.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
@@ -435,7 +440,9 @@ describe('export --encrypt → materialize (real Postgres)', () => {
       env: { ...env, REPLAY_CAPSULE_KEY: '' },
     });
     expect(without.code).toBe(2);
-    expect(without.stderr).toMatch(/capsule is encrypted with a 32-byte key; set REPLAY_CAPSULE_KEY/);
+    expect(without.stderr).toMatch(
+      /capsule is encrypted with an age passphrase \(scrypt\); set REPLAY_CAPSULE_KEY/,
+    );
     const ran = await cli([...args, '--trace-out', join(dir, 'run.trace.json')], { env });
     expect(ran.code, ran.stderr).toBe(0);
     const trace = JSON.parse(ran.stdout);
@@ -450,9 +457,8 @@ describe('export --encrypt → materialize (real Postgres)', () => {
     const bad = join(dir, 'acme.late-damage.json.enc');
     copyFileSync(good, bad);
     const b = readFileSync(bad);
-    const { chunks } = chunksOf(b);
-    // Mid-file: inside the notes rows (most of the capsule), the last table loaded.
-    b[chunks[Math.floor(chunks.length / 2)]!.start + 40]! ^= 0xff;
+    // Mid-file (an age payload chunk): inside the notes rows (most of the capsule), the last table loaded.
+    b[Math.floor(b.length / 2)]! ^= 0xff;
     writeFileSync(bad, b);
     // Marker rows that a successful load would delete (they are in the graph) and replace.
     await withClient(target, (c) =>
@@ -471,7 +477,7 @@ describe('export --encrypt → materialize (real Postgres)', () => {
       url: target,
       open: { decrypt: (p) => (opens++ === 0 ? opener(p) : opener(bad)) },
     });
-    await expect(load).rejects.toThrow(DECRYPT_FAILED);
+    await expect(load).rejects.toThrow(/damaged or truncated/);
     // The index pass read the good file; the failure came from a per-table pass, i.e. after the
     // graph's rows were deleted inside the transaction (the decryptor reads ahead, so it may be
     // the first table's pass that meets the damaged chunk).

@@ -127,8 +127,8 @@ export interface Settings {
   capsuleRunId?: number;
   capsuleRepository?: string;
   /**
-   * Key of encrypted capsules (a secret: masked in logs, every line — see `secretMaskValues`): a
-   * symmetric key or passphrase, or the PEM of an X25519 private key (multi-line); falls back to env
+   * Key of encrypted capsules (a secret: masked in logs, every line — see `secretMaskValues`): an
+   * age identity file's text or a passphrase (old REPLAYENC1 capsules: their key or PEM); falls back to env
    * REPLAY_CAPSULE_KEY / REPLAY_CAPSULE_KEY_FILE.
    */
   capsuleKey?: string;

@@ -1,5 +1,11 @@
 /**
- * Encrypted capsules: a versioned, streaming, authenticated container (docs/encryption.md).
+ * Encrypted capsules (docs/encryption.md). New capsules are age files (capsule/age.ts): X25519
+ * recipients (`--encrypt-to age1…`) or age's scrypt passphrase (`--encrypt`). This module turns the
+ * key the front door found into a CapsuleKey, and opens encrypted files of both formats: age, and
+ * REPLAYENC1 — replay-env's own earlier format, still READ (decrypt only, below) so capsules
+ * written before age keep loading; nothing writes it any more.
+ *
+ * REPLAYENC1, as written by replay-env ≤ 0.4:
  *
  *   "REPLAYENC1\n"
  *   {"format":"replay-env-capsule","version":1,"cipher":"aes-256-gcm","kdf":{…},"chunkSize":65536}\n
@@ -23,25 +29,32 @@
  * Stages never read the environment: front doors call `capsuleKeyFromEnv(env, cwd)` and pass the key.
  */
 import {
-  createCipheriv,
   createDecipheriv,
   createHash,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   hkdfSync,
   type KeyObject,
-  randomBytes,
   scrypt,
   timingSafeEqual,
 } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { Duplex, pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { InputError } from '../errors.js';
 import { requireRegularFile, statIfExists } from '../util/input-file-kind.js';
+import {
+  type AgeDecryptKey,
+  type AgeEncryptOptions,
+  type AgeIdentityKey,
+  type AgeRecipientsKey,
+  ageFormatOf,
+  createAgeDecryptStream,
+  createAgeEncryptStream,
+  parseAgeIdentities,
+} from './age.js';
 import { ENCRYPTED_MAGIC, type OpenOptions } from './open.js';
 
 export const CAPSULE_KEY_ENV = 'REPLAY_CAPSULE_KEY';
@@ -74,10 +87,13 @@ export const DECRYPT_FAILED = 'cannot decrypt capsule: wrong key or corrupted fi
  * public key's SPKI DER, `source` names where the key came from (for errors; never the key itself).
  */
 export type CapsuleKey =
-  | { kind: 'raw'; key: Buffer }
-  | { kind: 'passphrase'; passphrase: string }
-  | { kind: 'x25519-public'; publicKey: KeyObject; fingerprint: string; source: string }
-  | { kind: 'x25519-private'; privateKey: KeyObject; fingerprint: string; source: string };
+  /** 32 bytes (REPLAYENC1); for age files, `text` is used as the scrypt passphrase. */
+  | { kind: 'raw'; key: Buffer; text: string; source: string }
+  | { kind: 'passphrase'; passphrase: string; source: string }
+  /** REPLAYENC1's public-key mode (read only). */
+  | { kind: 'x25519-private'; privateKey: KeyObject; fingerprint: string; source: string }
+  | AgeIdentityKey
+  | AgeRecipientsKey;
 
 type KdfHeader =
   | { name: 'hkdf-sha256'; salt: string }
@@ -99,17 +115,23 @@ export interface EncryptionHeader {
 export function parseCapsuleKey(text: string, source = CAPSULE_KEY_ENV): CapsuleKey {
   // A PEM block: the X25519 private key of public-key mode (how a CI secret holding the key arrives).
   if (text.includes('-----BEGIN')) return parsePrivateKeyPem(text, source);
+  // An age identity (file): `replay-env keygen`, `age-keygen`.
+  if (text.includes('AGE-SECRET-KEY-')) return parseAgeIdentities(text, source);
   const t = text.trim();
-  if (/^[0-9a-fA-F]{64}$/.test(t)) return { kind: 'raw', key: Buffer.from(t, 'hex') };
+  if (/^age1[a-z0-9]+$/.test(t))
+    throw new InputError(
+      `${source}: holds an age recipient (age1…, the public half); reading a capsule needs the identity (AGE-SECRET-KEY-1…, the file \`replay-env keygen\` wrote)`,
+    );
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return { kind: 'raw', key: Buffer.from(t, 'hex'), text: t, source };
   if (/^[A-Za-z0-9+/_-]{43}=?$/.test(t)) {
     const key = Buffer.from(t.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-    if (key.length === 32) return { kind: 'raw', key };
+    if (key.length === 32) return { kind: 'raw', key, text: t, source };
   }
   if (text.length < MIN_PASSPHRASE)
     throw new InputError(
-      `${source}: expected a 32-byte key (64 hex characters or base64, e.g. from \`openssl rand -hex 32\`) or a passphrase of at least ${MIN_PASSPHRASE} characters`,
+      `${source}: expected an age identity (AGE-SECRET-KEY-1…, from \`replay-env keygen\`), a passphrase of at least ${MIN_PASSPHRASE} characters, or a 32-byte key (64 hex characters, e.g. \`openssl rand -hex 32\`)`,
     );
-  return { kind: 'passphrase', passphrase: text };
+  return { kind: 'passphrase', passphrase: text, source };
 }
 
 /**
@@ -215,43 +237,6 @@ export function parsePrivateKeyPem(text: string, source = CAPSULE_KEY_ENV): Caps
   };
 }
 
-/** The recipient of `--encrypt-to`: an X25519 public key in SPKI PEM ("-----BEGIN PUBLIC KEY-----"). */
-export function parsePublicKeyPem(text: string, source: string): CapsuleKey {
-  const { label, der } = readPem(text, source);
-  if (label === 'PRIVATE KEY' || label.endsWith(' PRIVATE KEY'))
-    throw new InputError(
-      `${source}: is a PRIVATE key; --encrypt-to takes the public key: give the .pub file (e.g. capsule.key.pub), and keep the private key out of the export machine`,
-    );
-  if (label !== 'PUBLIC KEY')
-    throw new InputError(
-      `${source}: found a "${label}" PEM block; expected an X25519 public key ("-----BEGIN PUBLIC KEY-----", the .pub file of ${KEYGEN_HINT})`,
-    );
-  let publicKey: KeyObject;
-  try {
-    publicKey = createPublicKey({ key: der, format: 'der', type: 'spki' });
-  } catch {
-    throw new InputError(`${source}: the PEM public key cannot be read (damaged or truncated SPKI)`);
-  }
-  requireX25519(publicKey, source, 'public key');
-  return { kind: 'x25519-public', publicKey, fingerprint: keyFingerprint(publicKey), source };
-}
-
-/** `--encrypt-to <file>`: the recipient's public key from a PEM file (path relative to `cwd`). */
-export function readRecipientKey(file: string, cwd: string): CapsuleKey {
-  const path = resolve(cwd, file);
-  return parsePublicKeyPem(readKeyFile(path, `--encrypt-to ${file}`), `--encrypt-to ${file}`);
-}
-
-/** A fresh X25519 key pair as PEM (PKCS#8 private, SPKI public) and the public key's fingerprint. */
-export function generateCapsuleKeyPair(): { privatePem: string; publicPem: string; fingerprint: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  return {
-    privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-    publicPem: publicKey.export({ type: 'spki', format: 'pem' }) as string,
-    fingerprint: keyFingerprint(publicKey),
-  };
-}
-
 function rawPublicKey(key: KeyObject): Buffer {
   const x = key.export({ format: 'jwk' }).x;
   return Buffer.from(x ?? '', 'base64url');
@@ -297,13 +282,15 @@ class KeyKindMismatch extends Error {}
 function describeKey(key: CapsuleKey): string {
   switch (key.kind) {
     case 'raw':
-      return `${CAPSULE_KEY_ENV} holds a 32-byte key`;
+      return `${key.source} holds a 32-byte key`;
     case 'passphrase':
-      return `${CAPSULE_KEY_ENV} holds a passphrase`;
+      return `${key.source} holds a passphrase`;
     case 'x25519-private':
       return `${key.source} holds an X25519 private key`;
-    case 'x25519-public':
-      return `${key.source} is a public key, which cannot decrypt`;
+    case 'age-identity':
+      return `${key.source} holds an age identity (age identities read age capsules only)`;
+    case 'age-recipients':
+      return `${key.source} are age recipients, which cannot decrypt`;
   }
 }
 
@@ -321,7 +308,11 @@ async function deriveFileKey(key: CapsuleKey, kdf: KdfHeader): Promise<Buffer> {
     // Throws for a degenerate ephemeral key (all-zero shared secret): reported as a decrypt failure.
     return x25519FileKey(key.privateKey, publicKeyFromRaw(ephemeralRaw), ephemeralRaw, recipientRaw, salt);
   }
-  if (key.kind === 'x25519-private' || key.kind === 'x25519-public')
+  if (key.kind === 'age-identity' || key.kind === 'age-recipients')
+    throw new KeyKindMismatch(
+      `the capsule is in the old REPLAYENC1 format (encrypted ${kdf.name === 'scrypt' ? 'with a passphrase' : 'with a 32-byte key'}), but ${describeKey(key)}: give the key it was encrypted with`,
+    );
+  if (key.kind === 'x25519-private')
     throw new KeyKindMismatch(
       `the capsule was encrypted with a ${kdf.name === 'scrypt' ? 'passphrase' : '32-byte key'} (symmetric mode), but ${describeKey(key)}: give that symmetric key in ${CAPSULE_KEY_ENV}`,
     );
@@ -348,122 +339,61 @@ function chunkAad(headerHash: Buffer, index: bigint, final: boolean): Buffer {
   return aad;
 }
 
-export interface EncryptOptions {
-  chunkSize?: number;
-  /** scrypt parameters for passphrases (tests lower N to stay fast). */
-  scrypt?: { N: number; r: number; p: number };
-}
+export type EncryptOptions = AgeEncryptOptions;
 
-/** Plaintext in, encrypted capsule bytes out. */
-export function createEncryptStream(key: CapsuleKey, options: EncryptOptions = {}): Transform {
-  return new EncryptStream(key, options);
-}
-
-class EncryptStream extends Transform {
-  private readonly chunkSize: number;
-  private readonly key: CapsuleKey;
-  private readonly scryptParams: { N: number; r: number; p: number };
-  private ready: Promise<{ fileKey: Buffer; headerHash: Buffer }> | null = null;
-  private readonly prefix = randomBytes(NONCE_PREFIX_BYTES);
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private index = 0n;
-
-  constructor(key: CapsuleKey, options: EncryptOptions) {
-    super();
-    this.key = key;
-    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1 || this.chunkSize > MAX_CHUNK_SIZE)
-      throw new RangeError(`chunk size must be 1..${MAX_CHUNK_SIZE}`);
-    this.scryptParams = options.scrypt ?? SCRYPT_PARAMS;
+/**
+ * Plaintext in, an age file out: to the recipients of `--encrypt-to`, or with the passphrase (or
+ * 32-byte key, used as a passphrase) of `--encrypt` through age's scrypt. Identities do not encrypt.
+ */
+export function createEncryptStream(key: CapsuleKey, options: EncryptOptions = {}): Duplex {
+  switch (key.kind) {
+    case 'age-recipients':
+      return createAgeEncryptStream(key, options);
+    case 'passphrase':
+      return createAgeEncryptStream(key, options);
+    case 'raw':
+      return createAgeEncryptStream({ passphrase: key.text, source: key.source }, options);
+    default:
+      throw new InputError(
+        `${key.source}: encrypting needs age recipients (--encrypt-to age1…) or a passphrase (--encrypt), not ${describeKey(key)}`,
+      );
   }
+}
 
-  /** Writes the magic and header once; derives the per-file key. */
-  private start(): Promise<{ fileKey: Buffer; headerHash: Buffer }> {
-    this.ready ??= (async () => {
-      const saltBytes = randomBytes(SALT_BYTES);
-      const salt = saltBytes.toString('base64');
-      let kdf: KdfHeader;
-      let x25519Key: Buffer | undefined;
-      if (this.key.kind === 'x25519-public' || this.key.kind === 'x25519-private') {
-        // Public-key mode: a fresh ephemeral key pair for this file only (its private half is dropped).
-        const recipient =
-          this.key.kind === 'x25519-public' ? this.key.publicKey : createPublicKey(this.key.privateKey);
-        const ephemeral = generateKeyPairSync('x25519');
-        const ephemeralRaw = rawPublicKey(ephemeral.publicKey);
-        x25519Key = x25519FileKey(
-          ephemeral.privateKey,
-          recipient,
-          ephemeralRaw,
-          rawPublicKey(recipient),
-          saltBytes,
-        );
-        kdf = {
-          name: 'x25519-hkdf-sha256',
-          ephemeralPublicKey: ephemeralRaw.toString('base64'),
-          recipient: this.key.fingerprint,
-          salt,
-        };
-      } else if (this.key.kind === 'raw') kdf = { name: 'hkdf-sha256', salt };
-      else kdf = { name: 'scrypt', ...this.scryptParams, salt };
-      const header: EncryptionHeader = {
-        format: FORMAT_NAME,
-        version: FORMAT_VERSION,
-        cipher: 'aes-256-gcm',
-        kdf,
-        chunkSize: this.chunkSize,
-      };
-      const line = Buffer.from(`${JSON.stringify(header)}\n`);
-      const fileKey = x25519Key ?? (await deriveFileKey(this.key, kdf));
-      this.push(Buffer.concat([ENCRYPTED_MAGIC, line]));
-      return { fileKey, headerHash: createHash('sha256').update(line).digest() };
+/** The key as age uses it to decrypt, or a refusal naming what the key is. */
+function ageDecryptKey(key: CapsuleKey, label: string): AgeDecryptKey {
+  if (key.kind === 'age-identity') return key;
+  if (key.kind === 'passphrase') return key;
+  if (key.kind === 'raw') return { passphrase: key.text, source: key.source };
+  throw new InputError(
+    `${label}: cannot decrypt capsule: it is an age file, but ${describeKey(key)} (REPLAYENC1 keys read only old capsules): give the age identity (AGE-SECRET-KEY-1…) or passphrase it was encrypted with`,
+  );
+}
+
+/**
+ * Encrypted capsule bytes in, plaintext out: an age file (binary or armored) or a REPLAYENC1 file,
+ * told apart by their first bytes; each chunk is released only after it authenticated. This is the
+ * stream-level interface readers use (`decryptingOpener` wraps it with the file and gunzip).
+ */
+export function createDecryptStream(key: CapsuleKey, label = 'capsule'): Duplex {
+  return Duplex.from(async function* (source: AsyncIterable<Buffer>) {
+    const it = source[Symbol.asyncIterator]();
+    let head = Buffer.alloc(0);
+    while (head.length < 256) {
+      const n = await it.next();
+      if (n.done) break;
+      head = Buffer.concat([head, n.value]);
+    }
+    const rest = (async function* () {
+      if (head.length) yield head;
+      for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
     })();
-    return this.ready;
-  }
-
-  private seal(fileKey: Buffer, headerHash: Buffer, plain: Buffer, final: boolean): Buffer {
-    const nonce = Buffer.alloc(12);
-    this.prefix.copy(nonce, 0);
-    nonce.writeBigUInt64BE(this.index, NONCE_PREFIX_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', fileKey, nonce);
-    cipher.setAAD(chunkAad(headerHash, this.index, final));
-    const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE((ct.length | (final ? FINAL_BIT : 0)) >>> 0);
-    this.index++;
-    return Buffer.concat([len, nonce, ct, cipher.getAuthTag()]);
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.start().then(({ fileKey, headerHash }) => {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      if (this.pendingBytes >= this.chunkSize) {
-        let all = Buffer.concat(this.pending);
-        // Full chunks go out now; the final chunk (sealed in _flush) may be empty.
-        while (all.length >= this.chunkSize) {
-          this.push(this.seal(fileKey, headerHash, all.subarray(0, this.chunkSize), false));
-          all = all.subarray(this.chunkSize);
-        }
-        this.pending = all.length ? [Buffer.from(all)] : [];
-        this.pendingBytes = all.length;
-      }
-      cb();
-    }, cb);
-  }
-
-  override _flush(cb: TransformCallback): void {
-    this.start().then(({ fileKey, headerHash }) => {
-      this.push(this.seal(fileKey, headerHash, Buffer.concat(this.pending), true));
-      this.pending = [];
-      cb();
-    }, cb);
-  }
-}
-
-/** Encrypted capsule bytes in, plaintext out (each chunk released only after it authenticated). */
-export function createDecryptStream(key: CapsuleKey, label = 'capsule'): Transform {
-  return new DecryptStream(key, label);
+    const inner =
+      ageFormatOf(head) !== null
+        ? createAgeDecryptStream(ageDecryptKey(key, label), label)
+        : new DecryptStream(key, label);
+    yield* Readable.from(rest).pipe(inner);
+  });
 }
 
 class DecryptStream extends Transform {

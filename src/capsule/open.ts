@@ -9,6 +9,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { InputError } from '../errors.js';
 import { requireRegularFile } from '../util/input-file-kind.js';
+import { AGE_ARMOR_BEGIN, ageFormatOf, ageStanzaTypes, describeAgeStanzas } from './age.js';
 
 export const ENCRYPTED_MAGIC = Buffer.from('REPLAYENC1\n');
 
@@ -31,8 +32,12 @@ export async function detectEncoding(path: string): Promise<CapsuleEncoding> {
     );
   }
   try {
-    const buf = Buffer.alloc(ENCRYPTED_MAGIC.length);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const head = Buffer.alloc(256);
+    const { bytesRead: headBytes } = await fh.read(head, 0, head.length, 0);
+    // age, binary or armored (capsule/age.ts).
+    if (ageFormatOf(head.subarray(0, headBytes)) !== null) return 'encrypted';
+    const buf = head.subarray(0, Math.min(headBytes, ENCRYPTED_MAGIC.length));
+    const bytesRead = buf.length;
     if (bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return 'gzip';
     if (bytesRead === ENCRYPTED_MAGIC.length && buf.equals(ENCRYPTED_MAGIC)) return 'encrypted';
     // One changed byte in the magic would otherwise read as (invalid) JSON: say what it is.
@@ -61,7 +66,7 @@ export async function openCapsuleText(path: string, options: OpenOptions = {}): 
     if (!options.decrypt) {
       const kind = await encryptionKind(path);
       throw new InputError(
-        `${path}: capsule is encrypted${kind ? ` ${kind}` : ''}; set REPLAY_CAPSULE_KEY to the key it was encrypted with (in the GitHub Action: the capsule-key input)`,
+        `${path}: capsule is encrypted${kind ? ` ${kind}` : ''}; set REPLAY_CAPSULE_KEY (or REPLAY_CAPSULE_KEY_FILE) to the age identity or passphrase it was encrypted with (in the GitHub Action: the capsule-key input)`,
       );
     }
     const inner = options.decrypt(path);
@@ -95,6 +100,9 @@ async function encryptionKind(path: string): Promise<string | null> {
     try {
       const buf = Buffer.alloc(4096);
       const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      const age = ageFormatOf(buf.subarray(0, bytesRead));
+      if (age === 'binary') return describeAgeStanzas(ageStanzaTypes(buf.subarray(0, bytesRead)));
+      if (age === 'armored') return `(armored age, "${AGE_ARMOR_BEGIN}")`;
       const text = buf.subarray(ENCRYPTED_MAGIC.length, bytesRead).toString('utf8');
       const nl = text.indexOf('\n');
       if (nl < 0) return null;

@@ -30,7 +30,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { type Duplex, Transform, type TransformCallback } from 'node:stream';
 import { createGzip, type Gzip } from 'node:zlib';
 import { FailureError } from '../errors.js';
 import { osReason, removeStaleTemps, tempPathFor } from '../util/atomic-file.js';
@@ -76,9 +76,9 @@ export class CapsuleWriter {
   readonly encrypted: boolean;
   private file: WriteStream;
   private counter = new HashingPassThrough();
-  private head: Gzip | Transform;
+  private head: Gzip | Duplex;
   /** Every transform stage, head first (destroyed on abort). */
-  private stages: Transform[] = [];
+  private stages: Duplex[] = [];
   private pending: string[] = [];
   private pendingBytes = 0;
   private state: State = 'header';
@@ -106,7 +106,7 @@ export class CapsuleWriter {
     this.counter.on('error', onError);
     this.counter.pipe(this.file);
     // gzip → encrypt → counter → file: each stage is optional.
-    let next: Transform = this.counter;
+    let next: Duplex = this.counter;
     if (options.encrypt) {
       const enc = createEncryptStream(options.encrypt, options.encryptOptions);
       enc.on('error', onError);

@@ -1,12 +1,7 @@
 /** `replay-env export-postgres`: the front door of postgres/export.ts. */
 import { relative, resolve } from 'node:path';
 import { Option } from 'commander';
-import {
-  CAPSULE_KEY_ENV,
-  type CapsuleKey,
-  capsuleKeyFromEnv,
-  readRecipientKey,
-} from '../capsule/encryption.js';
+import { CAPSULE_KEY_ENV } from '../capsule/encryption.js';
 import { InputError } from '../errors.js';
 import { emptyTableWarnings } from '../manifest/empty-tables.js';
 import { loadAppManifest } from '../manifest/load.js';
@@ -23,6 +18,7 @@ import { assertManifestSingleStatements } from '../postgres/single-statement.js'
 import { zeroSetupHooks } from '../postgres/zero-setup-export.js';
 import { checkOutputTarget } from '../util/output-target.js';
 import { type CliIO, printJson } from './context.js';
+import { collectValues, encryptionKeyFor, encryptionSummary } from './encryption-options.js';
 import { exportJson } from './json-shapes.js';
 import { collectKeyValue, nonNegativeInt, oneOf, positiveInt } from './options.js';
 import type { RegisterCommand } from './registry.js';
@@ -44,7 +40,7 @@ interface ExportCliOptions {
   schema: boolean;
   closure: boolean;
   encrypt?: boolean;
-  encryptTo?: string;
+  encryptTo?: string[];
 }
 
 export const registerExportPostgres: RegisterCommand = (program, io) => {
@@ -77,12 +73,13 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
     .option('--profile', 'print phase timings to stderr')
     .option('--json', 'print a machine-readable result')
     .option(
-      '--encrypt-to <public key file>',
-      'encrypt the capsule to an X25519 public key (PEM, the .pub of `replay-env keygen`); only the private key reads it (see docs/encryption.md)',
+      '--encrypt-to <recipient>',
+      'encrypt the capsule with age to this recipient (age1…, from `replay-env keygen`) or to every recipient in this file; repeat for more (see docs/encryption.md)',
+      collectValues,
     )
     .option(
       '--encrypt',
-      `encrypt the capsule with the symmetric key in ${CAPSULE_KEY_ENV} (see docs/encryption.md)`,
+      `encrypt the capsule with age and the passphrase in ${CAPSULE_KEY_ENV} (scrypt; see docs/encryption.md)`,
     )
     .option('--no-schema', "do not record the tables' DDL (the capsule's schema section)")
     .option(
@@ -94,23 +91,14 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
       '\nExit codes: 0 exported, 1 the export failed (database error, secret-scanner findings), 2 bad input.',
     )
     .action(async (opts: ExportCliOptions) => {
-      if (opts.encrypt && opts.encryptTo !== undefined)
-        throw new InputError(
-          '--encrypt and --encrypt-to are exclusive: give --encrypt-to <public key file> (public-key mode, recommended) or --encrypt (symmetric key in REPLAY_CAPSULE_KEY)',
-        );
       const loaded = loadAppManifest(opts.app, io.cwd);
       const { manifest } = loaded;
       await assertManifestSingleStatements(manifest, loaded.path);
       const subject = parseSubject(manifest, opts.subject ?? []);
       const sinceDays = opts.sinceDays;
       // The encryption key is read and checked before anything runs or connects (bad key → exit 2).
-      const encryptKey =
-        opts.encryptTo !== undefined
-          ? readRecipientKey(opts.encryptTo, io.cwd)
-          : opts.encrypt
-            ? encryptionKey(io)
-            : undefined;
-      const recipient = encryptKey?.kind === 'x25519-public' ? encryptKey.fingerprint : undefined;
+      const encryptKey = encryptionKeyFor(opts, io);
+      const encrypted = encryptionSummary(encryptKey);
 
       if (opts.dryRunSql) {
         io.stdout(formatDryRunSql(manifest, buildExportSql({ manifest, subject, sinceDays })));
@@ -137,7 +125,10 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
       if (!opts.out) throw new InputError('--out <file> is required (the capsule to write)');
       checkOutputTarget(resolve(io.cwd, opts.out), '--out', [
         { label: 'manifest', path: loaded.path },
-        { label: 'public key', path: opts.encryptTo ? resolve(io.cwd, opts.encryptTo) : undefined },
+        // A recipients file given to --encrypt-to (age1… values are not files).
+        ...(opts.encryptTo ?? [])
+          .filter((v) => !v.startsWith('age1'))
+          .map((v) => ({ label: 'recipients file', path: resolve(io.cwd, v) })),
       ]);
       const progress = progressPrinter(io);
       // Zero-setup (postgres/zero-setup-export.ts): referential closure rows and the schema section.
@@ -177,11 +168,11 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
             windowed: w.windowed,
             message: w.message,
           })),
-          ...(recipient ? { encryptedTo: recipient } : {}),
+          ...(encrypted?.encryptedTo ? { encryptedTo: encrypted.encryptedTo } : {}),
         });
       else {
         io.stdout(formatSummary(result, io.cwd));
-        if (recipient) io.stdout(`encrypted to key ${recipient} (X25519; only its private key reads it)\n`);
+        if (encrypted) io.stdout(`${encrypted.text}\n`);
         if (closure && closure.totalRows > 0)
           io.stdout(
             `referential closure: +${closure.totalRows} rows (${Object.entries(closure.tables)
@@ -191,20 +182,6 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
       }
     });
 };
-
-/** --encrypt: the key must be set before anything is exported. */
-function encryptionKey(io: CliIO): CapsuleKey {
-  const key = capsuleKeyFromEnv(io.env, io.cwd);
-  if (key?.kind === 'x25519-private')
-    throw new InputError(
-      `--encrypt takes a symmetric key, but ${key.source} holds an X25519 private key: to encrypt to that key pair use --encrypt-to <its .pub file> (and keep the private key off the export machine)`,
-    );
-  if (!key)
-    throw new InputError(
-      `--encrypt needs the key in ${CAPSULE_KEY_ENV} (a 32-byte key as 64 hex characters or base64, e.g. \`openssl rand -hex 32\`, or a passphrase of at least 12 characters)`,
-    );
-  return key;
-}
 
 /** Every subject key given once and non-empty, and no key the manifest does not declare. */
 export function parseSubject(manifest: Manifest, pairs: [string, string][]): Record<string, string> {

@@ -1,11 +1,12 @@
 /**
- * `replay-env keygen --out <path>`: an X25519 key pair for public-key encrypted capsules
- * (docs/encryption.md). The private key goes to <path> (mode 0600), the public key to <path>.pub;
- * existing files are never overwritten. Prints the fingerprint and what to do next, never the key.
+ * `replay-env keygen --out <path>`: an age identity for encrypted capsules (docs/encryption.md),
+ * in the format of `age-keygen` (comments, then AGE-SECRET-KEY-1…), mode 0600; an existing file is
+ * never overwritten. Prints the recipient (age1…, public) and what to do next, never the identity.
  */
-import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { CAPSULE_KEY_ENV, generateCapsuleKeyPair } from '../capsule/encryption.js';
+import { generateAgeIdentity } from '../capsule/age.js';
+import { CAPSULE_KEY_ENV } from '../capsule/encryption.js';
 import { InputError } from '../errors.js';
 import { printJson } from './context.js';
 import type { RegisterCommand } from './registry.js';
@@ -14,54 +15,37 @@ export const registerKeygen: RegisterCommand = (program, io) => {
   program
     .command('keygen')
     .description(
-      'Generate an X25519 key pair for encrypted capsules: the private key (a CI secret) and <out>.pub (for whoever exports).',
+      'Generate an age identity for encrypted capsules (a CI secret) and print its recipient (age1…, for whoever exports).',
     )
-    .requiredOption(
-      '--out <path>',
-      'private key file to write (mode 0600); the public key goes to <path>.pub',
-    )
+    .requiredOption('--out <path>', 'identity file to write (mode 0600; never overwritten)')
     .option('--json', 'print a machine-readable result')
-    .addHelpText('after', '\nExit codes: 0 written, 2 bad input (e.g. a file already exists).')
-    .action((opts: { out: string; json?: boolean }) => {
-      const privatePath = resolve(io.cwd, opts.out);
-      const publicPath = `${privatePath}.pub`;
-      for (const p of [privatePath, publicPath])
-        if (existsSync(p))
-          throw new InputError(
-            `--out ${opts.out}: ${shown(io.cwd, p)} already exists; refusing to overwrite a key (capsules encrypted to it would become unreadable). Choose another --out, or delete it first`,
-          );
-      const pair = generateCapsuleKeyPair();
-      mkdirSync(dirname(privatePath), { recursive: true });
-      // `wx`: fail rather than overwrite if the file appeared meanwhile; 0600 from creation on.
-      writeKey(privatePath, pair.privatePem, 0o600, opts.out);
-      try {
-        writeKey(publicPath, pair.publicPem, 0o644, `${opts.out}.pub`);
-      } catch (err) {
-        unlinkSync(privatePath); // no half-written pair
-        throw err;
-      }
-      const priv = shown(io.cwd, privatePath);
-      const pub = shown(io.cwd, publicPath);
+    .addHelpText('after', '\nExit codes: 0 written, 2 bad input (e.g. the file already exists).')
+    .action(async (opts: { out: string; json?: boolean }) => {
+      const path = resolve(io.cwd, opts.out);
+      if (existsSync(path))
+        throw new InputError(
+          `--out ${opts.out}: ${shown(io.cwd, path)} already exists; refusing to overwrite a key (capsules encrypted to it would become unreadable). Choose another --out, or delete it first`,
+          { field: '--out' },
+        );
+      const { identity, recipient } = await generateAgeIdentity();
+      mkdirSync(dirname(path), { recursive: true });
+      const created = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      writeKey(path, `# created: ${created}\n# public key: ${recipient}\n${identity}\n`, 0o600, opts.out);
+      const file = shown(io.cwd, path);
       if (opts.json) {
-        printJson(io, {
-          algorithm: 'x25519',
-          privateKey: privatePath,
-          publicKey: publicPath,
-          fingerprint: pair.fingerprint,
-        });
+        printJson(io, { format: 'age', identityFile: path, recipient });
         return;
       }
       io.stdout(
         [
-          `wrote ${priv} (private key, mode 0600: keep it secret)`,
-          `wrote ${pub} (public key: safe to share)`,
-          `fingerprint ${pair.fingerprint} (sha256 of the public key; capsules name the key they are encrypted to by it)`,
+          `wrote ${file} (age identity, mode 0600: keep it secret)`,
+          `recipient ${recipient} (public: safe to share)`,
           '',
           'next steps:',
-          `  1. store the private key as the CI secret ${CAPSULE_KEY_ENV}, e.g. \`gh secret set ${CAPSULE_KEY_ENV} < ${priv}\`,`,
-          `     and give it to the Action: \`capsule-key: \${{ secrets.${CAPSULE_KEY_ENV} }}\`; then delete ${priv} or move it to a password manager`,
-          `  2. give ${pub} to whoever exports: \`replay-env export-postgres … --out capsule.json.gz.enc --encrypt-to ${pub}\``,
-          `  3. read capsules locally with REPLAY_CAPSULE_KEY_FILE=${priv} (inspect, materialize-postgres, run)`,
+          `  1. store the identity as the CI secret ${CAPSULE_KEY_ENV}, e.g. \`gh secret set ${CAPSULE_KEY_ENV} < ${file}\`,`,
+          `     and give it to the Action: \`capsule-key: \${{ secrets.${CAPSULE_KEY_ENV} }}\`; then delete ${file} or move it to a password manager`,
+          `  2. whoever exports encrypts to the recipient: \`replay-env export-postgres … --out capsule.json.gz.age --encrypt-to ${recipient}\``,
+          `  3. read capsules locally with REPLAY_CAPSULE_KEY_FILE=${file} (inspect, materialize-postgres, run), or \`age -d -i ${file}\``,
           '',
         ].join('\n'),
       );

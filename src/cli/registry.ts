@@ -93,7 +93,7 @@ export const commandEntries: CommandEntry[] = [
     name: 'keygen',
     term: 'keygen [options]',
     description:
-      'Generate an X25519 key pair for encrypted capsules: the private key (a CI secret) and <out>.pub (for whoever exports).',
+      'Generate an age identity for encrypted capsules (a CI secret) and print its recipient (age1…, for whoever exports).',
     load: async () => (await import('./keygen.js')).registerKeygen,
   },
 ];
