@@ -235,10 +235,10 @@ const CASES: Case[] = [
     problem: /subject.*tenant_id/,
   },
   {
-    id: 'capsule-schema-version-2',
-    file: fixture('capsule-schema-version-2.json'),
+    id: 'capsule-schema-version-3',
+    file: fixture('capsule-schema-version-3.json'),
     args: capsuleCase,
-    problem: /schemaVersion: must be 1, got 2/,
+    problem: /schemaVersion: must be 1 or 2, got 3/,
   },
   {
     id: 'capsule-bad-redaction',
