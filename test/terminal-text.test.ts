@@ -12,7 +12,6 @@ import { cli } from './helpers/cli.js';
 const dir = mkdtempSync(join(tmpdir(), 'terminal-text-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to find them
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 describe('terminal output', () => {
