@@ -2,7 +2,8 @@
  * `run` decides like `judge`: after the replay, the trace is judged with the same defaults
  * `replay-env judge --trace T --app M` uses (the manifest's golden dir and policy, the shipped
  * loop), so the decision `run` prints and exits with is the one `judge` gives on the same trace.
- * (The trace's own `gate` stays what the run itself saw: failed steps, denied egress.)
+ * (The trace's own `gate` stays what the run itself saw: failed steps, denied egress.) A run
+ * without a capsule has nothing for judge's capsule judges: there the run's own gate decides.
  */
 import { judgeTrace } from '../judge/judge.js';
 import type { Judgement } from '../judge/schema.js';

@@ -271,14 +271,17 @@ async function runWithTarget(
           },
     });
     // The decision is judge's on this trace (run-judgement.ts), not only the run's own checks.
-    const judgement = interruptedBy
-      ? null
-      : judgeRunTrace(trace, {
-          app: manifestPath,
-          cwd: io.cwd,
-          ...(tracePath ? { tracePath } : {}),
-          ...(flags.scenario ? { scenario: flags.scenario } : {}),
-        });
+    // Without a capsule (probes against a database as it is) there is nothing for judge's capsule
+    // judges to judge: the run's own gate decides, as before.
+    const judgement =
+      interruptedBy || !trace.capsule
+        ? null
+        : judgeRunTrace(trace, {
+            app: manifestPath,
+            cwd: io.cwd,
+            ...(tracePath ? { tracePath } : {}),
+            ...(flags.scenario ? { scenario: flags.scenario } : {}),
+          });
     if (flags.json) io.stdout(traceText(trace));
     else io.stdout(summary(trace, tracePath, judgement));
     if (flags.profile) {
