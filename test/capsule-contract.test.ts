@@ -143,3 +143,28 @@ describe('run decides as judge does', () => {
     expect(ran.code).toBe(0);
   });
 });
+
+describe('the example app: loading its capsule twice', () => {
+  it('into a fresh copy of its schema gives identical table checksums (closure rows reference graph rows)', async () => {
+    const fresh = await db.create('contract_twice');
+    const { withClient } = await import('./helpers/db.js');
+    await withClient(
+      fresh,
+      async (c) => void (await c.query(readFileSync(join(EXAMPLE, 'schema.sql'), 'utf8'))),
+    );
+    const load = () => cli(['materialize-postgres', '--app', APP, '--capsule', capsule, '--db-url', fresh]);
+    const first = await load();
+    expect(first.code, first.stderr).toBe(0);
+    const once = await databaseChecksum(fresh);
+    const second = await load();
+    expect(second.code, second.stderr).toBe(0);
+    expect(await databaseChecksum(fresh)).toEqual(once);
+  });
+
+  it('into an empty database without --create-schema names the flag', async () => {
+    const empty = await db.create('contract_empty');
+    const r = await cli(['materialize-postgres', '--app', APP, '--capsule', capsule, '--db-url', empty]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--create-schema/);
+  });
+});

@@ -246,7 +246,7 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
       const missing = tablesInCapsule.filter((t) => !targets.has(catalogName(t)));
       if (missing.length > 0) {
         throw new FailureError(
-          `the replay target has no table ${missing.join(', ')} (schema ${schema}); apply the app's migrations (or the capsule's schema) before materializing`,
+          `the replay target has no table ${missing.join(', ')} (schema ${schema}): apply the app's migrations to it first (the manifest's "setup" commands), or create the tables from the schema the capsule carries with --create-schema (the Action: create-schema: true)`,
         );
       }
       // One plan over declared and closure-only tables, parents first (load-plan.ts); tables
