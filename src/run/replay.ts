@@ -253,6 +253,7 @@ export async function runReplay(options: RunOptions): Promise<RunResult> {
       databaseUrl: options.databaseUrl,
       guard,
       artifactsDir,
+      toolEnv: options.env,
       mask,
       ...(signal ? { signal } : {}),
     };

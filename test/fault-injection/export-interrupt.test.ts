@@ -69,7 +69,7 @@ async function midWrite(out: string): Promise<{ pid: number; temp: string }> {
 describe('export: the connection killed mid-export', () => {
   it('pg_terminate_backend: clear error, exit 1, no capsule and no temp file', async () => {
     const out = outPath();
-    const lock = await lockTable(db.url, 'audit');
+    const lock = await lockTable(db.url, 'audit_gate');
     try {
       const running = cli(exportArgs(out));
       const { pid } = await midWrite(out);
@@ -96,7 +96,7 @@ describe('export: the process interrupted mid-write', () => {
   ] as const) {
     it(`${signal}: the temp file is removed, no capsule, exit ${code}`, async () => {
       const out = outPath();
-      const lock = await lockTable(db.url, 'audit');
+      const lock = await lockTable(db.url, 'audit_gate');
       try {
         const child = startCli(exportArgs(out));
         const { temp } = await midWrite(out);
@@ -119,7 +119,7 @@ describe('export: the process interrupted mid-write', () => {
 
   it('SIGKILL: no capsule; the dead writer’s temp file is removed by the next export to the path', async () => {
     const out = outPath();
-    const lock = await lockTable(db.url, 'audit');
+    const lock = await lockTable(db.url, 'audit_gate');
     let stale = '';
     let killedPid = 0;
     try {

@@ -34,6 +34,7 @@ create table events (
   payload jsonb not null
 );
 create table audit (id bigint primary key, tenant_id text not null, note text not null);
+create table audit_gate (id int);
 `;
 
 /** Rows a target already holds: the subject's old rows (replaced by a load) and another tenant's. */
@@ -59,7 +60,14 @@ export const MANIFEST = {
     prodDatabaseUrlEnv: 'FAULTAPP_PROD_DATABASE_URL',
     replayDatabaseUrlEnv: 'FAULTAPP_REPLAY_DATABASE_URL',
     tableOrder: ['accounts', 'events', 'audit'],
-    tables: [table('accounts', 'a'), table('events', 'e'), table('audit', 'x')],
+    tables: [
+      table('accounts', 'a'),
+      table('events', 'e'),
+      // audit_gate is read only by audit's row query (its where), not by the export's up-front
+      // type lookup (from only): locking it stops the export exactly at audit's COPY, after the
+      // accounts and events rows are written (export-interrupt.test.ts).
+      { ...table('audit', 'x'), where: 'x.id > 0 or exists (select 1 from audit_gate)' },
+    ],
   },
 };
 

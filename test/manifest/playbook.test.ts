@@ -10,7 +10,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'playbook-'));
 describe.skipIf(!hasCompat)('playbook on the compat manifests', () => {
   it('profilescribe: real subject keys, its env var names, a generic migrate note, local subject', async () => {
     const app = join(COMPAT_DIR, 'profilescribe.json');
-    const r = await cli(['playbook', '--app', app]);
+    // Run from the manifest's directory (its repository root): relative paths print as written.
+    const r = await cli(['playbook', '--app', app], { cwd: COMPAT_DIR });
     expect(r.code).toBe(0);
     const steps = r.stdout.split('\n').filter((l) => /^\d+\. /.test(l));
     expect(steps.map((l) => l.split('.')[0])).toEqual(['1', '2', '3', '4', '5', '6']);
@@ -34,14 +35,10 @@ describe.skipIf(!hasCompat)('playbook on the compat manifests', () => {
   });
 
   it('socialnotes: uses its migrate command and --since-days', async () => {
-    const r = await cli([
-      'playbook',
-      '--app',
-      join(COMPAT_DIR, 'socialnotes.json'),
-      '--since-days',
-      '30',
-      '--json',
-    ]);
+    const r = await cli(
+      ['playbook', '--app', join(COMPAT_DIR, 'socialnotes.json'), '--since-days', '30', '--json'],
+      { cwd: COMPAT_DIR },
+    );
     expect(r.code).toBe(0);
     const p = JSON.parse(r.stdout);
     expect(p.env).toEqual({
@@ -68,7 +65,8 @@ describe('playbook', () => {
         golden: { dir: 'replay/golden' },
       }),
     );
-    const r = await cli(['playbook', '--app', app]);
+    // From the repository root (here: where the manifest is), as the playbook's commands are run.
+    const r = await cli(['playbook', '--app', app], { cwd: tmp });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('APP_PROD_DATABASE_URL ');
     expect(r.stdout).toContain('export APP_REPLAY_DATABASE_URL=');

@@ -69,7 +69,7 @@ export async function runBrowserProbe(
     consoleErrors: [],
     failedRequests: [],
   };
-  const chromiumPath = findChromium(ctx.env);
+  const chromiumPath = findChromium(ctx.toolEnv);
   if (!chromiumPath) return { ok: false, error: CHROMIUM_MISSING, browser: result };
   let target: URL;
   try {

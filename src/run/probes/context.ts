@@ -12,6 +12,11 @@ export interface ProbeContext {
   guard: EgressGuard;
   /** Where screenshots go (absolute). */
   artifactsDir: string;
+  /**
+   * The tool's own environment (the caller's, not the app's allow-listed one): where the browser
+   * probe looks for Chromium (REPLAY_CHROMIUM, PATH).
+   */
+  toolEnv: Record<string, string | undefined>;
   mask: Masker;
   signal?: AbortSignal;
 }
