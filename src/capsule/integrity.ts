@@ -30,16 +30,29 @@ const MOD = 1n << 256n;
  * numbers in plain notation (numeric output).
  */
 export function jsonbText(value: unknown): string {
+  return renderJson(value, JSONB_STYLE);
+}
+
+interface JsonStyle {
+  /** Between members and elements. */
+  sep: string;
+  /** After a key. */
+  colon: string;
+  keyOrder?: (a: string, b: string) => number;
+}
+
+/** The two text forms rows are hashed in: Postgres' jsonb output (v2) and canonical JSON (v1). */
+function renderJson(value: unknown, style: JsonStyle): string {
   if (value === null || value === undefined) return 'null';
   if (isLosslessNumber(value)) return normalizeNumber((value as { value: string }).value);
   if (typeof value === 'number') return normalizeNumber(String(value));
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (typeof value === 'bigint') return value.toString();
-  if (Array.isArray(value)) return `[${value.map(jsonbText).join(', ')}]`;
+  if (Array.isArray(value)) return `[${value.map((v) => renderJson(v, style)).join(style.sep)}]`;
   const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).sort(jsonbKeyOrder);
-  return `{${keys.map((k) => `${JSON.stringify(k)}: ${jsonbText(obj[k])}`).join(', ')}}`;
+  const keys = Object.keys(obj).sort(style.keyOrder);
+  return `{${keys.map((k) => `${JSON.stringify(k)}${style.colon}${renderJson(obj[k], style)}`).join(style.sep)}}`;
 }
 
 function jsonbKeyOrder(a: string, b: string): number {
@@ -48,22 +61,16 @@ function jsonbKeyOrder(a: string, b: string): number {
   return la !== lb ? la - lb : Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
+const JSONB_STYLE: JsonStyle = { sep: ', ', colon: ': ', keyOrder: jsonbKeyOrder };
+const CANONICAL_STYLE: JsonStyle = { sep: ',', colon: ':' };
+
 /** How each algorithm renders a parsed row before hashing it. */
 export function rowRenderer(algorithm: IntegrityAlgorithm): (row: unknown) => string {
   return algorithm === INTEGRITY_ALGORITHM_V1 ? canonicalJson : jsonbText;
 }
 
 export function canonicalJson(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  if (isLosslessNumber(value)) return normalizeNumber((value as { value: string }).value);
-  if (typeof value === 'number') return normalizeNumber(String(value));
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (typeof value === 'bigint') return value.toString();
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+  return renderJson(value, CANONICAL_STYLE);
 }
 
 /** Number text as Postgres' jsonb prints it back: `1E+2`/`1e2` stay as the digits jsonb would show. */

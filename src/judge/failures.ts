@@ -6,7 +6,9 @@
  * may quote a URL with a subject id or a capsule value); names come from the manifest and are
  * escaped by the renderers.
  */
+
 import type { Manifest } from '../manifest/schema.js';
+import { EVENT_LABEL } from '../trace/build.js';
 import type { Trace, TraceEvent } from '../trace/schema.js';
 import type { StepFailure } from './schema.js';
 
@@ -36,18 +38,6 @@ export function describeSqlState(code: string): string {
   const cls = SQL_CLASSES[code.slice(0, 2)];
   return `SQL error ${code}${cls ? ` (class ${code.slice(0, 2)}: ${cls})` : ''}`;
 }
-
-const KIND_LABEL: Record<TraceEvent['kind'], string> = {
-  command: 'command',
-  'background-start': 'background command',
-  'background-stop': 'background command',
-  'probe-http': 'http probe',
-  'probe-command': 'command probe',
-  'probe-sql': 'sql probe',
-  'probe-browser': 'browser probe',
-  setup: 'setup command',
-  migrate: 'migration',
-};
 
 function expectedStatus(manifest: Manifest | undefined, name: string): string {
   const probe = manifest?.probes.find((p) => p.name === name) as { expectStatus?: number } | undefined;
@@ -87,7 +77,7 @@ function httpOutcome(e: TraceEvent): string {
 }
 
 function eventFailure(e: TraceEvent, manifest: Manifest | undefined): StepFailure {
-  const step = `${KIND_LABEL[e.kind]} "${e.name}"`;
+  const step = `${EVENT_LABEL[e.kind]} "${e.name}"`;
   const name = e.name;
   switch (e.kind) {
     case 'probe-http':

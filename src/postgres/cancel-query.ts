@@ -13,23 +13,27 @@ export function backendPid(client: pg.Client): number | null {
 }
 
 /**
- * pg_cancel_backend(pid of `client`) over a second connection to `url`, then close `client`.
- * Never throws: when the cancel cannot be sent the session is only closed.
+ * pg_cancel_backend(pid of `client`) over a second connection to `url`. Never throws; says whether
+ * the cancel was sent (the session itself stays open, e.g. for a ROLLBACK).
  */
-export async function cancelAndClose(url: string, client: pg.Client, role: string): Promise<void> {
+export async function cancelBackend(url: string, client: pg.Client, role: string): Promise<boolean> {
   const pid = backendPid(client);
+  if (!pid) return false;
   try {
-    if (pid) {
-      const other = await connect(url, { role, applicationName: 'replay-env cancel' });
-      try {
-        await other.query('select pg_cancel_backend($1)', [pid]);
-      } finally {
-        await other.end().catch(() => {});
-      }
+    const other = await connect(url, { role, applicationName: 'replay-env cancel' });
+    try {
+      await other.query('select pg_cancel_backend($1)', [pid]);
+      return true;
+    } finally {
+      await other.end().catch(() => {});
     }
   } catch {
-    // fall through: closing the session is all that is left
-  } finally {
-    await client.end().catch(() => {});
+    return false;
   }
+}
+
+/** cancelBackend, then close `client` whatever happened. Never throws. */
+export async function cancelAndClose(url: string, client: pg.Client, role: string): Promise<void> {
+  await cancelBackend(url, client, role);
+  await client.end().catch(() => {});
 }

@@ -56,7 +56,8 @@ export async function describeCapsule(path: string, openOptions: OpenOptions = {
 /** First line of an error, for gate reasons. */
 const firstLine = (s: string | undefined) => (s ?? '').split('\n')[0]!.slice(0, 300);
 
-const EVENT_LABEL: Record<TraceEvent['kind'], string> = {
+/** How each kind of trace event is named in reasons and reports. */
+export const EVENT_LABEL: Record<TraceEvent['kind'], string> = {
   command: 'command',
   'background-start': 'background command',
   'background-stop': 'background command',

@@ -31,6 +31,7 @@ import {
 import { FailureError, InputError, InterruptedError, ReplayError } from '../../errors.js';
 import type { Manifest, ManifestTable } from '../../manifest/schema.js';
 import type { TableCount } from '../../trace/schema.js';
+import { cancelBackend } from '../cancel-query.js';
 import { readForeignKeys } from '../catalog.js';
 import { connect, describePgError, isConnectionLost } from '../connect.js';
 import { assertManifestSingleStatements } from '../single-statement.js';
@@ -615,24 +616,12 @@ export async function materializeCapsule(options: MaterializeOptions): Promise<M
 }
 
 /**
- * Cancels whatever `client` is running: pg_cancel_backend from a second connection (the session
- * stays usable for ROLLBACK). When that is impossible the session is closed instead; the server
- * rolls its transaction back either way.
+ * Cancels whatever `client` is running (cancel-query.ts; the session stays usable for ROLLBACK).
+ * When the cancel cannot be sent the session is closed instead; the server rolls its
+ * transaction back either way.
  */
 async function cancelRunningStatement(url: string, client: pg.Client): Promise<void> {
-  // node-postgres keeps the backend's pid from BackendKeyData (not in its type declarations).
-  const pid = (client as unknown as { processID?: number | null }).processID;
-  try {
-    if (!pid) throw new Error('no backend pid');
-    const other = await connect(url, { role: 'replay target', applicationName: 'replay-env cancel' });
-    try {
-      await other.query('select pg_cancel_backend($1)', [pid]);
-    } finally {
-      await other.end().catch(() => {});
-    }
-  } catch {
-    await client.end().catch(() => {});
-  }
+  if (!(await cancelBackend(url, client, 'replay target'))) await client.end().catch(() => {});
 }
 
 function delay(ms: number): Promise<void> {
