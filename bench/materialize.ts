@@ -167,7 +167,7 @@ async function main() {
       join(OUT, 'runner.ts'),
       `import { readFileSync } from 'node:fs';
 import { validateManifest } from '../../../src/manifest/load.js';
-import { materializeCapsule } from '../../../src/postgres/materialize/index.js';
+import { materializeCapsule } from '../../../src/postgres/materialize/materialize-capsule.js';
 const [capsule, url, strategy] = process.argv.slice(2) as [string, string, 'copy' | 'jsonb'];
 const manifest = validateManifest(JSON.parse(readFileSync(${JSON.stringify(join(OUT, 'manifest.json'))}, 'utf8')), 'bench').manifest;
 const r = await materializeCapsule({ manifest, capsulePath: capsule, url, strategy });

@@ -8,8 +8,8 @@ import { capsuleHeaderSchema } from '../src/capsule/schema.js';
 import { cliErrorSchema } from '../src/cli/json-error.js';
 import { exportOutputSchema, inspectOutputSchema, materializeOutputSchema } from '../src/cli/json-outputs.js';
 import { judgementSchema } from '../src/judge/schema.js';
-import { doctorReportSchema } from '../src/manifest/doctor.js';
 import { manifestSchema } from '../src/manifest/schema.js';
+import { doctorReportSchema } from '../src/postgres/doctor/report.js';
 import { traceSchema } from '../src/trace/schema.js';
 
 export interface PublishedSchema {

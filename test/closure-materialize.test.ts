@@ -13,14 +13,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateManifest } from '../src/manifest/load.js';
 import type { Manifest } from '../src/manifest/schema.js';
-import { exportCapsule } from '../src/postgres/export.js';
+import { exportCapsule } from '../src/postgres/export/export-capsule.js';
+import { zeroSetupHooks } from '../src/postgres/export/zero-setup.js';
 import {
   type LoadStrategy,
   materializeCapsule,
   planMaterialization,
-} from '../src/postgres/materialize/index.js';
-import { zeroSetupHooks } from '../src/postgres/zero-setup-export.js';
-import { createSchemaHook } from '../src/postgres/zero-setup-materialize.js';
+} from '../src/postgres/materialize/materialize-capsule.js';
+import { createSchemaHook } from '../src/postgres/materialize/zero-setup.js';
 import { tableChecksums } from './helpers/catalog-compare.js';
 import { cli } from './helpers/cli.js';
 import { useTestDatabase, withClient } from './helpers/db.js';

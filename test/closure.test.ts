@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Row } from '../src/capsule/schema.js';
-import { ClosureCollector, type ClosureConfig } from '../src/postgres/closure.js';
-import { createSchemaFromCapsule } from '../src/postgres/create-schema.js';
-import { foreignKeyAncestors, readSchemaSection } from '../src/postgres/ddl.js';
+import { ClosureCollector, type ClosureConfig } from '../src/postgres/export/closure.js';
+import { createSchemaFromCapsule } from '../src/postgres/schema/create-schema.js';
+import { foreignKeyAncestors, readSchemaSection } from '../src/postgres/schema/ddl.js';
 import { parseExact, stringifyExact } from '../src/util/exact-json.js';
 import { useTestDatabase, withClient } from './helpers/db.js';
 

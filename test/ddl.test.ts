@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { createSchemaFromCapsule, parseSchemaSection } from '../src/postgres/create-schema.js';
-import { foreignKeyAncestors, readSchemaSection, type SchemaSection } from '../src/postgres/ddl.js';
+import { createSchemaFromCapsule, parseSchemaSection } from '../src/postgres/schema/create-schema.js';
+import { foreignKeyAncestors, readSchemaSection, type SchemaSection } from '../src/postgres/schema/ddl.js';
 import { catalogSnapshot, tableChecksums } from './helpers/catalog-compare.js';
 import { REPO_ROOT } from './helpers/cli.js';
 import { useTestDatabase, withClient } from './helpers/db.js';

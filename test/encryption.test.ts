@@ -34,7 +34,7 @@ import { ENCRYPTED_MAGIC } from '../src/capsule/open.js';
 import { type CapsuleEvent, readCapsule, scanCapsule } from '../src/capsule/reader.js';
 import { InputError } from '../src/errors.js';
 import { loadManifest } from '../src/manifest/load.js';
-import { materializeCapsule } from '../src/postgres/materialize/index.js';
+import { materializeCapsule } from '../src/postgres/materialize/materialize-capsule.js';
 import { stringifyExact } from '../src/util/exact-json.js';
 import { type TestCapsule, writeTestCapsule } from './helpers/capsule-file.js';
 import { cli } from './helpers/cli.js';

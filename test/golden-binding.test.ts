@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../src/manifest/load.js';
 import { freePort } from '../src/postgres/embedded.js';
-import { exportCapsule } from '../src/postgres/export.js';
-import { zeroSetupHooks } from '../src/postgres/zero-setup-export.js';
+import { exportCapsule } from '../src/postgres/export/export-capsule.js';
+import { zeroSetupHooks } from '../src/postgres/export/zero-setup.js';
 import { cli, REPO_ROOT } from './helpers/cli.js';
 import { useTestDatabase } from './helpers/db.js';
 

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateManifest } from '../src/manifest/load.js';
-import { exportCapsule } from '../src/postgres/export.js';
-import { materializeCapsule } from '../src/postgres/materialize/index.js';
+import { exportCapsule } from '../src/postgres/export/export-capsule.js';
+import { materializeCapsule } from '../src/postgres/materialize/materialize-capsule.js';
 import { planMaterialization } from '../src/postgres/materialize/plan.js';
 import { useTestDatabase, withClient } from './helpers/db.js';
 

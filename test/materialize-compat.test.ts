@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { loadManifest } from '../src/manifest/load.js';
-import { materializeCapsule } from '../src/postgres/materialize/index.js';
+import { materializeCapsule } from '../src/postgres/materialize/materialize-capsule.js';
 import { cli } from './helpers/cli.js';
 import { useTestDatabase } from './helpers/db.js';
 import { COMPAT_DIR, hasCompat } from './helpers/shared.js';

@@ -1,7 +1,7 @@
 /** COPY TEXT encoding and the exact row-line parser (pure; the database round trips are elsewhere). */
 import { describe, expect, it } from 'vitest';
-import { arrayLiteral, copyField, copyLine, escapeCopyText } from '../src/postgres/copy-encoding.js';
-import { parseRowLine } from '../src/postgres/materialize/capsule-rows.js';
+import { parseRowLine } from '../src/capsule/rows.js';
+import { arrayLiteral, copyField, copyLine, escapeCopyText } from '../src/postgres/copy/copy-encoding.js';
 import { withoutValues } from '../src/postgres/materialize/load-table.js';
 import { LosslessNumber, stringifyExact } from '../src/util/exact-json.js';
 

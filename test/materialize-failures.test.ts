@@ -13,7 +13,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { INTEGRITY_ALGORITHM_V1 } from '../src/capsule/integrity.js';
 import { ReplayError } from '../src/errors.js';
 import { validateManifest } from '../src/manifest/load.js';
-import { type MaterializeOptions, materializeCapsule } from '../src/postgres/materialize/index.js';
+import {
+  type MaterializeOptions,
+  materializeCapsule,
+} from '../src/postgres/materialize/materialize-capsule.js';
 import { capsuleIntegrity, type TestCapsule, writeTestCapsule } from './helpers/capsule-file.js';
 import { cli, REPO_ROOT } from './helpers/cli.js';
 import { useTestDatabase, withClient } from './helpers/db.js';

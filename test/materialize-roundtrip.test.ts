@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { validateManifest } from '../src/manifest/load.js';
-import { exportCapsule } from '../src/postgres/export.js';
-import { materializeCapsule } from '../src/postgres/materialize/index.js';
+import { exportCapsule } from '../src/postgres/export/export-capsule.js';
+import { materializeCapsule } from '../src/postgres/materialize/materialize-capsule.js';
 import { useTestDatabase } from './helpers/db.js';
 
 const TYPES_SCHEMA = `

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type ColumnCodec, copyLine } from '../src/postgres/copy-encoding.js';
-import { parseRowLine } from '../src/postgres/materialize/capsule-rows.js';
-import { copyLineFromScan, fastSegment, RowLineScanner } from '../src/postgres/row-line-copy.js';
+import { parseRowLine } from '../src/capsule/rows.js';
+import { type ColumnCodec, copyLine } from '../src/postgres/copy/copy-encoding.js';
+import { copyLineFromScan, fastSegment, RowLineScanner } from '../src/postgres/copy/row-line-copy.js';
 
 const plain: ColumnCodec = { kind: 'plain' };
 const jsonb: ColumnCodec = { kind: 'json', jsonb: true };

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateManifest } from '../src/manifest/load.js';
-import { exportCapsule } from '../src/postgres/export.js';
-import { materializeCapsule } from '../src/postgres/materialize/index.js';
-import { zeroSetupHooks } from '../src/postgres/zero-setup-export.js';
-import { createSchemaHook } from '../src/postgres/zero-setup-materialize.js';
+import { exportCapsule } from '../src/postgres/export/export-capsule.js';
+import { zeroSetupHooks } from '../src/postgres/export/zero-setup.js';
+import { materializeCapsule } from '../src/postgres/materialize/materialize-capsule.js';
+import { createSchemaHook } from '../src/postgres/materialize/zero-setup.js';
 import { useTestDatabase, withClient } from './helpers/db.js';
 
 const EXTENSIONS = ['hstore', 'citext', 'ltree'] as const;

@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readForeignKeys } from '../src/postgres/catalog.js';
-import { loadOrderChecks } from '../src/postgres/doctor-checks.js';
-import { materializeCapsule } from '../src/postgres/materialize/index.js';
-import { createSchemaHook } from '../src/postgres/zero-setup-materialize.js';
+import { loadOrderChecks } from '../src/postgres/doctor/checks.js';
+import { materializeCapsule } from '../src/postgres/materialize/materialize-capsule.js';
+import { createSchemaHook } from '../src/postgres/materialize/zero-setup.js';
 import { materializeForRun } from '../src/run/materialize-step.js';
 import { cli } from './helpers/cli.js';
 import { useTestDatabase, withClient } from './helpers/db.js';

@@ -9,7 +9,7 @@
  *   limit is crossed, not after buffering the whole value).
  * The streaming reader (reader.ts: inspect, run, the generic materialize spool) checks these on
  * its tokens. The materialize index over the one-row-per-line layout (postgres/materialize/
- * capsule-rows.ts), whose rows later go to COPY as text without being parsed again as a whole,
+ * capsule/rows.ts), whose rows later go to COPY as text without being parsed again as a whole,
  * checks UTF-8 per chunk (Utf8Stream) and each row with RowLineChecker (RowStreamChecker for rows
  * too long for one read). These are not JSON validators: grammar errors are the parsers'.
  */

@@ -1,6 +1,6 @@
 /**
  * Structured access to json/jsonb columns carried as text (`columnEncodings`, see
- * postgres/column-encoding.ts), for code that walks row values by field name: redaction, the
+ * postgres/copy/column-encoding.ts), for code that walks row values by field name: redaction, the
  * secret scanner, the subject rewrite.
  *
  * `openJsonColumns` replaces each such column's text by its parsed value (so rules see inside it);

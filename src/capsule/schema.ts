@@ -14,7 +14,7 @@ export const CAPSULE_SCHEMA_VERSIONS = [1, 2] as const;
 
 /**
  * Version 2: per table, the columns whose values are carried as their PostgreSQL text output
- * where `to_jsonb` would lose or confuse them (postgres/column-encoding.ts, docs/export.md):
+ * where `to_jsonb` would lose or confuse them (postgres/copy/column-encoding.ts, docs/export.md):
  * `json` and `text` always (a JSON string), `jsonb` for a JSON string or JSON null value,
  * `array`/`jsonb[]` for arrays with explicit bounds (and, in jsonb[], null or array elements).
  */

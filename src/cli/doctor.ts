@@ -1,9 +1,9 @@
-/** `replay-env doctor`: the front door of manifest/doctor.ts and postgres/doctor-checks.ts. */
+/** `replay-env doctor`: the front door of postgres/doctor/report.ts and postgres/doctor/checks.ts. */
 import { relative } from 'node:path';
-import { type DoctorReport, formatDoctorReport, runDoctor } from '../manifest/doctor.js';
 import { loadAppManifest } from '../manifest/load.js';
 import { replayUrlEnv } from '../manifest/schema.js';
-import { liveChecks } from '../postgres/doctor-checks.js';
+import { liveChecks } from '../postgres/doctor/checks.js';
+import { type DoctorReport, formatDoctorReport, runDoctor } from '../postgres/doctor/report.js';
 import { printJson } from './context.js';
 import type { RegisterCommand } from './registry.js';
 

@@ -1,4 +1,4 @@
-/** `replay-env export-postgres`: the front door of postgres/export.ts. */
+/** `replay-env export-postgres`: the front door of postgres/export/export-capsule.ts. */
 import { relative, resolve } from 'node:path';
 import { Option } from 'commander';
 import { CAPSULE_KEY_ENV } from '../capsule/encryption.js';
@@ -12,10 +12,10 @@ import {
   explainExport,
   exportCapsule,
   type RedactionMode,
-} from '../postgres/export.js';
-import { buildExportSql, DEFAULT_SINCE_DAYS, formatDryRunSql } from '../postgres/export-sql.js';
+} from '../postgres/export/export-capsule.js';
+import { buildExportSql, DEFAULT_SINCE_DAYS, formatDryRunSql } from '../postgres/export/sql.js';
+import { zeroSetupHooks } from '../postgres/export/zero-setup.js';
 import { assertManifestSingleStatements } from '../postgres/single-statement.js';
-import { zeroSetupHooks } from '../postgres/zero-setup-export.js';
 import { checkOutputTarget } from '../util/output-target.js';
 import { type CliIO, printJson } from './context.js';
 import { collectValues, encryptionKeyFor, encryptionSummary } from './encryption-options.js';
@@ -131,7 +131,7 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
           .map((v) => ({ label: 'recipients file', path: resolve(io.cwd, v) })),
       ]);
       const progress = progressPrinter(io);
-      // Zero-setup (postgres/zero-setup-export.ts): referential closure rows and the schema section.
+      // Zero-setup (postgres/export/zero-setup.ts): referential closure rows and the schema section.
       const zeroSetup = zeroSetupHooks(manifest, {
         schema: opts.schema,
         ...(opts.closure === false ? { closure: false } : {}),

@@ -3,9 +3,9 @@
  * `tables: [{name, rows, …}]`, closure as `[{name, rows, …}] | null`, the graph as `{subjects}`.
  */
 import { closureRows } from '../capsule/inspect.js';
-import type { ClosureSection } from '../postgres/closure.js';
-import type { ExportResult } from '../postgres/export.js';
-import type { MaterializeResult } from '../postgres/materialize/index.js';
+import type { ClosureSection } from '../postgres/export/closure.js';
+import type { ExportResult } from '../postgres/export/export-capsule.js';
+import type { MaterializeResult } from '../postgres/materialize/materialize-capsule.js';
 
 const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const sumRows = (tables: { rows: number }[]) => tables.reduce((n, t) => n + t.rows, 0);

@@ -13,7 +13,7 @@ import {
   type MaterializeResult,
   materializeCapsule,
   planMaterialization,
-} from '../postgres/materialize/index.js';
+} from '../postgres/materialize/materialize-capsule.js';
 import { describeRewrite } from '../postgres/materialize/plan.js';
 import { assertManifestSingleStatements } from '../postgres/single-statement.js';
 import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';

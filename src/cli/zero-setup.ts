@@ -9,10 +9,10 @@ import type { OpenOptions } from '../capsule/open.js';
 import { scanCapsule } from '../capsule/reader.js';
 import { InputError } from '../errors.js';
 import { type Manifest, replayUrlEnv } from '../manifest/schema.js';
-import type { PrepareTarget } from '../postgres/materialize/index.js';
+import type { PrepareTarget } from '../postgres/materialize/materialize-capsule.js';
+import { type CreateSchemaReport, createSchemaHook } from '../postgres/materialize/zero-setup.js';
 import { type ReplayTarget, resolveReplayTarget, waitUntilInterrupted } from '../postgres/replay-target.js';
 import { displayUrl } from '../postgres/target-safety.js';
-import { type CreateSchemaReport, createSchemaHook } from '../postgres/zero-setup-materialize.js';
 import type { CliIO } from './context.js';
 
 export interface ZeroSetupCliOptions {

@@ -21,12 +21,12 @@ import { loadSetupGolden, loadSetupPolicy, resolveSetup } from '../judge/setup.j
 import { readTrace } from '../judge/trace-file.js';
 import { loadManifest } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
-import type { ClosureSection } from '../postgres/closure.js';
 import { withClient } from '../postgres/connect.js';
 import { type EmbeddedServer, freePort, startEmbeddedPostgres } from '../postgres/embedded.js';
-import { exportCapsule } from '../postgres/export.js';
-import { zeroSetupHooks } from '../postgres/zero-setup-export.js';
-import { type CreateSchemaReport, createSchemaHook } from '../postgres/zero-setup-materialize.js';
+import type { ClosureSection } from '../postgres/export/closure.js';
+import { exportCapsule } from '../postgres/export/export-capsule.js';
+import { zeroSetupHooks } from '../postgres/export/zero-setup.js';
+import { type CreateSchemaReport, createSchemaHook } from '../postgres/materialize/zero-setup.js';
 import { stopAllProcesses } from '../run/processes.js';
 import { runReplay } from '../run/replay.js';
 import type { Trace } from '../trace/schema.js';

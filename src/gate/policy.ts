@@ -7,6 +7,8 @@
  */
 import { z } from 'zod';
 import type { Decision } from '../trace/schema.js';
+import { loopFile } from '../util/package-root.js';
+import { readYamlFile, validateFile } from '../util/yaml-file.js';
 import { formatPath, invalidFile } from '../util/zod-issues.js';
 import {
   type Condition,
@@ -16,8 +18,6 @@ import {
   parseCondition,
 } from './condition.js';
 import { FACTS, type Facts } from './facts.js';
-import { loopFile } from './package-root.js';
-import { readYamlFile, validateFile } from './yaml-file.js';
 
 const conditionItemSchema = z.union(
   [

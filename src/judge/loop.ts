@@ -5,9 +5,9 @@
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
-import { loopDir } from '../gate/package-root.js';
 import { type GatePolicy, loadPolicy } from '../gate/policy.js';
-import { readYamlFile, validateFile } from '../gate/yaml-file.js';
+import { loopDir } from '../util/package-root.js';
+import { readYamlFile, validateFile } from '../util/yaml-file.js';
 import { formatPath, invalidFile } from '../util/zod-issues.js';
 
 export const JUDGE_IDS = [

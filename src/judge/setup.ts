@@ -12,11 +12,11 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { loopDir } from '../gate/package-root.js';
 import { type GatePolicy, loadPolicy } from '../gate/policy.js';
 import { loadManifest } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { Trace } from '../trace/schema.js';
+import { loopDir } from '../util/package-root.js';
 import { goldenPathFor, type LoadedGolden, readGolden } from './golden.js';
 import { type JudgesConfig, loadJudgesConfig, loadScenarios, type Scenario } from './loop.js';
 

@@ -7,9 +7,9 @@
 import type pg from 'pg';
 import { InputError } from '../errors.js';
 import type { Manifest } from '../manifest/schema.js';
-import { buildExportSql } from './export-sql.js';
+import { buildExportSql } from './export/sql.js';
 import { deleteSql } from './materialize/sql.js';
-import { loadSqlParser, parseOneStatement } from './schema-sql-guard.js';
+import { loadSqlParser, parseOneStatement } from './schema/sql-guard.js';
 
 export interface BuiltStatement {
   /** The manifest field the statement comes from, e.g. `postgres.tables[2] (reactions).deletePredicate`. */

@@ -7,7 +7,11 @@
 import type { OpenOptions } from '../capsule/open.js';
 import { errorMessage, InputError } from '../errors.js';
 import type { Manifest } from '../manifest/schema.js';
-import { DEFAULT_STRATEGY, materializeCapsule, type PrepareTarget } from '../postgres/materialize/index.js';
+import {
+  DEFAULT_STRATEGY,
+  materializeCapsule,
+  type PrepareTarget,
+} from '../postgres/materialize/materialize-capsule.js';
 import type { MaterializationRecord } from '../trace/schema.js';
 
 export interface MaterializeStepOptions {
@@ -18,7 +22,7 @@ export interface MaterializeStepOptions {
   rewrite?: Record<string, string>;
   loadStrategy?: 'jsonb' | 'copy';
   chunkSize?: number;
-  /** Zero-setup replay: create the capsule's tables first (see postgres/zero-setup-materialize.ts). */
+  /** Zero-setup replay: create the capsule's tables first (see postgres/materialize/zero-setup.ts). */
   prepareTarget?: PrepareTarget;
   /** Ctrl-C: cancels the load (rolled back; recorded as failed) so the run can stop. */
   signal?: AbortSignal;

@@ -12,7 +12,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { OpenOptions } from '../capsule/open.js';
 import { InputError, ReplayError } from '../errors.js';
 import { type Manifest, type ManifestProbe, probeName, replayUrlEnv } from '../manifest/schema.js';
-import type { PrepareTarget } from '../postgres/materialize/index.js';
+import type { PrepareTarget } from '../postgres/materialize/materialize-capsule.js';
 import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
 import { describeCapsule, runGate } from '../trace/build.js';
 import { environmentFacts } from '../trace/environment.js';
@@ -47,7 +47,7 @@ export interface RunOptions {
   /** --delete-dependents (see postgres/materialize/delete-phase.ts). */
   deleteDependents?: boolean;
   chunkSize?: number;
-  /** Zero-setup replay: create the capsule's tables before loading (postgres/zero-setup-materialize.ts). */
+  /** Zero-setup replay: create the capsule's tables before loading (postgres/materialize/zero-setup.ts). */
   prepareTarget?: PrepareTarget;
   /** Zero-setup replay: run the manifest's `setup` commands on the empty database before loading. */
   runSetup?: boolean;

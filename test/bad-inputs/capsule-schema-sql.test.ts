@@ -2,7 +2,7 @@
  * A capsule's schema section is untrusted SQL (anyone can forge a capsule, encrypted ones too).
  * Nothing in it runs as given: applying it needs --create-schema (or the Action's create-schema
  * input), its hash must match integrity.schemaSha256, and every statement is parsed with
- * PostgreSQL's parser and allow-listed (src/postgres/schema-sql-guard.ts). Each forged capsule
+ * PostgreSQL's parser and allow-listed (src/postgres/schema/sql-guard.ts). Each forged capsule
  * below would have run a shell command or a server-side query on the database host before.
  */
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

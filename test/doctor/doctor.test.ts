@@ -2,7 +2,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { doctorReportSchema } from '../../src/manifest/doctor.js';
+import { doctorReportSchema } from '../../src/postgres/doctor/report.js';
 import { cli, REPO_ROOT } from '../helpers/cli.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { loadPagila } from '../helpers/pagila.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { targetSafetyCheck } from '../../src/manifest/doctor.js';
 import { aliasDeclarations, blankLiterals, columnRefs } from '../../src/manifest/sql-refs.js';
+import { targetSafetyCheck } from '../../src/postgres/doctor/report.js';
 
 const refs = (sql: string) => columnRefs(sql).map((r) => `${r.qualifier}.${r.column}`);
 

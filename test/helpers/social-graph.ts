@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateManifest } from '../../src/manifest/load.js';
 import type { Manifest } from '../../src/manifest/schema.js';
-import { exportCapsule } from '../../src/postgres/export.js';
-import { zeroSetupHooks } from '../../src/postgres/zero-setup-export.js';
+import { exportCapsule } from '../../src/postgres/export/export-capsule.js';
+import { zeroSetupHooks } from '../../src/postgres/export/zero-setup.js';
 
 export const SOCIAL_SCHEMA = `
   create table person (id int primary key, name text not null, invited_by int references person (id));

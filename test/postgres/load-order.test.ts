@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planLoadOrder } from '../../src/postgres/load-order.js';
+import { planLoadOrder } from '../../src/postgres/schema/load-order.js';
 
 const fk = (table: string, refTable: string, name = `${table}_${refTable}_fkey`) => ({
   name,

@@ -2,7 +2,7 @@
  * Capsule round trip: arbitrary exact-JSON rows (big integers, long decimals, exponents, -0, 1e400,
  * astral-plane text, lone surrogates, NUL, empty and `__proto__` keys, nested arrays) written with
  * the real CapsuleWriter (plain and gzip) read back exactly — by the streaming reader
- * (capsule/reader.ts) and by materialize's line index (materialize/capsule-rows.ts) — and the
+ * (capsule/reader.ts) and by materialize's line index (capsule/rows.ts) — and the
  * integrity hashes computed at export time verify against the rows read back.
  */
 import { createHash } from 'node:crypto';
@@ -13,9 +13,9 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { contentHash, INTEGRITY_ALGORITHM_V1, TableHasher } from '../../src/capsule/integrity.js';
 import { readCapsule } from '../../src/capsule/reader.js';
+import { indexCapsule } from '../../src/capsule/rows.js';
 import { CapsuleWriter } from '../../src/capsule/writer.js';
-import { canonicalFromText } from '../../src/postgres/export-canonical.js';
-import { indexCapsule } from '../../src/postgres/materialize/capsule-rows.js';
+import { canonicalFromText } from '../../src/postgres/export/canonical.js';
 import { type ExactJson, LosslessNumber, stringifyExact } from '../../src/util/exact-json.js';
 import { exactRow, hostileString } from './arbitraries.js';
 

@@ -1,8 +1,8 @@
 /** Contract checks of a capsule against the manifest, before materialize touches the database. */
 import { contentHash } from '../../capsule/integrity.js';
+import type { IndexedCapsule } from '../../capsule/rows.js';
 import { InputError } from '../../errors.js';
 import { ADAPTER, type Manifest, type ManifestTable } from '../../manifest/schema.js';
-import type { IndexedCapsule } from './capsule-rows.js';
 
 /**
  * The contract checks before touching the database: app, adapter, subject keys, every capsule

@@ -17,12 +17,12 @@
  */
 import type pg from 'pg';
 import type { IntegrityAlgorithm, TableHasher } from '../../capsule/integrity.js';
+import type { RowBatch } from '../../capsule/rows.js';
 import type { CapsuleHeader } from '../../capsule/schema.js';
 import { InputError } from '../../errors.js';
 import type { Manifest } from '../../manifest/schema.js';
 import { stringifyExact } from '../../util/exact-json.js';
 import { quoteIdent } from '../connect.js';
-import type { RowBatch } from './capsule-rows.js';
 import { graphRowsWhere, tableSql } from './sql.js';
 import { countRowsWhere, hashRowsWhere } from './verify.js';
 

@@ -17,7 +17,7 @@
 import { FailureError } from '../../errors.js';
 import type { Manifest } from '../../manifest/schema.js';
 import type { ForeignKey } from '../catalog.js';
-import { type LoadOrderPlan, planLoadOrder } from '../load-order.js';
+import { type LoadOrderPlan, planLoadOrder } from '../schema/load-order.js';
 import { catalogName } from './sql.js';
 
 export type PlanForeignKey = Pick<ForeignKey, 'name' | 'table' | 'refTable'> & { deferrable?: boolean };

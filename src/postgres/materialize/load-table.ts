@@ -28,17 +28,17 @@ import {
 } from '../../capsule/encoded-json.js';
 import { type IntegrityAlgorithm, TableHasher } from '../../capsule/integrity.js';
 import type { SubjectRewriter } from '../../capsule/rewrite.js';
+import type { RowBatch, RowObject } from '../../capsule/rows.js';
 import { FailureError, InterruptedError } from '../../errors.js';
 import { type ExactJson, stringifyExact } from '../../util/exact-json.js';
-import { type ColumnCodec, copyLine, UnstorableValueError } from '../copy-encoding.js';
+import { type ColumnCodec, copyLine, UnstorableValueError } from '../copy/copy-encoding.js';
 import {
   copyLineFromScan,
   type FastSegment,
   fastSegment,
   RowLineScanner,
   type RowScan,
-} from '../row-line-copy.js';
-import type { RowBatch, RowObject } from './capsule-rows.js';
+} from '../copy/row-line-copy.js';
 import { foreignKeyDetail } from './fk-error.js';
 import {
   CLOSURE_STAGE_TABLE,

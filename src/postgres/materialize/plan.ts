@@ -9,11 +9,11 @@
 
 import type { OpenOptions } from '../../capsule/open.js';
 import { SubjectRewriter } from '../../capsule/rewrite.js';
+import { indexCapsule } from '../../capsule/rows.js';
 import { columnEncodingsOf } from '../../capsule/schema.js';
 import type { Manifest } from '../../manifest/schema.js';
 import { stringifyExact } from '../../util/exact-json.js';
-import { type ColumnCodec, copyLine } from '../copy-encoding.js';
-import { indexCapsule } from './capsule-rows.js';
+import { type ColumnCodec, copyLine } from '../copy/copy-encoding.js';
 import { checkCapsule } from './check.js';
 import { closureOnlyTables, closureRowCount } from './closure-rows.js';
 import { materializeOrder, planLoad, schemaSectionForeignKeys } from './load-plan.js';

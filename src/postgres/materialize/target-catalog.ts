@@ -4,7 +4,7 @@
  * and the sequence it owns (moved past the loaded maximum afterwards).
  */
 import type pg from 'pg';
-import type { ColumnCodec } from '../copy-encoding.js';
+import type { ColumnCodec } from '../copy/copy-encoding.js';
 
 export interface TargetColumn {
   name: string;

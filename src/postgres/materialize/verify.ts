@@ -9,9 +9,9 @@ import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { INTEGRITY_ALGORITHM_V1, type IntegrityAlgorithm, TableHasher } from '../../capsule/integrity.js';
-import { type ColumnEncoding, encodedRowSql } from '../column-encoding.js';
-import { canonicalFromText } from '../export-canonical.js';
-import { parseRowLine } from './capsule-rows.js';
+import { parseRowLine } from '../../capsule/rows.js';
+import { type ColumnEncoding, encodedRowSql } from '../copy/column-encoding.js';
+import { canonicalFromText } from '../export/canonical.js';
 import { graphRowsWhere, tableSql } from './sql.js';
 
 export async function countGraphRows(client: pg.Client, table: string, predicate: string): Promise<number> {
@@ -41,7 +41,7 @@ export function hashGraphRows(
 /**
  * Content hash of the rows of `table` (alias t) matching a SQL condition, over `columns` only.
  * `encodings`: the capsule's columnEncodings of the table; each row is rendered the way the
- * exporter wrote it (postgres/column-encoding.ts).
+ * exporter wrote it (postgres/copy/column-encoding.ts).
  */
 export function hashRowsWhere(
   client: pg.Client,

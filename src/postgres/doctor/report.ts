@@ -1,14 +1,14 @@
 /**
  * `doctor`: is this manifest ready, and does it fit this database? Offline checks need only the
  * manifest; with a database URL the target-safety rule runs first and, when it allows the
- * target, the live checks (postgres/doctor-checks.ts). The result is data; the CLI prints it.
+ * target, the live checks (postgres/doctor/checks.ts). The result is data; the CLI prints it.
  */
 import { z } from 'zod';
-import { describePgError } from '../postgres/connect.js';
-import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
-import { VERSION } from '../version.js';
-import type { LoadedManifest } from './load.js';
-import { ADAPTER, probeName } from './schema.js';
+import type { LoadedManifest } from '../../manifest/load.js';
+import { ADAPTER, probeName } from '../../manifest/schema.js';
+import { VERSION } from '../../version.js';
+import { describePgError } from '../connect.js';
+import { classifyDatabaseUrl, displayUrl } from '../target-safety.js';
 
 export const CHECK_STATUSES = ['pass', 'warn', 'fail'] as const;
 export type CheckStatus = (typeof CHECK_STATUSES)[number];

@@ -4,8 +4,8 @@
  * redaction this is several times faster than parse + canonicalJson. Must give exactly
  * `canonicalJson(parseExact(text))` (a test checks this on tricky inputs).
  */
-import { canonicalJson } from '../capsule/integrity.js';
-import { LosslessNumber } from '../util/exact-json.js';
+import { canonicalJson } from '../../capsule/integrity.js';
+import { LosslessNumber } from '../../util/exact-json.js';
 
 function byKey(a: [string, string], b: [string, string]): number {
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;

@@ -4,11 +4,11 @@
  * loaded, and adds the constraints and indexes after them (see create-schema.ts).
  */
 
-import { schemaSectionHash } from '../capsule/integrity.js';
-import type { CapsuleHeader } from '../capsule/schema.js';
-import { InputError } from '../errors.js';
-import { createSchemaFromCapsule, parseSchemaSection } from './create-schema.js';
-import type { PrepareTarget } from './materialize/index.js';
+import { schemaSectionHash } from '../../capsule/integrity.js';
+import type { CapsuleHeader } from '../../capsule/schema.js';
+import { InputError } from '../../errors.js';
+import { createSchemaFromCapsule, parseSchemaSection } from '../schema/create-schema.js';
+import type { PrepareTarget } from './materialize-capsule.js';
 
 export interface CreateSchemaReport {
   tables: string[];

@@ -12,12 +12,12 @@
  *   ancestors, see ddl.ts) and `closure` (rows added per table and why, see closure.ts).
  */
 import type pg from 'pg';
-import type { GraphEntry, Row } from '../capsule/schema.js';
-import type { Manifest, ManifestTable } from '../manifest/schema.js';
-import type { ExactJson } from '../util/exact-json.js';
+import type { GraphEntry, Row } from '../../capsule/schema.js';
+import type { Manifest, ManifestTable } from '../../manifest/schema.js';
+import type { ExactJson } from '../../util/exact-json.js';
+import type { ColumnEncodings } from '../copy/column-encoding.js';
+import { foreignKeyAncestors, readSchemaSection, type SchemaSection } from '../schema/ddl.js';
 import { ClosureCollector, type ClosureConfig, type ClosureSection, closureConfig } from './closure.js';
-import type { ColumnEncodings } from './column-encoding.js';
-import { foreignKeyAncestors, readSchemaSection, type SchemaSection } from './ddl.js';
 
 export interface ExtraRowsContext {
   /** The export connection, inside the snapshot (read only). */

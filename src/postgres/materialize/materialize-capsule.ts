@@ -22,6 +22,7 @@
 import type pg from 'pg';
 import type { OpenOptions } from '../../capsule/open.js';
 import { SubjectRewriter } from '../../capsule/rewrite.js';
+import { indexCapsule } from '../../capsule/rows.js';
 import {
   type CapsuleHeader,
   columnEncodingsOf,
@@ -30,12 +31,10 @@ import {
 } from '../../capsule/schema.js';
 import { FailureError, InputError, InterruptedError, ReplayError } from '../../errors.js';
 import type { Manifest, ManifestTable } from '../../manifest/schema.js';
-import type { TableCount } from '../../trace/schema.js';
 import { cancelBackend } from '../cancel-query.js';
 import { readForeignKeys } from '../catalog.js';
 import { connect, describePgError, isConnectionLost } from '../connect.js';
 import { assertManifestSingleStatements } from '../single-statement.js';
-import { indexCapsule } from './capsule-rows.js';
 import { checkCapsule } from './check.js';
 import {
   closureOnlyTables,
@@ -64,6 +63,15 @@ import {
 import { subjectGraph } from './subject-graph.js';
 import { readTargetTables } from './target-catalog.js';
 import { countGraphRows, hashGraphRows } from './verify.js';
+
+/** One table's row counts after a load (the trace's `materialization.counts` entry has this shape). */
+export interface TableCount {
+  table: string;
+  capsule: number;
+  database: number | null;
+  /** Content hash check when the capsule carried one: true/false, null when not checked. */
+  hashMatch?: boolean | null;
+}
 
 export { checkCapsule } from './check.js';
 export type { LoadStrategy } from './load-table.js';

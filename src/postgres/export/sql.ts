@@ -19,9 +19,9 @@
  *   to each row (a json or record `rowSql` becomes jsonb); for a jsonb `rowSql` the wrapper is
  *   dropped (`rowIsJsonb`).
  */
-import type { Manifest, ManifestTable } from '../manifest/schema.js';
-import { type ColumnEncoding, encodedRowSql } from './column-encoding.js';
-import { quoteIdent } from './connect.js';
+import type { Manifest, ManifestTable } from '../../manifest/schema.js';
+import { quoteIdent } from '../connect.js';
+import { type ColumnEncoding, encodedRowSql } from '../copy/column-encoding.js';
 
 export const SETTING_PREFIX = 'replay_env';
 export const DEFAULT_SINCE_DAYS = 180;

@@ -16,9 +16,9 @@
  * error naming the field — the schema is never half-applied, because this runs before the first
  * statement.
  */
-import { InputError } from '../errors.js';
+import { InputError } from '../../errors.js';
 import type { PartitionDdl, SchemaSection } from './ddl.js';
-import { ALLOWED_SCHEMA_EXTENSIONS, ALLOWED_SCHEMA_FUNCTIONS } from './schema-sql-allowlist.js';
+import { ALLOWED_SCHEMA_EXTENSIONS, ALLOWED_SCHEMA_FUNCTIONS } from './sql-allowlist.js';
 
 type Node = Record<string, unknown>;
 

@@ -18,26 +18,27 @@ import {
   jsonEncodedColumns,
   openJsonColumns,
   pathInColumn,
-} from '../capsule/encoded-json.js';
-import type { CapsuleKey } from '../capsule/encryption.js';
+} from '../../capsule/encoded-json.js';
+import type { CapsuleKey } from '../../capsule/encryption.js';
 import {
   contentHash,
   INTEGRITY_ALGORITHM,
   jsonbText,
   schemaSectionHash,
   TableHasher,
-} from '../capsule/integrity.js';
-import type { GraphEntry } from '../capsule/schema.js';
-import { CapsuleWriter, type WrittenCapsule } from '../capsule/writer.js';
-import { FailureError, InterruptedError, ReplayError } from '../errors.js';
-import { ADAPTER, type Manifest, type ManifestTable } from '../manifest/schema.js';
-import { buildRedactor, type Redactor } from '../redaction/redact.js';
-import { mightHoldSecrets, scanValue } from '../redaction/secret-scanner.js';
-import { type ExactJson, parseExact, stringifyExact } from '../util/exact-json.js';
-import { TOOL_NAME, VERSION } from '../version.js';
-import { cancelAndClose } from './cancel-query.js';
-import { type ColumnEncodings, relationEncodings, TypeClassifier } from './column-encoding.js';
-import { connect, describePgError, isConnectionLost } from './connect.js';
+} from '../../capsule/integrity.js';
+import type { GraphEntry } from '../../capsule/schema.js';
+import { CapsuleWriter, type WrittenCapsule } from '../../capsule/writer.js';
+import { FailureError, InterruptedError, ReplayError } from '../../errors.js';
+import { ADAPTER, type Manifest, type ManifestTable } from '../../manifest/schema.js';
+import { buildRedactor, type Redactor } from '../../redaction/redact.js';
+import { mightHoldSecrets, scanValue } from '../../redaction/secret-scanner.js';
+import { type ExactJson, parseExact, stringifyExact } from '../../util/exact-json.js';
+import { TOOL_NAME, VERSION } from '../../version.js';
+import { cancelAndClose } from '../cancel-query.js';
+import { connect, describePgError, isConnectionLost } from '../connect.js';
+import { type ColumnEncodings, relationEncodings, TypeClassifier } from '../copy/column-encoding.js';
+import { assertManifestSingleStatements } from '../single-statement.js';
 import {
   buildExportSql,
   DEFAULT_SINCE_DAYS,
@@ -46,9 +47,8 @@ import {
   tableAlias,
   tableEntry,
   tableStatementText,
-} from './export-sql.js';
-import { assertManifestSingleStatements } from './single-statement.js';
-import type { ExtraRows, ExtraRowsContext } from './zero-setup-export.js';
+} from './sql.js';
+import type { ExtraRows, ExtraRowsContext } from './zero-setup.js';
 
 export type RedactionMode = 'safe' | 'raw';
 

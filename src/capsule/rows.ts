@@ -20,20 +20,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import {
-  MAX_VALUE_BYTES,
-  RowLineChecker,
-  RowStreamChecker,
-  Utf8Stream,
-  utf8Error,
-} from '../../capsule/byte-check.js';
-import { detectEncoding, type OpenOptions, openCapsuleText } from '../../capsule/open.js';
-import { plainHeader, readCapsule } from '../../capsule/reader.js';
-import { assumeRedaction, type CapsuleHeader, capsuleHeaderSchema } from '../../capsule/schema.js';
-import { InputError } from '../../errors.js';
-import { isLosslessNumber, parseExact, stringifyExact } from '../../util/exact-json.js';
-import { issueLines, issuesError } from '../../util/zod-issues.js';
-import { EXACT_ROW } from '../copy-encoding.js';
+import { InputError } from '../errors.js';
+import { isLosslessNumber, parseExact, stringifyExact } from '../util/exact-json.js';
+import { issueLines, issuesError } from '../util/zod-issues.js';
+import { MAX_VALUE_BYTES, RowLineChecker, RowStreamChecker, Utf8Stream, utf8Error } from './byte-check.js';
+import { detectEncoding, type OpenOptions, openCapsuleText } from './open.js';
+import { plainHeader, readCapsule } from './reader.js';
+import { assumeRedaction, type CapsuleHeader, capsuleHeaderSchema } from './schema.js';
+
+/**
+ * Marks rows that were parsed with the exact (lossless) parser, i.e. that may hold LosslessNumbers.
+ * Other rows hold only numbers JSON.parse kept exactly, so the much faster JSON.stringify is exact
+ * for them too.
+ */
+export const EXACT_ROW: unique symbol = Symbol('replay-env.exactRow');
 
 export type RowObject = Record<string, unknown>;
 

@@ -20,11 +20,11 @@
  */
 import type pg from 'pg';
 import { z } from 'zod';
-import { FailureError, InputError } from '../errors.js';
-import { describePgError, quoteIdent } from './connect.js';
+import { FailureError, InputError } from '../../errors.js';
+import { describePgError, quoteIdent } from '../connect.js';
 import type { PartitionDdl, SchemaSection, TableDdl } from './ddl.js';
 import { SCHEMA_SECTION_VERSION } from './ddl.js';
-import { checkSchemaSectionSql } from './schema-sql-guard.js';
+import { checkSchemaSectionSql } from './sql-guard.js';
 
 const constraintSchema = z.object({
   name: z.string(),

@@ -2,9 +2,9 @@
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
-import { lineColumn, readTextFile } from '../util/json-file.js';
-import { reservedKeyProblems } from '../util/reserved-keys.js';
-import { invalidFile, issueLines } from '../util/zod-issues.js';
+import { lineColumn, readTextFile } from './json-file.js';
+import { reservedKeyProblems } from './reserved-keys.js';
+import { invalidFile, issueLines } from './zod-issues.js';
 
 export function readYamlFile(path: string, what: string): unknown {
   const text = readTextFile(path, what);

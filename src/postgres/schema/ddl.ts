@@ -13,7 +13,7 @@
  * Every statement is built from catalog values; names are quoted with quote_ident in SQL.
  */
 import type pg from 'pg';
-import { FailureError } from '../errors.js';
+import { FailureError } from '../../errors.js';
 
 export const SCHEMA_SECTION_VERSION = 1;
 

@@ -13,19 +13,19 @@
  * Values are bound as parameters (`unnest($1::text[])` cast to the key columns' types).
  */
 import type pg from 'pg';
-import type { Row } from '../capsule/schema.js';
-import { FailureError } from '../errors.js';
-import type { Manifest } from '../manifest/schema.js';
-import { type ExactJson, isLosslessNumber, parseExact, stringifyExact } from '../util/exact-json.js';
+import type { Row } from '../../capsule/schema.js';
+import { FailureError } from '../../errors.js';
+import type { Manifest } from '../../manifest/schema.js';
+import { type ExactJson, isLosslessNumber, parseExact, stringifyExact } from '../../util/exact-json.js';
+import { describePgError, quoteIdent } from '../connect.js';
 import {
   type ColumnEncoding,
   type ColumnEncodings,
   encodedRowSql,
   relationEncodings,
   TypeClassifier,
-} from './column-encoding.js';
-import { describePgError, quoteIdent } from './connect.js';
-import { type ForeignKeyEdge, readForeignKeyEdges, resolveTables } from './ddl.js';
+} from '../copy/column-encoding.js';
+import { type ForeignKeyEdge, readForeignKeyEdges, resolveTables } from '../schema/ddl.js';
 
 export const DEFAULT_CLOSURE_MAX_ROWS = 100_000;
 export const CLOSURE_SECTION_VERSION = 1;

@@ -15,15 +15,10 @@
  * Composite values (JSON objects for a row type) are not encodable here: such tables load through
  * jsonb_populate_recordset instead (see materialize).
  */
-import { FailureError } from '../errors.js';
-import { isLosslessNumber, stringifyExact } from '../util/exact-json.js';
 
-/**
- * Marks rows that were parsed with the exact (lossless) parser, i.e. that may hold LosslessNumbers.
- * Other rows hold only numbers JSON.parse kept exactly, so the much faster JSON.stringify is exact
- * for them too.
- */
-export const EXACT_ROW: unique symbol = Symbol('replay-env.exactRow');
+import { EXACT_ROW } from '../../capsule/rows.js';
+import { FailureError } from '../../errors.js';
+import { isLosslessNumber, stringifyExact } from '../../util/exact-json.js';
 
 export type ColumnCodec =
   | {

@@ -4,17 +4,17 @@
  * the declared tables. Connection problems become a failed check, never an exception.
  */
 import type pg from 'pg';
-import { check, type DoctorCheck } from '../manifest/doctor.js';
-import type { LoadedManifest } from '../manifest/load.js';
-import { type Manifest, tableAlias } from '../manifest/schema.js';
-import { aliasDeclarations, columnRefs } from '../manifest/sql-refs.js';
-import { type ForeignKey, readColumns, readForeignKeys } from './catalog.js';
-import { connect, describePgError, quoteIdent } from './connect.js';
-import { buildExportSql } from './export-sql.js';
-import { planLoadOrder } from './load-order.js';
-import { closureAncestors, planLoad } from './materialize/load-plan.js';
-import { extendedQuery, multiStatementProblems } from './single-statement.js';
-import { displayUrl } from './target-safety.js';
+import type { LoadedManifest } from '../../manifest/load.js';
+import { type Manifest, tableAlias } from '../../manifest/schema.js';
+import { aliasDeclarations, columnRefs } from '../../manifest/sql-refs.js';
+import { type ForeignKey, readColumns, readForeignKeys } from '../catalog.js';
+import { connect, describePgError, quoteIdent } from '../connect.js';
+import { buildExportSql } from '../export/sql.js';
+import { closureAncestors, planLoad } from '../materialize/load-plan.js';
+import { planLoadOrder } from '../schema/load-order.js';
+import { extendedQuery, multiStatementProblems } from '../single-statement.js';
+import { displayUrl } from '../target-safety.js';
+import { check, type DoctorCheck } from './report.js';
 
 export async function liveChecks(url: string, loaded: LoadedManifest): Promise<DoctorCheck[]> {
   let client: pg.Client;
