@@ -7,11 +7,12 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { judgeTrace } from '../gate/judge-trace.js';
+import { loadPolicy } from '../gate/policy.js';
 import { readGolden } from '../judge/golden.js';
-import { judgeTrace } from '../judge/judge.js';
 import type { Scenario } from '../judge/loop.js';
 import type { Judgement } from '../judge/schema.js';
-import { loadSetupPolicy, resolveSetup } from '../judge/setup.js';
+import { resolveSetup } from '../judge/setup.js';
 import type { Trace } from '../trace/schema.js';
 
 export interface JudgeNewScenario {
@@ -47,7 +48,7 @@ export function judgeNewScenario(input: JudgeNewScenario): Judgement {
     tracePath: input.tracePath,
     golden: existsSync(input.goldenPath) ? readGolden(input.goldenPath) : null,
     goldenPath: input.goldenPath,
-    policy: loadSetupPolicy(setup),
+    policy: loadPolicy(setup.policyPath),
     ...(setup.manifest ? { manifest: setup.manifest } : {}),
     scenario: input.scenario,
     judges: setup.judges,
