@@ -5,10 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.js';
 import { parseCondition } from '../src/gate/condition.js';
 import { FACT_NAMES, FACTS } from '../src/gate/facts.js';
+import { judgeTrace } from '../src/gate/judge-trace.js';
+import { loadLoop } from '../src/gate/loop.js';
 import { defaultPolicyPath, evaluatePolicy, loadPolicy } from '../src/gate/policy.js';
 import { buildGolden } from '../src/judge/golden.js';
-import { judgeTrace } from '../src/judge/judge.js';
-import { loadJudgesConfig, loadLoop, loadScenarios, type Scenario } from '../src/judge/loop.js';
+import { loadJudgesConfig, loadScenarios, type Scenario } from '../src/judge/loop.js';
 import type { Trace } from '../src/trace/schema.js';
 import { body, goodTrace, probe, traceWith } from './helpers/trace-fixture.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { judgeTrace } from '../src/gate/judge-trace.js';
+import { loadLoop } from '../src/gate/loop.js';
 import { loadPolicy } from '../src/gate/policy.js';
 import { buildGolden } from '../src/judge/golden.js';
-import { judgeTrace } from '../src/judge/judge.js';
-import { loadLoop } from '../src/judge/loop.js';
 import {
   GITHUB_CHECK_SUMMARY_LIMIT,
   GITHUB_COMMENT_LIMIT,

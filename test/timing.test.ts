@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { judgeTrace } from '../src/gate/judge-trace.js';
 import { loadPolicy } from '../src/gate/policy.js';
 import { buildGolden } from '../src/judge/golden.js';
-import { judgeTrace } from '../src/judge/judge.js';
 import { renderJudgementMarkdown, renderJudgementText } from '../src/judge/markdown.js';
 import type { Trace, TraceEvent } from '../src/trace/schema.js';
 import { REPO_ROOT } from './helpers/cli.js';

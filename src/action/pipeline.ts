@@ -10,9 +10,9 @@ import { capsuleKeyFromEnv, capsuleOpenOptionsFor, parseCapsuleKey } from '../ca
 import type { OpenOptions } from '../capsule/open.js';
 import { scanCapsule } from '../capsule/reader.js';
 import { FailureError, InputError } from '../errors.js';
+import { judgeTrace } from '../gate/judge-trace.js';
 import { defaultPolicyPath, loadPolicy } from '../gate/policy.js';
 import { findGolden, goldenPathFor, readGolden } from '../judge/golden.js';
-import { judgeTrace } from '../judge/judge.js';
 import { findScenario, loadJudgesConfig, loadScenarios, type Scenario } from '../judge/loop.js';
 import { GITHUB_CHECK_SUMMARY_LIMIT, renderJudgementMarkdown } from '../judge/markdown.js';
 import { JUDGEMENT_SCHEMA_VERSION, type Judgement, judgementSchema } from '../judge/schema.js';

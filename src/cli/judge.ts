@@ -3,10 +3,11 @@
  * Exit 0 continue, 1 block, warn → 0 (or 1 with --warn-exit 1); 2 bad input.
  */
 import { dirname, resolve } from 'node:path';
+import { judgeTrace } from '../gate/judge-trace.js';
+import { loadPolicy } from '../gate/policy.js';
 import { baseBranchBaseline } from '../judge/base-branch.js';
-import { judgeTrace } from '../judge/judge.js';
 import { renderJudgementMarkdown, renderJudgementText } from '../judge/markdown.js';
-import { loadSetupGolden, loadSetupPolicy, resolveSetup } from '../judge/setup.js';
+import { loadSetupGolden, resolveSetup } from '../judge/setup.js';
 import { readTrace } from '../judge/trace-file.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { checkOutputTarget } from '../util/output-target.js';
@@ -62,7 +63,7 @@ export const registerJudge: RegisterCommand = (program, io, setExitCode) => {
     .action((flags: JudgeFlags) => {
       const loaded = readTrace(resolve(io.cwd, flags.trace));
       const setup = resolveSetup({ ...flags, cwd: io.cwd }, loaded.trace);
-      const policy = loadSetupPolicy(setup);
+      const policy = loadPolicy(setup.policyPath);
       const base = flags.baselineTrace?.length
         ? baseBranchBaseline(flags.baselineTrace.map((p) => readTrace(resolve(io.cwd, p))))
         : null;

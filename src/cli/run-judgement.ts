@@ -5,9 +5,10 @@
  * (The trace's own `gate` stays what the run itself saw: failed steps, denied egress.) A run
  * without a capsule has nothing for judge's capsule judges: there the run's own gate decides.
  */
-import { judgeTrace } from '../judge/judge.js';
+import { judgeTrace } from '../gate/judge-trace.js';
+import { loadPolicy } from '../gate/policy.js';
 import type { Judgement } from '../judge/schema.js';
-import { loadSetupGolden, loadSetupPolicy, resolveSetup } from '../judge/setup.js';
+import { loadSetupGolden, resolveSetup } from '../judge/setup.js';
 import type { Trace } from '../trace/schema.js';
 
 export function judgeRunTrace(
@@ -23,7 +24,7 @@ export function judgeRunTrace(
     ...(options.tracePath ? { tracePath: options.tracePath } : {}),
     golden: loadSetupGolden(setup),
     goldenPath: setup.goldenPath,
-    policy: loadSetupPolicy(setup),
+    policy: loadPolicy(setup.policyPath),
     ...(setup.manifest ? { manifest: setup.manifest } : {}),
     ...(setup.scenario ? { scenario: setup.scenario } : {}),
     judges: setup.judges,

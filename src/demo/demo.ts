@@ -15,9 +15,10 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FailureError } from '../errors.js';
-import { judgeTrace } from '../judge/judge.js';
+import { judgeTrace } from '../gate/judge-trace.js';
+import { loadPolicy } from '../gate/policy.js';
 import type { Judgement } from '../judge/schema.js';
-import { loadSetupGolden, loadSetupPolicy, resolveSetup } from '../judge/setup.js';
+import { loadSetupGolden, resolveSetup } from '../judge/setup.js';
 import { readTrace } from '../judge/trace-file.js';
 import { loadManifest } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
@@ -208,7 +209,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       traceSha256: read.sha256,
       golden: loadSetupGolden(setup),
       goldenPath: setup.goldenPath,
-      policy: loadSetupPolicy(setup),
+      policy: loadPolicy(setup.policyPath),
       manifest: setup.manifest,
       judges: setup.judges,
     });

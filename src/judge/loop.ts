@@ -1,11 +1,11 @@
 /**
- * The operating loop as data: loop.yaml, judges.yaml, scenarios.yaml (and gate.yaml, loaded by
- * gate/policy.ts). Every file is validated with zod; errors name the file and the path.
+ * The judges' part of the operating loop as data: judges.yaml and scenarios.yaml. Every file is
+ * validated with zod; errors name the file and the path. The whole loop folder (loop.yaml, and
+ * gate.yaml through gate/policy.ts) is loaded by gate/loop.ts.
  */
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
-import { type GatePolicy, loadPolicy } from '../gate/policy.js';
 import { loopDir } from '../util/package-root.js';
 import { readYamlFile, validateFile } from '../util/yaml-file.js';
 import { formatPath, invalidFile } from '../util/zod-issues.js';
@@ -20,20 +20,6 @@ export const JUDGE_IDS = [
 export type JudgeId = (typeof JUDGE_IDS)[number];
 
 const text = z.string().min(1);
-
-export const loopFileSchema = z.strictObject({
-  version: z.literal(1, { error: 'must be 1' }),
-  id: text,
-  title: text,
-  objective: text,
-  success: z.array(text).default([]),
-  hardConstraints: z.array(text).min(1, { error: 'must list at least one hard constraint' }),
-  evidence: z.array(z.strictObject({ id: text, description: text, trace: z.string().optional() })).min(1),
-  memory: z.array(text).default([]),
-  files: z
-    .strictObject({ judges: text.optional(), gate: text.optional(), scenarios: text.optional() })
-    .default({}),
-});
 
 const judgeText = { title: text, enabled: z.boolean().default(true), pass: text, warn: text, fail: text };
 
@@ -127,15 +113,6 @@ export const scenariosFileSchema = z.strictObject({
   scenarios: z.array(scenarioSchema),
 });
 
-export interface LoadedLoop {
-  dir: string;
-  loop: z.output<typeof loopFileSchema>;
-  judges: JudgesConfig;
-  gate: GatePolicy;
-  scenarios: Scenario[];
-  paths: { loop: string; judges: string; gate: string; scenarios: string };
-}
-
 export function loadJudgesConfig(path: string = join(loopDir(), 'judges.yaml')): JudgesConfig {
   const cfg = validateFile(judgesFileSchema, readYamlFile(path, 'judges file'), path, 'judges file');
   const seen = new Set<string>();
@@ -167,26 +144,6 @@ export function loadScenarios(path: string = join(loopDir(), 'scenarios.yaml')):
   });
   if (problems.length) throw invalidFile(path, 'scenarios file', problems);
   return file.scenarios;
-}
-
-/** Loads the whole loop folder (default: the shipped loops/user-history-replay). */
-export function loadLoop(dir: string = loopDir()): LoadedLoop {
-  const loopPath = join(dir, 'loop.yaml');
-  const loop = validateFile(loopFileSchema, readYamlFile(loopPath, 'loop file'), loopPath, 'loop file');
-  const paths = {
-    loop: loopPath,
-    judges: join(dirname(loopPath), loop.files.judges ?? 'judges.yaml'),
-    gate: join(dirname(loopPath), loop.files.gate ?? 'gate.yaml'),
-    scenarios: join(dirname(loopPath), loop.files.scenarios ?? 'scenarios.yaml'),
-  };
-  return {
-    dir,
-    loop,
-    judges: loadJudgesConfig(paths.judges),
-    gate: loadPolicy(paths.gate),
-    scenarios: loadScenarios(paths.scenarios),
-    paths,
-  };
 }
 
 export function findScenario(scenarios: Scenario[], id: string, path: string): Scenario {

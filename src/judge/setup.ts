@@ -12,7 +12,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { type GatePolicy, loadPolicy } from '../gate/policy.js';
 import { loadManifest } from '../manifest/load.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { Trace } from '../trace/schema.js';
@@ -89,10 +88,6 @@ export function resolveSetup(flags: SetupFlags, trace: Trace): JudgeSetup {
     judges,
     scenarios,
   };
-}
-
-export function loadSetupPolicy(setup: JudgeSetup): GatePolicy {
-  return loadPolicy(setup.policyPath);
 }
 
 export function loadSetupGolden(setup: JudgeSetup): LoadedGolden | null {

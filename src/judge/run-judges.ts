@@ -1,10 +1,13 @@
 /**
- * judgeTrace: run the deterministic judges on a trace, compute the facts, apply the gate policy,
- * and return a Judgement (validated by judgementSchema). Pure: reads screenshot files only.
+ * runJudges: run the deterministic judges on a trace against its baseline (a blessed golden, or
+ * the base branch's traces) and collect everything a judgement reports except the gate's part:
+ * verdicts, differences, timing, failing steps, annotations, evidence, and the judges' findings
+ * the gate's facts are computed from. Pure: reads screenshot files only.
+ *
+ * The gate (gate/judge-trace.ts) turns a JudgeRun into facts, applies the policy and returns the
+ * Judgement; judge/ never imports gate/.
  */
 import { dirname, isAbsolute, relative } from 'node:path';
-import { computeFacts } from '../gate/compute-facts.js';
-import { evaluatePolicy, type GatePolicy } from '../gate/policy.js';
 import type { Manifest } from '../manifest/schema.js';
 import type { Trace } from '../trace/schema.js';
 import { goldenAnnotations, manifestAnnotations } from './annotations.js';
@@ -19,20 +22,16 @@ import { judgeGoldenMatch } from './golden-match.js';
 import type { JudgesConfig, Scenario } from './loop.js';
 import { judgeMaterializationIntegrity } from './materialization-integrity.js';
 import { judgeNoExternalSideEffects } from './no-external-side-effects.js';
-import { type Baseline, JUDGEMENT_SCHEMA_VERSION, type Judgement, judgementSchema } from './schema.js';
+import type { Baseline, Judgement } from './schema.js';
 
-export interface JudgeTraceOptions {
+export interface JudgeRunOptions {
   trace: Trace;
   /** The trace file (screenshots are relative to it; shown in the judgement). */
   tracePath?: string;
-  traceSha256?: string;
   /** The golden (as loaded by readGolden, or a bare document with goldenPath); null/absent: none. */
   golden?: LoadedGolden | Golden | null;
   /** Where the golden is (or was looked for). */
   goldenPath?: string;
-  policy: GatePolicy;
-  /** Shown in the judgement; default policy.path. */
-  policyPath?: string;
   manifest?: Manifest;
   /** The manifest file (path and text): failing steps become annotations on its lines. */
   manifestFile?: { path: string; text: string };
@@ -46,7 +45,6 @@ export interface JudgeTraceOptions {
   repoRoot?: string;
   /** Evidence file paths are made relative to this directory (default: the trace's directory). */
   evidenceBase?: string;
-  now?: Date;
   /**
    * Key of the public value fingerprints (diff.ts). Default: random per judgement, never stored,
    * so fingerprints cannot be reversed by guessing. Tests pass one for stable output.
@@ -61,7 +59,27 @@ export interface JudgeTraceOptions {
   baselineNotes?: string[];
 }
 
-function describeBaseline(opts: JudgeTraceOptions, golden: LoadedGolden | null): Baseline {
+/** What the judges found: the judgement's judge-side fields, and the findings facts are made of. */
+export interface JudgeRun {
+  golden: LoadedGolden | null;
+  judges: Judgement['judges'];
+  differences: Judgement['differences'];
+  timing: Judgement['timing'];
+  baseline: Baseline;
+  failures: Judgement['failures'];
+  annotations: Judgement['annotations'];
+  evidence: string[];
+  /** The run or a probe is slower than the baseline beyond the tolerance. */
+  slowerThanGolden: boolean;
+  /** The run took longer than the scenario's maxDurationSeconds. */
+  overTimeBudget: boolean;
+  /** The golden judged another capsule (judge/capsule-binding.ts): it was not compared. */
+  goldenCapsuleDiffers: boolean;
+  /** The scenario pins a capsule and the trace replayed another. */
+  scenarioCapsuleMismatch: boolean;
+}
+
+function describeBaseline(opts: JudgeRunOptions, golden: LoadedGolden | null): Baseline {
   if (!golden) return { mode: 'none', description: 'no golden and no base-branch run to compare with' };
   const sha = golden.golden.provenance.capsule?.sha256 ?? golden.golden.provenance.capsuleSha256 ?? undefined;
   if (opts.baselineMode === 'base-branch')
@@ -85,7 +103,7 @@ function asLoaded(g: LoadedGolden | Golden | null | undefined, path?: string): L
   return { golden: g as Golden, path: path ?? '(golden)' };
 }
 
-export function judgeTrace(opts: JudgeTraceOptions): Judgement {
+export function runJudges(opts: JudgeRunOptions): JudgeRun {
   const golden = asLoaded(opts.golden, opts.goldenPath);
   const input: JudgeInput = {
     trace: opts.trace,
@@ -111,47 +129,18 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
     goldenMatch.result,
     duration.result,
   ];
-  const facts = computeFacts({
-    trace: opts.trace,
-    judges,
-    differences: goldenMatch.differences,
-    scenario: opts.scenario,
-    goldenPresent: golden !== null,
-    slowerThanGolden: duration.slower,
-    goldenCapsuleDiffers: goldenMatch.capsuleDiffers === true,
-    scenarioCapsuleMismatch: pinProblem !== null,
-    overTimeBudget: duration.overBudget,
-  });
-  const outcome = evaluatePolicy(opts.policy, facts);
   const base = opts.evidenceBase ?? (opts.tracePath ? dirname(opts.tracePath) : undefined);
   const evidence = [
     ...opts.trace.artifacts.map((a) => a.path),
     ...goldenMatch.evidenceFiles.map((f) => (base ? relative(base, f) : f)),
   ];
   const failures = failingSteps(opts.trace, opts.manifest);
-  const judgement: Judgement = {
-    schemaVersion: JUDGEMENT_SCHEMA_VERSION,
-    kind: 'replay-env.judgement',
-    app: opts.trace.app,
-    scenario: opts.scenario?.id ?? opts.trace.scenario,
-    createdAt: (opts.now ?? new Date()).toISOString(),
-    decision: outcome.decision,
-    reasons: outcome.reasons,
-    humanReview: outcome.humanReview,
+  return {
+    golden,
     judges,
     differences: goldenMatch.differences,
     timing: duration.timing,
     baseline: describeBaseline(opts, golden),
-    facts,
-    trace: {
-      ...(opts.tracePath ? { path: opts.tracePath } : {}),
-      ...(opts.traceSha256 ? { sha256: opts.traceSha256 } : {}),
-    },
-    golden: golden ? { path: golden.path } : null,
-    policy: {
-      path: opts.policyPath ?? opts.policy.path,
-      ...(opts.policy.name ? { name: opts.policy.name } : {}),
-    },
     failures,
     annotations: [
       ...(golden && opts.repoRoot && opts.baselineMode !== 'base-branch'
@@ -162,6 +151,9 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
         : []),
     ],
     evidence: [...new Set(evidence)],
+    slowerThanGolden: duration.slower,
+    overTimeBudget: duration.overBudget,
+    goldenCapsuleDiffers: goldenMatch.capsuleDiffers === true,
+    scenarioCapsuleMismatch: pinProblem !== null,
   };
-  return judgementSchema.parse(judgement);
 }
