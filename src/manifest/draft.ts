@@ -11,6 +11,7 @@
  * - one SQL probe that counts the subject's rows in the first subject table.
  * Graph edges (which other subjects a subject pulls in) are app knowledge: the notes ask for them.
  */
+import { quoteIdentIfNeeded } from '../util/sql-names.js';
 import { ADAPTER, type Manifest } from './schema.js';
 
 export interface CatalogColumn {
@@ -68,10 +69,6 @@ const PII_RULES: { pattern: RegExp; rule: (table: string, col: string) => Redact
   },
 ];
 
-function quote(name: string): string {
-  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
-}
-
 function alias(table: string, used: Set<string>): string {
   const base = (table.match(/[a-z]/i)?.[0] ?? 't').toLowerCase();
   let a = base;
@@ -81,11 +78,15 @@ function alias(table: string, used: Set<string>): string {
 }
 
 function keyJoin(keys: string[], rowAlias: string): string {
-  return keys.map((k) => `g.${quote(k)} = ${rowAlias}.${quote(k)}::text`).join(' and ');
+  return keys
+    .map((k) => `g.${quoteIdentIfNeeded(k)} = ${rowAlias}.${quoteIdentIfNeeded(k)}::text`)
+    .join(' and ');
 }
 
 function orderBy(t: CatalogTable, a: string): string | undefined {
-  return t.primaryKey.length > 0 ? t.primaryKey.map((c) => `${a}.${quote(c)}`).join(', ') : undefined;
+  return t.primaryKey.length > 0
+    ? t.primaryKey.map((c) => `${a}.${quoteIdentIfNeeded(c)}`).join(', ')
+    : undefined;
 }
 
 export function draftManifest(input: DraftInput): Draft {
@@ -101,9 +102,11 @@ export function draftManifest(input: DraftInput): Draft {
     tables.push({
       name: t.name,
       alias: a,
-      from: `${quote(t.name)} ${a} join graph_keys g on ${keyJoin(subjectKeys, a)}`,
+      from: `${quoteIdentIfNeeded(t.name)} ${a} join graph_keys g on ${keyJoin(subjectKeys, a)}`,
       ...(orderBy(t, a) ? { orderBy: orderBy(t, a) } : {}),
-      deletePredicate: subjectKeys.map((k) => `t.${quote(k)}::text = g.${quote(k)}`).join(' and '),
+      deletePredicate: subjectKeys
+        .map((k) => `t.${quoteIdentIfNeeded(k)}::text = g.${quoteIdentIfNeeded(k)}`)
+        .join(' and '),
     });
     why.push({ name: t.name, reason: `has the subject key${subjectKeys.length > 1 ? 's' : ''}` });
   }
@@ -116,14 +119,18 @@ export function draftManifest(input: DraftInput): Draft {
     childSeen.add(fk.table);
     const t = byName.get(fk.table)!;
     const a = alias(t.name, used);
-    const on = fk.columns.map((c, i) => `p.${quote(fk.refColumns[i]!)} = ${a}.${quote(c)}`).join(' and ');
-    const onT = fk.columns.map((c, i) => `p.${quote(fk.refColumns[i]!)} = t.${quote(c)}`).join(' and ');
+    const on = fk.columns
+      .map((c, i) => `p.${quoteIdentIfNeeded(fk.refColumns[i]!)} = ${a}.${quoteIdentIfNeeded(c)}`)
+      .join(' and ');
+    const onT = fk.columns
+      .map((c, i) => `p.${quoteIdentIfNeeded(fk.refColumns[i]!)} = t.${quoteIdentIfNeeded(c)}`)
+      .join(' and ');
     tables.push({
       name: t.name,
       alias: a,
-      from: `${quote(t.name)} ${a} join ${quote(fk.refTable)} p on ${on} join graph_keys g on ${keyJoin(subjectKeys, 'p')}`,
+      from: `${quoteIdentIfNeeded(t.name)} ${a} join ${quoteIdentIfNeeded(fk.refTable)} p on ${on} join graph_keys g on ${keyJoin(subjectKeys, 'p')}`,
       ...(orderBy(t, a) ? { orderBy: orderBy(t, a) } : {}),
-      deletePredicate: `exists (select 1 from ${quote(fk.refTable)} p where ${onT} and ${subjectKeys.map((k) => `p.${quote(k)}::text = g.${quote(k)}`).join(' and ')})`,
+      deletePredicate: `exists (select 1 from ${quoteIdentIfNeeded(fk.refTable)} p where ${onT} and ${subjectKeys.map((k) => `p.${quoteIdentIfNeeded(k)}::text = g.${quoteIdentIfNeeded(k)}`).join(' and ')})`,
     });
     why.push({ name: t.name, reason: `foreign key ${fk.name} → ${fk.refTable}` });
   }
@@ -148,7 +155,7 @@ export function draftManifest(input: DraftInput): Draft {
         {
           name: `subject-${first.name}`,
           kind: 'sql',
-          query: `select count(*) as rows from ${quote(first.name)} where ${subjectKeys.map((k) => `${quote(k)}::text = {{subject.${k}}}`).join(' and ')}`,
+          query: `select count(*) as rows from ${quoteIdentIfNeeded(first.name)} where ${subjectKeys.map((k) => `${quoteIdentIfNeeded(k)}::text = {{subject.${k}}}`).join(' and ')}`,
         },
       ]
     : [];

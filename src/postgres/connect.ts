@@ -94,8 +94,3 @@ export function isConnectionLost(err: unknown): boolean {
   }
   return false;
 }
-
-/** Quote an SQL identifier. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}

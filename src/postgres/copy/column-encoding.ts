@@ -25,7 +25,7 @@
  * A loader tells the forms apart: for these columns a JSON string is always the text form.
  */
 import type pg from 'pg';
-import { quoteIdent } from '../connect.js';
+import { quoteIdent } from '../../util/sql-names.js';
 
 export type ColumnEncoding = 'json' | 'text' | 'jsonb' | 'array' | 'jsonb[]';
 export const COLUMN_ENCODINGS = ['json', 'text', 'jsonb', 'array', 'jsonb[]'] as const;

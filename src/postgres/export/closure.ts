@@ -17,7 +17,8 @@ import type { Row } from '../../capsule/schema.js';
 import { FailureError } from '../../errors.js';
 import type { Manifest } from '../../manifest/schema.js';
 import { type ExactJson, isLosslessNumber, parseExact, stringifyExact } from '../../util/exact-json.js';
-import { describePgError, quoteIdent } from '../connect.js';
+import { quoteIdent, quoteQualified } from '../../util/sql-names.js';
+import { describePgError } from '../connect.js';
 import {
   type ColumnEncoding,
   type ColumnEncodings,
@@ -313,7 +314,7 @@ export class ClosureCollector {
     const enc = await relationEncodings(
       client,
       this.classifier,
-      `select p.* from ${qualified(table)} p limit 0`,
+      `select p.* from ${quoteQualified(table)} p limit 0`,
     );
     this.encodings[table] = enc;
     return enc;
@@ -325,7 +326,7 @@ export class ClosureCollector {
     const unnest = t.columns.map((_, i) => `$${i + 1}::text[]`).join(', ');
     const casts = t.columns.map((_, i) => `x.c${i}::${t.types[i]}`).join(', ');
     const names = t.columns.map((_, i) => `c${i}`).join(', ');
-    const sql = (row: string) => `select ${row}::text as j from ${qualified(t.table)} p
+    const sql = (row: string) => `select ${row}::text as j from ${quoteQualified(t.table)} p
       where (${cols.map((c) => `p.${c}`).join(', ')}) in (select ${casts} from unnest(${unnest}) as x(${names}))`;
     try {
       const row = encodedRowSql('p', await this.encodingsOf(client, t.table));
@@ -340,9 +341,4 @@ export class ClosureCollector {
       );
     }
   }
-}
-
-/** A capsule table name (bare or schema.table) as SQL. */
-function qualified(name: string): string {
-  return name.includes('.') ? name.split('.').map(quoteIdent).join('.') : quoteIdent(name);
 }

@@ -20,7 +20,7 @@
  *   dropped (`rowIsJsonb`).
  */
 import type { Manifest, ManifestTable } from '../../manifest/schema.js';
-import { quoteIdent } from '../connect.js';
+import { quoteIdent } from '../../util/sql-names.js';
 import { type ColumnEncoding, encodedRowSql } from '../copy/column-encoding.js';
 
 export const SETTING_PREFIX = 'replay_env';

@@ -22,7 +22,7 @@ import type { CapsuleHeader } from '../../capsule/schema.js';
 import { InputError } from '../../errors.js';
 import type { Manifest } from '../../manifest/schema.js';
 import { stringifyExact } from '../../util/exact-json.js';
-import { quoteIdent } from '../connect.js';
+import { quoteIdent } from '../../util/sql-names.js';
 import { graphRowsWhere, tableSql } from './sql.js';
 import { countRowsWhere, hashRowsWhere } from './verify.js';
 

@@ -18,7 +18,8 @@
  * briefly locks the table against writes); when refused, the key stays as it is (a warning says so).
  */
 import type pg from 'pg';
-import { describePgError, quoteIdent } from '../connect.js';
+import { quoteIdent } from '../../util/sql-names.js';
+import { describePgError } from '../connect.js';
 import { catalogName } from './sql.js';
 
 export interface DeferredForeignKey {

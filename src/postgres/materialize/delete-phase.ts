@@ -15,7 +15,8 @@
 import type pg from 'pg';
 import { FailureError } from '../../errors.js';
 import type { ManifestTable } from '../../manifest/schema.js';
-import { describePgError, quoteIdent } from '../connect.js';
+import { quoteIdent } from '../../util/sql-names.js';
+import { describePgError } from '../connect.js';
 import { alterDeferrable, type DeferredForeignKey } from './defer-fks.js';
 import { describeLoadError } from './load-error.js';
 import { catalogName, deleteSql, GRAPH_TABLE, tableSql } from './sql.js';

@@ -31,6 +31,7 @@ import {
 } from '../../capsule/schema.js';
 import { FailureError, InputError, InterruptedError, ReplayError } from '../../errors.js';
 import type { Manifest, ManifestTable } from '../../manifest/schema.js';
+import { quoteIdent } from '../../util/sql-names.js';
 import { cancelBackend } from '../cancel-query.js';
 import { readForeignKeys } from '../catalog.js';
 import { connect, describePgError, isConnectionLost } from '../connect.js';
@@ -710,7 +711,7 @@ async function bumpSequences(
       if (!col.sequence || !loaded.has(col.name)) continue;
       const { rows } = await client.query<{ v: string | null }>(
         `select setval($1::regclass, x.m, true)::text as v
-           from (select max(${quoteCol(col.name)})::bigint as m from ${tableSql(table)}) x,
+           from (select max(${quoteIdent(col.name)})::bigint as m from ${tableSql(table)}) x,
                 (select last_value, is_called from ${col.sequence}) s
           where x.m is not null and x.m >= s.last_value + (case when s.is_called then 1 else 0 end)`,
         [col.sequence],
@@ -719,10 +720,6 @@ async function bumpSequences(
     }
   }
   return out;
-}
-
-function quoteCol(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }
 
 async function explainStatements(

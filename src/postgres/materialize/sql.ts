@@ -1,5 +1,5 @@
 /** SQL text materialize runs (shared by the live load and `--dry-run-sql`). */
-import { quoteIdent } from '../connect.js';
+import { quoteIdent } from '../../util/sql-names.js';
 
 export const GRAPH_TABLE = 'replay_graph';
 

@@ -21,7 +21,8 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { FailureError, InputError } from '../../errors.js';
-import { describePgError, quoteIdent } from '../connect.js';
+import { quoteIdent, quoteSchemaName } from '../../util/sql-names.js';
+import { describePgError } from '../connect.js';
 import type { PartitionDdl, SchemaSection, TableDdl } from './ddl.js';
 import { SCHEMA_SECTION_VERSION } from './ddl.js';
 import { checkSchemaSectionSql } from './sql-guard.js';
@@ -132,10 +133,6 @@ export interface CreatedSchema {
   finish(): Promise<{ constraints: number; indexes: number; sequences: number }>;
 }
 
-function qname(schema: string, name: string): string {
-  return `${quoteIdent(schema)}.${quoteIdent(name)}`;
-}
-
 function walkPartitions(ps: PartitionDdl[], fn: (p: PartitionDdl) => void): void {
   for (const p of ps) {
     fn(p);
@@ -148,9 +145,9 @@ export async function existingSchemaObjects(
   client: pg.Client,
   section: SchemaSection,
 ): Promise<{ tables: string[]; types: string[]; sequences: string[] }> {
-  const rels = section.tables.map((t) => qname(t.schema, t.relname));
-  const types = section.types.map((t) => qname(t.schema, t.name));
-  const seqs = section.sequences.map((s) => qname(s.schema, s.name));
+  const rels = section.tables.map((t) => quoteSchemaName(t.schema, t.relname));
+  const types = section.types.map((t) => quoteSchemaName(t.schema, t.name));
+  const seqs = section.sequences.map((s) => quoteSchemaName(s.schema, s.name));
   const { rows } = await client.query<{ kind: string; name: string }>(
     `select 'table' as kind, x as name from unnest($1::text[]) x where to_regclass(x) is not null
      union all select 'type', x from unnest($2::text[]) x where to_regtype(x) is not null
@@ -199,7 +196,7 @@ export async function createSchemaFromCapsule(
     for (const s of existing.sequences) await exec(`DROP SEQUENCE IF EXISTS ${s} CASCADE`, `drop ${s}`);
     // Reverse dependency order: a domain over an enum goes before the enum.
     for (const t of [...section.types].reverse()) {
-      const q = qname(t.schema, t.name);
+      const q = quoteSchemaName(t.schema, t.name);
       if (!existing.types.includes(q)) continue;
       await exec(`DROP ${t.kind === 'domain' ? 'DOMAIN' : 'TYPE'} IF EXISTS ${q} CASCADE`, `drop ${q}`);
     }
@@ -225,7 +222,7 @@ export async function createSchemaFromCapsule(
   const identityAlways: { table: string; column: string }[] = [];
   for (const t of section.tables) {
     await exec(t.create, `table ${t.name}`);
-    const q = qname(t.schema, t.relname);
+    const q = quoteSchemaName(t.schema, t.relname);
     for (const c of t.columns) {
       if (c.identity === 'always') {
         // Loading keeps the exported ids: BY DEFAULT until finish() (ALWAYS would reject them).
@@ -296,7 +293,7 @@ export async function createSchemaFromCapsule(
         );
       const sequences = await syncSequences(
         client,
-        section.tables.map((t) => qname(t.schema, t.relname)),
+        section.tables.map((t) => quoteSchemaName(t.schema, t.relname)),
       );
       return { ...added, sequences };
     },

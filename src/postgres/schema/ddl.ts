@@ -10,10 +10,13 @@
  * Not carried (recorded in `warnings`): triggers, row-level security policies, and user
  * functions called by defaults, checks or indexes — create those with the manifest's `setup`.
  *
- * Every statement is built from catalog values; names are quoted with quote_ident in SQL.
+ * Every statement is built from catalog values. Names read as names are quoted in TypeScript
+ * (util/sql-names.ts); names inside catalog-rendered fragments (collations, identity sequences,
+ * composite type attributes) are quoted by the catalog query with quote_ident.
  */
 import type pg from 'pg';
 import { FailureError } from '../../errors.js';
+import { quoteIdent, quoteQualified, quoteSchemaName } from '../../util/sql-names.js';
 
 export const SCHEMA_SECTION_VERSION = 1;
 
@@ -125,18 +128,8 @@ interface RelRow {
   partkey: string | null;
 }
 
-/** Split "schema.table" (or "table") into a to_regclass() argument with quoted parts. */
-function regclassArg(name: string): string {
-  const parts = name.includes('.') ? name.split('.') : [name];
-  return parts.map((p) => `"${p.replace(/"/g, '""')}"`).join('.');
-}
-
 export function capsuleTableName(schema: string, relname: string): string {
   return schema === 'public' ? relname : `${schema}.${relname}`;
-}
-
-function qname(schema: string, name: string): string {
-  return `"${schema.replace(/"/g, '""')}"."${name.replace(/"/g, '""')}"`;
 }
 
 /** Resolve table names (bare or schema-qualified, through the search_path) to oids. */
@@ -151,7 +144,7 @@ export async function resolveTables(
        from unnest($1::text[], $2::text[]) as x(input, arg)
        join pg_class c on c.oid = to_regclass(x.arg)
        join pg_namespace n on n.oid = c.relnamespace`,
-    [names, names.map(regclassArg)],
+    [names, names.map(quoteQualified)],
   );
   const out = new Map<string, RelRow>();
   for (const r of rows) out.set(r.input, r);
@@ -301,12 +294,8 @@ async function readColumnsDdl(client: pg.Client, oid: number): Promise<ColumnDdl
   }));
 }
 
-function quoteIdentJs(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
 function columnSql(c: ColumnDdl): string {
-  let s = `${quoteIdentJs(c.name)} ${c.type}`;
+  let s = `${quoteIdent(c.name)} ${c.type}`;
   if (c.collation) s += ` COLLATE ${c.collation}`;
   if (c.generated !== null)
     s += ` GENERATED ALWAYS AS (${c.generated}) ${c.generatedKind === 'virtual' ? 'VIRTUAL' : 'STORED'}`;
@@ -352,7 +341,7 @@ async function readConstraints(
     name: r.name,
     kind: KIND[r.contype]!,
     definition: r.def,
-    sql: `ALTER TABLE ${qualified} ADD CONSTRAINT ${quoteIdentJs(r.name)} ${r.def}`,
+    sql: `ALTER TABLE ${qualified} ADD CONSTRAINT ${quoteIdent(r.name)} ${r.def}`,
     refOid: r.ref_oid,
     ...(r.contype === 'f' && r.ref_schema && r.ref_name
       ? { references: capsuleTableName(r.ref_schema, r.ref_name) }
@@ -402,7 +391,7 @@ async function readPartitions(
   );
   const out: PartitionDdl[] = [];
   for (const r of rows) {
-    const qualified = qname(r.schema, r.name);
+    const qualified = quoteSchemaName(r.schema, r.name);
     const constraints = await keepConstraints(client, r.oid, qualified, fk, tableName);
     out.push({
       name: r.name,
@@ -496,7 +485,7 @@ async function readUsedTypes(client: pg.Client, relOids: number[]): Promise<User
 }
 
 async function typeDdl(client: pg.Client, t: UserType, warnings: string[]): Promise<TypeDdl | null> {
-  const q = qname(t.schema, t.name);
+  const q = quoteSchemaName(t.schema, t.name);
   if (t.typtype === 'e') {
     const { rows } = await client.query<{ labels: string }>(
       `select string_agg(quote_literal(enumlabel), ', ' order by enumsortorder) as labels from pg_enum where enumtypid = $1`,
@@ -609,7 +598,7 @@ export async function readSchemaSection(
   for (const name of tables) {
     const r = resolved.get(name)!;
     const capsuleName = name;
-    const qualified = qname(r.schema, r.relname);
+    const qualified = quoteSchemaName(r.schema, r.relname);
     const columns = await readColumnsDdl(client, r.oid);
     const cols = columns.map(columnSql);
     const create = `CREATE ${r.persistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${qualified} (\n  ${cols.join(',\n  ')}\n)${r.partkey ? ` PARTITION BY ${r.partkey}` : ''}`;
@@ -699,14 +688,14 @@ export async function readSchemaSection(
     [allRelOids],
   );
   const sequences: SequenceDdl[] = seqRows.map((s) => {
-    const q = qname(s.schema, s.name);
+    const q = quoteSchemaName(s.schema, s.name);
     return {
       schema: s.schema,
       name: s.name,
       create: `CREATE SEQUENCE ${q} AS ${s.type} INCREMENT BY ${s.inc} MINVALUE ${s.min} MAXVALUE ${s.max} START WITH ${s.start} CACHE ${s.cache}${s.cycle ? ' CYCLE' : ''}`,
       ownedBy:
         s.owner_oid !== null && oids.has(s.owner_oid) && s.owner_schema && s.owner_table && s.owner_column
-          ? `ALTER SEQUENCE ${q} OWNED BY ${qname(s.owner_schema, s.owner_table)}.${quoteIdentJs(s.owner_column)}`
+          ? `ALTER SEQUENCE ${q} OWNED BY ${quoteSchemaName(s.owner_schema, s.owner_table)}.${quoteIdent(s.owner_column)}`
           : null,
     };
   });
