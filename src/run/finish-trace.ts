@@ -9,6 +9,7 @@ import { ReplayError } from '../errors.js';
 import { runGate } from '../trace/build.js';
 import { environmentFacts } from '../trace/environment.js';
 import {
+  type DatabaseState,
   type MaterializationRecord,
   type OutboundAttempt,
   type Trace,
@@ -26,6 +27,8 @@ export interface RunOutcome {
   materialization: MaterializationRecord;
   /** Every outbound attempt the egress guard saw. */
   outbound: readonly OutboundAttempt[];
+  /** The database-state snapshots (db-state-step.ts), when a capsule was loaded and not aborted. */
+  databaseState?: DatabaseState;
 }
 
 export async function finishTrace(run: RunState, outcome: RunOutcome): Promise<RunResult> {
@@ -49,6 +52,7 @@ export async function finishTrace(run: RunState, outcome: RunOutcome): Promise<R
     outbound,
     artifacts: screenshotArtifacts(run),
     environment: await environmentFacts(options.databaseUrl, run.cwd),
+    ...(outcome.databaseState ? { databaseState: outcome.databaseState } : {}),
     gate: runGate({ materialization, events, outbound, skipped, aborted }),
   };
   const masked = maskDeep(draft, run.mask);

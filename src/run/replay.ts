@@ -4,8 +4,9 @@
  * One run is a short list of named phases over one RunState (run-state.ts):
  *   refuse an unsafe target → describe the capsule (run-capsule.ts) → refuse occupied ready URLs
  *   (port-check.ts) → prepare the database: setup, materialize, migrate (prepare-database.ts) →
- *   start the app's side: egress guard and env (app-session.ts) → commands → probes
- *   (probe-steps.ts) → stop background processes → the trace (finish-trace.ts).
+ *   snapshot the database state (db-state-step.ts) → start the app's side: egress guard and env (app-session.ts) → commands → probes
+ *   (probe-steps.ts) → stop background processes → snapshot the database state again → the
+ *   trace (finish-trace.ts).
  * Every child runs in its own process group and is stopped at the end, on failure, and on abort.
  * Outbound traffic of commands and probes goes through the egress guard. The trace is masked
  * (secrets never reach it), validated against its schema and, with `traceOut`, written atomically.
@@ -17,11 +18,12 @@ import type { PrepareTarget } from '../postgres/materialize/materialize-capsule.
 import { refuseUnsafeTarget } from '../postgres/target-safety.js';
 import type { MaterializationRecord, Trace, TraceEvent } from '../trace/schema.js';
 import { runCommands, startApp, stopApp } from './app-session.js';
+import { type DbStateRecorder, snapshotAfterMaterialize, snapshotAfterProbes } from './db-state-step.js';
 import { finishTrace } from './finish-trace.js';
 import { refuseOccupiedReadyUrls } from './port-check.js';
 import { prepareDatabase } from './prepare-database.js';
 import { runProbes } from './probe-steps.js';
-import { describeRunCapsule } from './run-capsule.js';
+import { describeRunCapsule, type RunCapsule } from './run-capsule.js';
 import { startRun } from './run-state.js';
 
 export interface RunOptions {
@@ -79,6 +81,7 @@ export async function runReplay(options: RunOptions): Promise<RunResult> {
   // Nothing may already answer where the app will be probed.
   await refuseOccupiedReadyUrls(options.manifest.commands);
   const materialization = await prepareDatabase(run, capsule);
+  const dbState = await snapshotLoadedState(options, capsule, materialization);
   const app = await startApp(run);
   try {
     const failed = await runCommands(run, app, materialization.status === 'failed');
@@ -87,5 +90,27 @@ export async function runReplay(options: RunOptions): Promise<RunResult> {
     // Reverse start order: the app stops before the services it depends on.
     await stopApp(run, app);
   }
-  return finishTrace(run, { capsule, materialization, outbound: app.guard.attempts });
+  const databaseState = dbState && !options.signal?.aborted ? await snapshotAfterProbes(dbState) : undefined;
+  return finishTrace(run, {
+    capsule,
+    materialization,
+    outbound: app.guard.attempts,
+    ...(databaseState ? { databaseState } : {}),
+  });
+}
+
+/** The database state the probes start from (db-state-step.ts), when a capsule was loaded. */
+async function snapshotLoadedState(
+  options: RunOptions,
+  capsule: RunCapsule | null,
+  materialization: MaterializationRecord,
+): Promise<DbStateRecorder | null> {
+  if (!capsule || materialization.status !== 'ok') return null;
+  return snapshotAfterMaterialize({
+    manifest: options.manifest,
+    header: capsule.scan.header,
+    capsuleTables: Object.keys(capsule.summary.tables),
+    databaseUrl: options.databaseUrl,
+    ...(options.rewrite ? { rewrite: options.rewrite } : {}),
+  });
 }
