@@ -212,6 +212,24 @@ export const goldenSchema = z.object({
   durationTolerance: z.number().nonnegative().optional(),
 });
 
+const COLUMN_REF = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+
+/** extension: noise rules of the database-state judge (docs/database-state.md). */
+export const databaseStateRulesSchema = z.object({
+  /** Tables not recorded nor judged (audit logs, caches), by name as in postgres.tables. */
+  ignoreTables: z.array(identifier).optional(),
+  /** Columns left out of the digests: `column` (every table) or `table.column`, e.g. `updated_at`. */
+  ignoreColumns: z
+    .array(
+      z
+        .string({ error: (iss) => `must be a column name or table.column, got ${show(iss.input)}` })
+        .regex(COLUMN_REF, {
+          error: (iss) => `must be a column name or table.column, got ${show(iss.input)}`,
+        }),
+    )
+    .optional(),
+});
+
 export const manifestBaseSchema = z.object({
   /** Editor hint: path or URL of schema/manifest.schema.json. */
   $schema: z.string().optional(),
@@ -257,6 +275,8 @@ export const manifestBaseSchema = z.object({
   golden: goldenSchema.optional(),
   /** extension: path of a gate policy (default: loops/user-history-replay/gate.yaml). */
   policy: z.string().optional(),
+  /** extension: what the database-state judge leaves out (ignored tables and columns). */
+  databaseState: databaseStateRulesSchema.optional(),
 });
 
 export const manifestSchema = manifestBaseSchema.superRefine((m, ctx) =>
@@ -270,6 +290,7 @@ interface LooseManifest {
   postgres?: { tables?: unknown; tableOrder?: unknown };
   redactionRules?: unknown;
   commands?: unknown;
+  databaseState?: { ignoreTables?: unknown; ignoreColumns?: unknown };
 }
 
 /**
@@ -340,6 +361,7 @@ export function crossFieldChecks(
     },
     add,
   );
+  databaseStateChecks(m, seen, add);
   const names = new Set<unknown>();
   arr(m.commands).forEach((c, i) => {
     const cmd = obj(c);
@@ -349,6 +371,32 @@ export function crossFieldChecks(
     if (!cmd.background && (cmd.readyUrl || cmd.readyCommand)) {
       add({ path: ['commands', i], message: 'readyUrl/readyCommand only apply to background commands' });
     }
+  });
+}
+
+/** databaseState's tables must be declared tables (a typo would silently judge the table). */
+function databaseStateChecks(
+  m: LooseManifest,
+  declared: Map<string, number>,
+  add: (issue: { path: PropertyKey[]; message: string }) => void,
+): void {
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+  const known = `declared: ${[...declared.keys()].join(', ') || 'none'}`;
+  list(m.databaseState?.ignoreTables).forEach((t, i) => {
+    if (typeof t === 'string' && !declared.has(t))
+      add({
+        path: ['databaseState', 'ignoreTables', i],
+        message: `names ${JSON.stringify(t)}, which is not a declared table (${known})`,
+      });
+  });
+  list(m.databaseState?.ignoreColumns).forEach((c, i) => {
+    if (typeof c !== 'string' || !c.includes('.')) return;
+    const table = c.slice(0, c.indexOf('.'));
+    if (!declared.has(table))
+      add({
+        path: ['databaseState', 'ignoreColumns', i],
+        message: `names table ${JSON.stringify(table)}, which is not a declared table (${known})`,
+      });
   });
 }
 

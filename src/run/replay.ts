@@ -20,6 +20,7 @@ import { type MaterializationRecord, type Trace, type TraceEvent, traceSchema } 
 import { writeTraceAtomic } from '../trace/write.js';
 import { issueLines } from '../util/zod-issues.js';
 import { type Background, runForeground, startBackground, stopBackground } from './commands.js';
+import { type DbStateRecorder, snapshotAfterMaterialize, snapshotAfterProbes } from './db-state-step.js';
 import { type EgressGuard, startEgressGuard } from './egress-proxy.js';
 import { buildMasker, maskDeep, secretValues } from './mask.js';
 import { materializeForRun } from './materialize-step.js';
@@ -196,6 +197,17 @@ export async function runReplay(options: RunOptions): Promise<RunResult> {
     }
     emit({ kind: 'materialize-done', record: materialization });
   }
+  // The database state the probes start from (db-state-step.ts).
+  const dbState: DbStateRecorder | null =
+    capsule && materialization.status === 'ok'
+      ? await snapshotAfterMaterialize({
+          manifest,
+          header: capsule.scan.header,
+          capsuleTables: Object.keys(capsule.summary.tables),
+          databaseUrl: options.databaseUrl,
+          ...(options.rewrite ? { rewrite: options.rewrite } : {}),
+        })
+      : null;
 
   const dbEnv = {
     [replayUrlEnv(manifest)]: options.databaseUrl,
@@ -296,6 +308,7 @@ export async function runReplay(options: RunOptions): Promise<RunResult> {
     await guard?.close();
   }
   if (signal?.aborted) aborted = true;
+  const databaseState = dbState && !aborted ? await snapshotAfterProbes(dbState) : undefined;
 
   const outbound = [...(guard?.attempts ?? [])].sort((a, b) => a.at.localeCompare(b.at));
   const artifacts: Trace['artifacts'] = [];
@@ -322,6 +335,7 @@ export async function runReplay(options: RunOptions): Promise<RunResult> {
     outbound,
     artifacts,
     environment: await environmentFacts(options.databaseUrl, cwd),
+    ...(databaseState ? { databaseState } : {}),
     gate: runGate({ materialization, events, outbound, skipped, aborted }),
   };
   const masked = maskDeep(draft, mask);

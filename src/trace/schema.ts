@@ -143,6 +143,43 @@ export const outboundAttemptSchema = z.object({
   during: z.string().optional(),
 });
 
+/** One side of a table (the subject's graph, or the rows outside it) in one snapshot. */
+export const dbStateSideSchema = z.object({
+  rows: z.number().int().nonnegative(),
+  /** Order-independent digest of the rows (ignored columns left out): no value can be read from it. */
+  digest: z.string(),
+  /** Rows inserted or updated since the after-materialize snapshot (after the probes only). */
+  written: z.number().int().nonnegative().optional(),
+});
+
+export const dbStateSnapshotSchema = z.object({
+  /** The table was not in the database. */
+  missing: z.boolean().optional(),
+  inGraph: dbStateSideSchema,
+  outside: dbStateSideSchema,
+});
+
+/**
+ * The database state (postgres/db-state/snapshot.ts): per table of the capsule, counts and digests
+ * right after materialize and again after the probes, split into the subject's graph and the rows
+ * outside it. Names tables and counts, never values.
+ */
+export const databaseStateSchema = z.object({
+  /** Tables the manifest's databaseState.ignoreTables leaves out (not recorded). */
+  ignoredTables: z.array(z.string()).default([]),
+  /** Columns left out of the digests, as declared (`column` or `table.column`). */
+  ignoredColumns: z.array(z.string()).default([]),
+  tables: z.array(
+    z.object({
+      table: z.string(),
+      afterMaterialize: dbStateSnapshotSchema,
+      afterProbes: dbStateSnapshotSchema.optional(),
+    }),
+  ),
+  /** Why a snapshot could not be taken (the first line of the error). */
+  error: z.string().optional(),
+});
+
 export const traceSchema = z.object({
   schemaVersion: z.literal(TRACE_SCHEMA_VERSION),
   kind: z.literal('replay-env.trace'),
@@ -167,6 +204,8 @@ export const traceSchema = z.object({
     gitCommit: z.string().nullable(),
     platform: z.string().optional(),
   }),
+  /** Per-table database state after materialize and after the probes (absent: not recorded). */
+  databaseState: databaseStateSchema.optional(),
   /** The run's own gate: block when materialization or a required command/probe failed. */
   gate: z.object({ decision: decisionSchema, reasons: z.array(z.string()) }),
 });
@@ -176,3 +215,5 @@ export type TraceEvent = z.infer<typeof traceEventSchema>;
 export type OutboundAttempt = z.infer<typeof outboundAttemptSchema>;
 export type TableCount = z.infer<typeof tableCountSchema>;
 export type MaterializationRecord = z.infer<typeof materializationSchema>;
+export type DatabaseState = z.infer<typeof databaseStateSchema>;
+export type DbStateSnapshotRecord = z.infer<typeof dbStateSnapshotSchema>;
