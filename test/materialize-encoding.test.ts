@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseRowLine } from '../src/capsule/rows.js';
 import { arrayLiteral, copyField, copyLine, escapeCopyText } from '../src/postgres/copy/copy-encoding.js';
-import { withoutValues } from '../src/postgres/materialize/load-table.js';
+import { withoutValues } from '../src/postgres/materialize/load-error.js';
 import { LosslessNumber, stringifyExact } from '../src/util/exact-json.js';
 
 const plain = { kind: 'plain' } as const;

@@ -47,9 +47,9 @@ import {
 } from './closure-rows.js';
 import { type DeferredForeignKey, deferForeignKeys, restoreForeignKeys } from './defer-fks.js';
 import { type DependentDelete, deleteGraphRows } from './delete-phase.js';
-import { describeLoadError } from './load-error.js';
+import { describeLoadError, hasSqlState, withoutValues } from './load-error.js';
 import { checkCycles, materializeOrder, planLoad, schemaSectionForeignKeys } from './load-plan.js';
-import { type LoadStrategy, loadTable, type TableLoadResult, withoutValues } from './load-table.js';
+import { type LoadStrategy, loadTable, type TableLoadResult } from './load-table.js';
 import { restoreSequences, type SequenceState, snapshotSequences } from './sequence-snapshot.js';
 import {
   catalogName,
@@ -686,11 +686,6 @@ function mergeLoads(a: TableLoadResult, b: TableLoadResult): TableLoadResult {
     statements: a.statements + b.statements,
     reference: b.reference,
   };
-}
-
-function hasSqlState(e: unknown): boolean {
-  const code = (e as { code?: unknown })?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
 }
 
 function roundPhases(p: Record<string, number>): Record<string, number> {

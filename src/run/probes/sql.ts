@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { z } from 'zod';
 import type { sqlProbeSchema } from '../../manifest/schema.js';
 import { describePgError } from '../../postgres/connect.js';
-import { withoutValues } from '../../postgres/materialize/load-table.js';
+import { withoutValues } from '../../postgres/materialize/load-error.js';
 import { loadSqlParser, parseOneStatement } from '../../postgres/schema/sql-guard.js';
 import { extendedQuery } from '../../postgres/single-statement.js';
 import { isSecretFieldName } from '../../redaction/secret-scanner.js';
