@@ -17,7 +17,7 @@ import {
 import { describeRewrite } from '../postgres/materialize/plan.js';
 import { assertManifestSingleStatements } from '../postgres/single-statement.js';
 import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
-import { runCwd } from '../run/replay.js';
+import { runCwd } from '../run/run-state.js';
 import { databaseEnv, runMigration, runSetupCommands } from '../run/schema-steps.js';
 import { type CliIO, printJson } from './context.js';
 import { materializeJson } from './json-shapes.js';

@@ -3,9 +3,10 @@
  * committed and reviewed.
  *
  *   { kind: "replay-env.golden", schemaVersion: 1, app, scenario,
- *     provenance: { tool, toolVersion, gitCommit, capsuleSha256, createdAt, sourceTrace, secondTrace? },
+ *     provenance: { tool, toolVersion, gitCommit, capsuleSha256, createdAt, sourceTrace, secondTrace?,
+ *                   capsule?: { sha256, contentSha256?, subjectFingerprint, exportedAt? } },
  *     noise: ["$.probes.timeline.json.generatedAt", …],   learned from two traces of one build
- *     durations: { totalMs, probes: { name: ms } },
+ *     durations: { totalMs, probes: { name: ms }, spread? },   spread: learned from two traces
  *     commands: { name: { ok, exitCode } },
  *     probes: { name: { kind, ok, status?, exitCode?, json?, text?, headers?, stdout?, sql?,
  *                       consoleErrors?, screenshot? } } }

@@ -1,6 +1,7 @@
 /**
  * Resolving what a judge/bless run needs from its flags: manifest, scenario, golden directory and
- * file, policy, judges config. Shared by the CLI and the Action so both resolve the same way.
+ * file, policy path, judges config. Shared by the CLI commands (judge, bless, run) and the demo so
+ * they resolve the same way; the Action resolves its inputs in action/pipeline.ts.
  *
  *   golden dir: --golden DIR, else the manifest's golden.dir (relative to the manifest), else
  *               golden/<appId> (relative to the manifest's directory, or the cwd without one)

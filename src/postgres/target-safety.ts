@@ -7,8 +7,12 @@
  * word are production-looking and refused. Any other remote host is refused unless the caller
  * passes allowRemote (e.g. a staging database). The original tool refused any URL containing
  * "prod" anywhere, so `product_catalog` was refused; here "prod" must be a whole word.
+ *
+ * `classifyDatabaseUrl` judges a URL; `targetRefusal` turns the verdict into the refusal every
+ * writer uses, and `refuseUnsafeTarget` throws it as bad input (exit 2) before any connection.
  */
 
+import { InputError } from '../errors.js';
 import { splitHosts } from './libpq-host.js';
 
 export type TargetVerdict =
@@ -157,4 +161,49 @@ export function displayUrl(url: string): string {
   } catch {
     return '(invalid URL)';
   }
+}
+
+/** Why a replay may not write into a target: the URL as shown (password masked) and the reason. */
+export interface TargetRefusal {
+  verdict: TargetVerdict;
+  shown: string;
+  why: string;
+}
+
+/**
+ * The refusal for `url`, or undefined when it may be written into: invalid and production-looking
+ * targets always; remote ones unless `allowRemote` (the CLI's --allow-remote).
+ */
+export function targetRefusal(
+  url: string,
+  env: PgEnvDefaults,
+  allowRemote: boolean,
+): TargetRefusal | undefined {
+  const verdict = classifyDatabaseUrl(url, env);
+  if (verdict.kind === 'local' || (verdict.kind === 'remote' && allowRemote)) return undefined;
+  const why =
+    verdict.kind === 'production'
+      ? `it looks like a production database (${verdict.reason})`
+      : verdict.reason;
+  return { verdict, shown: displayUrl(url), why };
+}
+
+export interface TargetUse {
+  /** What would be done to the target: `replay into`, `materialize into`. */
+  doing: string;
+  allowRemote: boolean;
+  /** Where the URL came from (`--db-url`, an env var's name), named first. */
+  source?: string;
+  /** Appended to the refusal of a production-looking target (what writing would do). */
+  productionNote?: string;
+}
+
+/** Throws the refusal as bad input: `[source: ]refusing to <doing> <url>: <why>`. */
+export function refuseUnsafeTarget(url: string, env: PgEnvDefaults, use: TargetUse): void {
+  const refusal = targetRefusal(url, env, use.allowRemote);
+  if (!refusal) return;
+  const note = refusal.verdict.kind === 'production' && use.productionNote ? `; ${use.productionNote}` : '';
+  throw new InputError(
+    `${use.source ? `${use.source}: ` : ''}refusing to ${use.doing} ${refusal.shown}: ${refusal.why}${note}`,
+  );
 }
