@@ -109,10 +109,10 @@ function describeFailure(err: unknown, io: CliIO): { code: number; message: stri
 }
 
 /** Commands that honour `io.signal` (clean up, then throw InterruptedError). */
-const CANCELLABLE = new Set(['export-postgres', 'materialize-postgres']);
+const CANCELLABLE = new Set(['export-postgres', 'materialize-postgres', 'scenario']);
 const HANDLED = ['SIGINT', 'SIGTERM'] as const;
 /** Commands that may start an embedded PostgreSQL (the zero-setup default). */
-const EMBEDDED_COMMANDS = new Set(['export-postgres', 'materialize-postgres', 'run', 'demo']);
+const EMBEDDED_COMMANDS = new Set(['export-postgres', 'materialize-postgres', 'run', 'demo', 'scenario']);
 
 /** 128 + the signal's number; 130 (SIGINT) when unknown. */
 export function signalExitCode(sig: string | undefined): number {

@@ -104,6 +104,16 @@ export const scenarioSchema = z.strictObject({
   judges: z.array(z.enum(JUDGE_IDS)).optional(),
   maxDurationSeconds: z.number().positive(),
   requiredFor: z.array(z.enum(['merge', 'release'])).default([]),
+  /**
+   * The escaped bug this scenario guards against: an issue URL or a tracker reference (one line).
+   * Optional: registries written before `scenario add` have none.
+   */
+  bug: z
+    .string()
+    .min(1)
+    .max(500)
+    .regex(/^[^\r\n\u0000]*$/, { error: 'must be one line (an issue URL or a tracker reference)' })
+    .optional(),
 });
 
 export type Scenario = z.output<typeof scenarioSchema>;

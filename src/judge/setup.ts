@@ -64,11 +64,7 @@ export function resolveSetup(flags: SetupFlags, trace: Trace): JudgeSetup {
   } else if (trace.scenario) scenario = scenarios.find((s) => s.id === trace.scenario);
   const scenarioId = flags.scenario ?? trace.scenario;
   const base = loaded ? dirname(loaded.path) : flags.cwd;
-  const goldenDir = flags.golden
-    ? resolve(flags.cwd, flags.golden)
-    : loaded?.manifest.golden?.dir
-      ? resolve(base, loaded.manifest.golden.dir)
-      : resolve(base, 'golden', trace.app);
+  const goldenDir = goldenDirFor(flags, loaded, trace.app);
   const goldenPath =
     scenario?.golden && !flags.golden
       ? resolve(flags.cwd, scenario.golden)
@@ -89,6 +85,18 @@ export function resolveSetup(flags: SetupFlags, trace: Trace): JudgeSetup {
     judges,
     scenarios,
   };
+}
+
+/** The golden directory: --golden, else the manifest's golden.dir, else golden/<app> (see the header). */
+export function goldenDirFor(
+  flags: { cwd: string; golden?: string },
+  loaded: { path: string; manifest: Manifest } | undefined,
+  app: string,
+): string {
+  const base = loaded ? dirname(loaded.path) : flags.cwd;
+  if (flags.golden) return resolve(flags.cwd, flags.golden);
+  if (loaded?.manifest.golden?.dir) return resolve(base, loaded.manifest.golden.dir);
+  return resolve(base, 'golden', app);
 }
 
 export function loadSetupGolden(setup: JudgeSetup): LoadedGolden | null {
