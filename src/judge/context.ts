@@ -29,6 +29,7 @@ export const DEFAULT_TITLES: Record<JudgeId, string> = {
   'no-external-side-effects': 'No external side effects',
   'golden-match': 'Golden match',
   duration: 'Duration',
+  'database-state': 'Database state',
 };
 
 export function titleOf(input: JudgeInput, id: JudgeId): string {

@@ -25,6 +25,7 @@ import { parseJsonText, readTextFile } from '../util/json-file.js';
 import { scenarioIdSchema } from '../util/scenario-id.js';
 import { invalidFile, issueLines } from '../util/zod-issues.js';
 import { capsuleIdentity } from './capsule-binding.js';
+import { databaseRecords, dbRecordsSchema } from './db-records.js';
 import { copyScreenshotInto, goldenFileIn, traceScreenshot } from './golden-paths.js';
 import { Normalizer } from './normalize.js';
 import { learnSpread } from './timing.js';
@@ -90,6 +91,8 @@ export const goldenSchema = z.object({
     z.object({ ok: z.boolean(), exitCode: z.number().int().nullable().optional() }),
   ),
   probes: z.record(z.string(), goldenProbeSchema),
+  /** What the blessed run changed in the database, per table (db-records.ts); absent in older goldens. */
+  database: dbRecordsSchema.optional(),
 });
 
 export type Golden = z.infer<typeof goldenSchema>;
@@ -280,6 +283,7 @@ export function buildGolden(input: BuildGoldenInput): {
   const { trace } = input;
   const rec = traceRecords(trace);
   const identity = capsuleIdentity(trace);
+  const database = databaseRecords(trace.databaseState);
   const golden: Golden = {
     kind: 'replay-env.golden',
     schemaVersion: GOLDEN_SCHEMA_VERSION,
@@ -301,6 +305,7 @@ export function buildGolden(input: BuildGoldenInput): {
       : rec.durations,
     commands: rec.commands,
     probes: normaliseProbes(rec.probes),
+    ...(database ? { database } : {}),
   };
   return { golden, screenshots: rec.screenshots };
 }

@@ -16,6 +16,7 @@ export const JUDGE_IDS = [
   'no-external-side-effects',
   'golden-match',
   'duration',
+  'database-state',
 ] as const;
 export type JudgeId = (typeof JUDGE_IDS)[number];
 
@@ -29,6 +30,7 @@ const judgeEntrySchema = z.discriminatedUnion(
     z.strictObject({ id: z.literal('capsule-integrity'), ...judgeText }),
     z.strictObject({ id: z.literal('materialization-integrity'), ...judgeText }),
     z.strictObject({ id: z.literal('no-external-side-effects'), ...judgeText }),
+    z.strictObject({ id: z.literal('database-state'), ...judgeText }),
     z.strictObject({
       id: z.literal('golden-match'),
       ...judgeText,
