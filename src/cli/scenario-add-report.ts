@@ -54,13 +54,27 @@ export interface AddReport {
 
 const rel = (r: AddReport, p: string) => relative(r.plan.repo, p) || '.';
 
+/** `replay-env run` on the stored capsule, as the scenario replays it (for after the fix). */
+function rerun(r: AddReport, flags: ScenarioAddFlags): string {
+  const rewrite = Object.entries(r.plan.draft.subjectRewrite ?? {})
+    .map(([k, v]) => ` --rewrite-subject ${k}=${v}`)
+    .join('');
+  return `replay-env run --app ${flags.app} --capsule ${r.stored.registryPath}${rewrite} --trace-out ${rel(r, r.tracePath)}`;
+}
+
+function blessStep(r: AddReport, flags: ScenarioAddFlags): string | null {
+  if (r.blessed.blessed) return null;
+  const golden = rel(r, r.plan.goldenPath).replace(/\/[^/]+$/, '');
+  const bless = `replay-env bless --trace ${rel(r, r.tracePath)} --golden ${golden} --scenario ${r.plan.id}`;
+  return r.judgement.decision === 'block'
+    ? `fix the bug, replay and bless the right behaviour: ${rerun(r, flags)} && ${bless}`
+    : `once the replay is right, bless it: ${bless}`;
+}
+
 function nextSteps(r: AddReport, flags: ScenarioAddFlags, commit: string[]): string[] {
-  const golden = rel(r, r.plan.goldenPath);
   const steps: string[] = [];
-  if (!r.blessed.blessed)
-    steps.push(
-      `once the replay is right (the bug fixed): replay-env bless --trace ${rel(r, r.tracePath)} --golden ${golden.replace(/\/[^/]+$/, '')} --scenario ${r.plan.id}`,
-    );
+  const bless = blessStep(r, flags);
+  if (bless) steps.push(bless);
   steps.push(`commit: git add ${commit.join(' ')} && git commit -m "Scenario ${r.plan.id}"`);
   steps.push(
     flags.artifact
