@@ -14,6 +14,7 @@ import * as core from '@actions/core';
 import { errorMessage, InputError } from '../errors.js';
 import type { Judgement } from '../judge/schema.js';
 import { loadManifest } from '../manifest/load.js';
+import { type RewriteOptionNames, requestedRewrite } from '../manifest/subject-rewrite.js';
 import type { Decision } from '../trace/schema.js';
 import { plainText } from '../util/markdown-escape.js';
 import { appEnvironment } from './app-env.js';
@@ -42,6 +43,11 @@ import { restoreCapsule } from './restore-capsule.js';
 import { selectScenarios } from './scenarios.js';
 import type { Settings } from './settings.js';
 import { waitForPostgres } from './wait-for-postgres.js';
+
+const ACTION_REWRITE_INPUTS: RewriteOptionNames = {
+  useLocalSubject: 'input "use-local-subject"',
+  rewriteSubject: 'input "rewrite-subject"',
+};
 
 export interface ActionResult {
   decision: Decision;
@@ -357,22 +363,13 @@ function subjectRewriteFor(
   manifest: ReturnType<typeof loadManifest>,
   scenario: RegistryScenario | undefined,
 ): Record<string, string> | undefined {
-  const out: Record<string, string> = {};
-  const m = manifest.manifest;
-  if (settings.useLocalSubject) {
-    if (!m.localSubject || Object.keys(m.localSubject).length === 0)
-      throw new InputError(`input "use-local-subject": the manifest ${manifest.path} has no localSubject`);
-    Object.assign(out, m.localSubject);
-  }
-  for (const [k, v] of Object.entries(settings.rewriteSubject)) {
-    if (!m.subjectKeys.includes(k))
-      throw new InputError(
-        `input "rewrite-subject": ${JSON.stringify(k)} is not a subject key of ${manifest.path} (subject keys: ${m.subjectKeys.join(', ')})`,
-      );
-    out[k] = v;
-  }
-  if (Object.keys(out).length) return out;
-  return scenario?.subjectRewrite;
+  const requested = requestedRewrite(
+    manifest.manifest,
+    manifest.path,
+    { useLocalSubject: settings.useLocalSubject, rewriteSubject: Object.entries(settings.rewriteSubject) },
+    ACTION_REWRITE_INPUTS,
+  );
+  return requested?.values ?? scenario?.subjectRewrite;
 }
 
 function unitFor(checkName: string, j: Judgement, markdown: string, failOn: Settings['failOn']): ReportUnit {
