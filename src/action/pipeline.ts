@@ -1,7 +1,9 @@
 /**
- * The one place the Action calls the product's stages — the same modules as the CLI, no second
- * implementation: manifest → (doctor) → materialize + commands + probes (runReplay) → judge → gate.
- * Everything else under src/action is GitHub plumbing.
+ * Where the Action runs the product's stages — the same modules as the CLI, no second
+ * implementation: (doctor, schema plan) → materialize + commands + probes (runReplay) → judge →
+ * gate, one scenario at a time (runScenario). The rest of src/action is front-door work: reading
+ * the inputs and the manifest (run-action.ts), restoring the capsule (restore-capsule.ts), waiting
+ * for Postgres (wait-for-postgres.ts), and GitHub plumbing (report/).
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';

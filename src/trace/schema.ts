@@ -1,5 +1,6 @@
 /**
- * The run trace: everything a replay leaves as evidence (contract: shared/spec/LOOP.md).
+ * The run trace: everything a replay leaves as evidence (described field by field in docs/run.md,
+ * "The trace").
  * Versioned; the JSON Schema in schema/trace.schema.json is generated from this file.
  * A trace never contains capsule rows beyond what probes themselves recorded.
  */
