@@ -2,16 +2,29 @@
  * The folder order of src/, checked by `npm run lint` (dependency-cruiser).
  *
  * Stages, in the order a folder may import them (a stage imports only stages before it):
- *   manifest → capsule → redaction → postgres → trace → run → judge → gate → report
+ *   manifest → capsule → redaction → postgres → trace → run → judge → gate → report → scenario
  * - redaction sits before postgres: postgres/export and run/ scan and redact values with it.
  * - trace sits before run: trace/ is the trace format (schema, building, reading, writing) that
  *   the run writes, so run/ imports trace/ and trace/ never imports run/.
+ * - scenario/ (`scenario add`: export → replay → judge → bless → registry) chains the stages
+ *   before it; only front doors import it.
  * - util/ and the files directly in src/ (errors.ts, version.ts) import no folder but util/.
  * - Front doors (cli/, action/, demo/) may import anything; nothing else imports them.
  * - No cycle between folders at any depth (scope "folder"), front doors included.
  * A folder not listed here fails the check until it is given its place in the lists below.
  */
-const STAGES = ['manifest', 'capsule', 'redaction', 'postgres', 'trace', 'run', 'judge', 'gate', 'report'];
+const STAGES = [
+  'manifest',
+  'capsule',
+  'redaction',
+  'postgres',
+  'trace',
+  'run',
+  'judge',
+  'gate',
+  'report',
+  'scenario',
+];
 const FRONT_DOORS = ['cli', 'action', 'demo'];
 const KNOWN = [...STAGES, ...FRONT_DOORS, 'util'];
 

@@ -7,6 +7,12 @@ import { z } from 'zod';
 import { capsuleHeaderSchema } from '../src/capsule/schema.js';
 import { cliErrorSchema } from '../src/cli/json-error.js';
 import { exportOutputSchema, inspectOutputSchema, materializeOutputSchema } from '../src/cli/json-outputs.js';
+import {
+  scenarioAddOutputSchema,
+  scenarioListOutputSchema,
+  scenarioRemoveOutputSchema,
+} from '../src/cli/scenario-json.js';
+import { scenariosFileSchema } from '../src/judge/loop.js';
 import { judgementSchema } from '../src/judge/schema.js';
 import { manifestSchema } from '../src/manifest/schema.js';
 import { doctorReportSchema } from '../src/postgres/doctor/report.js';
@@ -93,6 +99,38 @@ export const PUBLISHED_SCHEMAS: PublishedSchema[] = [
     description: 'What `replay-env doctor --json` prints: every check, its status and message.',
     schema: doctorReportSchema,
     io: 'output',
+  },
+  {
+    file: 'schema/scenario-add-output.schema.json',
+    title: 'replay-env scenario add --json',
+    description:
+      'What `replay-env scenario add --json` prints once the scenario is registered: the entry, where the capsule is, the replay’s decision, whether the golden was blessed, the files to commit and the next steps.',
+    schema: scenarioAddOutputSchema,
+    io: 'output',
+  },
+  {
+    file: 'schema/scenario-list-output.schema.json',
+    title: 'replay-env scenario list --json',
+    description:
+      'What `replay-env scenario list --json` prints: the registry’s scenarios with their golden and capsule.',
+    schema: scenarioListOutputSchema,
+    io: 'output',
+  },
+  {
+    file: 'schema/scenario-remove-output.schema.json',
+    title: 'replay-env scenario remove --json',
+    description:
+      'What `replay-env scenario remove --json` prints: the removed entry and what to do with its files.',
+    schema: scenarioRemoveOutputSchema,
+    io: 'output',
+  },
+  {
+    file: 'schema/scenarios.schema.json',
+    title: 'replay-env scenario registry',
+    description:
+      'loops/user-history-replay/scenarios.yaml (or the Action’s scenarios-file): every escaped bug becomes a scenario here.',
+    schema: scenariosFileSchema,
+    io: 'input',
   },
 ];
 

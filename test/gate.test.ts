@@ -11,7 +11,7 @@ import { defaultPolicyPath, evaluatePolicy, loadPolicy } from '../src/gate/polic
 import { buildGolden } from '../src/judge/golden.js';
 import { loadJudgesConfig, loadScenarios, type Scenario } from '../src/judge/loop.js';
 import type { Trace } from '../src/trace/schema.js';
-import { body, goodTrace, probe, traceWith } from './helpers/trace-fixture.js';
+import { body, dbState, goodTrace, probe, traceWith } from './helpers/trace-fixture.js';
 
 const loop = loadLoop();
 const policy = loadPolicy();
@@ -155,6 +155,7 @@ describe('gate policy loading', () => {
       'no-external-side-effects',
       'golden-match',
       'duration',
+      'database-state',
     ]);
     expect(loop.loop.hardConstraints.length).toBe(4);
   });
@@ -404,6 +405,34 @@ const seeds: Seed[] = [
       traceWith((t) => {
         t.capsule!.redaction = 'raw';
         t.capsule!.findings = 1;
+      }),
+  },
+  {
+    condition: 'write_outside_subject',
+    decision: 'block',
+    trace: () =>
+      traceWith((t) => {
+        t.databaseState = dbState({ users: { outside: [4, 4, 1] } });
+      }),
+  },
+  {
+    condition: 'database_changes_differ',
+    decision: 'block',
+    golden: () =>
+      traceWith((t) => {
+        t.databaseState = dbState({ posts: {} });
+      }),
+    trace: () =>
+      traceWith((t) => {
+        t.databaseState = dbState({ posts: { inGraph: [2, 3, 1] } });
+      }),
+  },
+  {
+    condition: 'database_state == warn',
+    decision: 'warn',
+    trace: () =>
+      traceWith((t) => {
+        t.databaseState = { ignoredTables: [], ignoredColumns: [], tables: [], error: 'after the probes: x' };
       }),
   },
   {

@@ -10,7 +10,7 @@ import {
   renderJudgementText,
 } from '../src/judge/markdown.js';
 import type { Judgement } from '../src/judge/schema.js';
-import { body, goodTrace, probe, traceWith } from './helpers/trace-fixture.js';
+import { body, dbState, goodTrace, probe, traceWith } from './helpers/trace-fixture.js';
 
 const loop = loadLoop();
 const policy = loadPolicy();
@@ -128,5 +128,61 @@ describe('data-derived text in the Markdown is escaped (issue 15)', () => {
     const path = publicJsonPath(['json', 'byEmail', 'alice@example.com', 'name'], fp);
     expect(path).not.toContain('alice');
     expect(path).toMatch(/^\$\.json\.byEmail\["key\(17\) #[0-9a-f]{8}"\]\.name$/);
+  });
+});
+
+describe('the "Database changes" section', () => {
+  const nasty = 'evil|`x` <!-- @everyone';
+  function dbJudgement(withGolden: boolean): Judgement {
+    const t = traceWith((x) => {
+      x.databaseState = dbState(
+        { users: { outside: [4, 4, 1] }, posts: { inGraph: [2, 3, 1] }, [nasty]: {}, tags: {} },
+        { ignoredTables: ['audit_log'], ignoredColumns: ['updated_at'] },
+      );
+    });
+    const g = traceWith((x) => {
+      x.databaseState = dbState({ users: {}, posts: { inGraph: [2, 3, 1] } });
+    });
+    return judgeTrace({
+      trace: t,
+      golden: withGolden ? buildGolden({ trace: g }).golden : null,
+      goldenPath: '/g/x.golden.json',
+      policy,
+      judges: loop.judges,
+    });
+  }
+
+  it('lists the changed tables with counts, flags the writes outside the graph, compares with the golden', () => {
+    const md = renderJudgementMarkdown(dbJudgement(true));
+    expect(md).toContain(
+      "### Database changes (2 table(s); ⛔ 1 row(s) written outside the subject's graph)",
+    );
+    expect(md).toContain("| Table | Subject's graph | Outside the graph | Golden run |");
+    expect(md).toContain(
+      "| `users` | unchanged | ⛔ 4 → 4 rows, 1 written (**1 row(s) outside the subject's graph**) | ❌ differs |",
+    );
+    expect(md).toContain('| `posts` | 2 → 3 rows, 1 written | unchanged | same |');
+    expect(md).toContain('_2 table(s) unchanged · ignored: tables `audit_log`; columns `updated_at`._');
+    // The section sits after the judges (probe) table and before the evidence.
+    expect(md.indexOf('Database changes')).toBeGreaterThan(md.indexOf('| Judge | Verdict | Summary |'));
+    expect(md.indexOf('Database changes')).toBeLessThan(md.indexOf('<details><summary>Evidence'));
+    // Digests never reach the comment.
+    expect(md).not.toMatch(/d4-4-1/);
+    const text = renderJudgementText(dbJudgement(false));
+    expect(text).toContain(
+      "  users: subject's graph unchanged; outside 4 → 4 rows, 1 written — WRITE OUTSIDE THE SUBJECT'S GRAPH (1 row(s))",
+    );
+  });
+
+  it('shows table names from the trace only inside code spans, and in the evidence escaped', () => {
+    const j = dbJudgement(false);
+    j.database!.tables.push({ ...j.database!.tables[0]!, table: nasty, outsideWrite: 0 });
+    j.judges.at(-1)!.evidence.push(`${nasty} (subject's graph): 1 → 2 rows, 1 written`);
+    const md = renderJudgementMarkdown(j);
+    // One code span (nothing inside is interpreted; the pipe cannot split the cell).
+    expect(md).toContain('| ``evil\\|`x` <!-- @everyone`` | unchanged |');
+    expect(md).toContain('- evil\\|\\`x\\` &lt;!-- @\u200beveryone');
+    expect(md.replace(/``evil[^\n]*``/g, '')).not.toMatch(/<!--|@everyone/);
+    expect(md).not.toContain('Golden run');
   });
 });

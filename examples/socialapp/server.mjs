@@ -5,6 +5,11 @@
 //   GET /                            -> the same timeline as an HTML page
 // "Signed in" is the x-tenant-id / x-user-id request headers (or ?tenant=&user= for the page):
 // a stand-in for a real session, enough to read one user's private data.
+//
+// A planted bug for replay-env's own tests, OFF by default: with SOCIALAPP_PLANTED_BUG set to
+// cross-tenant-write, reading the timeline also stamps created_at on the users of every OTHER
+// tenant (a "last seen" update missing its tenant filter). No response shows it; replay-env's
+// database-state judge does (a write outside the subject's graph).
 import { createServer } from 'node:http';
 import pg from 'pg';
 
@@ -14,6 +19,7 @@ if (!url) {
   process.exit(2);
 }
 const port = Number(process.env.PORT || 4517);
+const plantedBug = process.env.SOCIALAPP_PLANTED_BUG === 'cross-tenant-write';
 const pool = new pg.Pool({ connectionString: url, max: 4 });
 
 async function timeline(tenant, user) {
@@ -24,6 +30,7 @@ async function timeline(tenant, user) {
     [tenant, user],
   );
   if (me.rows.length === 0) return null;
+  if (plantedBug) await pool.query('update users set created_at = now() where tenant_id <> $1', [tenant]);
   const messages = await pool.query(
     `select m.id, m.created_at as "sentAt", s.display_name as "from", r.display_name as "to", m.body,
             coalesce((select json_agg(json_build_object('by', ru.display_name, 'kind', x.kind) order by x.id)

@@ -109,9 +109,9 @@ function describeFailure(err: unknown, io: CliIO): { code: number; message: stri
 }
 
 /** Commands that honour `io.signal` (clean up, then throw InterruptedError). */
-const CANCELLABLE = new Set(['export-postgres', 'materialize-postgres']);
+const CANCELLABLE = new Set(['export-postgres', 'materialize-postgres', 'scenario']);
 /** Commands that may start an embedded PostgreSQL (the zero-setup default). */
-const EMBEDDED_COMMANDS = new Set(['export-postgres', 'materialize-postgres', 'run', 'demo']);
+const EMBEDDED_COMMANDS = new Set(['export-postgres', 'materialize-postgres', 'run', 'demo', 'scenario']);
 
 /**
  * Takes over SIGINT/SIGTERM for the life of the command (see the header and signals.ts). Returns

@@ -90,6 +90,13 @@ export const commandEntries: CommandEntry[] = [
     load: async () => (await import('./demo.js')).registerDemo,
   },
   {
+    name: 'scenario',
+    term: 'scenario',
+    description:
+      'Turn an escaped bug into a regression scenario (add), list the scenario registry (list), remove one (remove).',
+    load: async () => (await import('./scenario.js')).registerScenario,
+  },
+  {
     name: 'keygen',
     term: 'keygen [options]',
     description:

@@ -65,7 +65,7 @@ function eventLine(e: TraceEvent): string {
   return `${mark} ${STEP_LABEL[e.kind]} ${e.name} (${seconds(e.durationMs)})${error}`;
 }
 
-function progressLine(p: RunProgress): string | null {
+export function progressLine(p: RunProgress): string | null {
   switch (p.kind) {
     case 'materialize-start':
       return 'materializing the capsule…';

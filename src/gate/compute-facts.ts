@@ -19,6 +19,8 @@ export interface FactInputs {
   goldenCapsuleDiffers?: boolean;
   /** The scenario pins a capsule and the trace replayed another. */
   scenarioCapsuleMismatch?: boolean;
+  /** What the database-state judge found (judge/db-state.ts); absent: nothing. */
+  database?: { outsideRows: number; differsFromGolden: boolean; contentDiffers: boolean };
 }
 
 const INTEGRITY_JUDGES = ['capsule-integrity', 'materialization-integrity', 'no-external-side-effects'];
@@ -88,5 +90,10 @@ export function computeFacts(input: FactInputs): Facts {
     no_external_side_effects: verdict('no-external-side-effects'),
     golden_match: verdict('golden-match'),
     duration: verdict('duration'),
+    write_outside_subject: (input.database?.outsideRows ?? 0) > 0,
+    rows_written_outside_subject: input.database?.outsideRows ?? 0,
+    database_changes_differ: input.database?.differsFromGolden === true,
+    database_content_differs: input.database?.contentDiffers === true,
+    database_state: verdict('database-state'),
   };
 }

@@ -117,6 +117,25 @@ export const FACTS = {
     type: 'boolean',
     description: "the run took longer than the scenario's maxDurationSeconds",
   },
+  // database state (judge/db-state.ts)
+  write_outside_subject: {
+    type: 'boolean',
+    description:
+      "the run wrote to rows outside the subject's graph (inserted, updated or deleted; a cross-tenant write)",
+  },
+  rows_written_outside_subject: {
+    type: 'number',
+    description: "how many rows outside the subject's graph the run wrote or deleted",
+  },
+  database_changes_differ: {
+    type: 'boolean',
+    description:
+      'the run changed the database differently than the golden run (other tables, row counts or rows written)',
+  },
+  database_content_differs: {
+    type: 'boolean',
+    description: "the run made the golden run's database changes with other content",
+  },
   // judges
   judge_disagreement: {
     type: 'boolean',
@@ -134,6 +153,7 @@ export const FACTS = {
   },
   golden_match: { type: 'verdict', description: 'the verdict of the golden-match judge' },
   duration: { type: 'verdict', description: 'the verdict of the duration judge' },
+  database_state: { type: 'verdict', description: 'the verdict of the database-state judge' },
 } as const satisfies Record<string, FactDefinition>;
 
 export type FactName = keyof typeof FACTS;

@@ -28,6 +28,7 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
     goldenCapsuleDiffers: run.goldenCapsuleDiffers,
     scenarioCapsuleMismatch: run.scenarioCapsuleMismatch,
     overTimeBudget: run.overTimeBudget,
+    database: run.database,
   });
   const outcome = evaluatePolicy(opts.policy, facts);
   const judgement: Judgement = {
@@ -53,6 +54,7 @@ export function judgeTrace(opts: JudgeTraceOptions): Judgement {
       path: opts.policyPath ?? opts.policy.path,
       ...(opts.policy.name ? { name: opts.policy.name } : {}),
     },
+    ...(run.database.summary ? { database: run.database.summary } : {}),
     failures: run.failures,
     annotations: run.annotations,
     evidence: run.evidence,

@@ -13,6 +13,7 @@ import { FailureError, InputError } from '../errors.js';
 import type { Trace } from '../trace/schema.js';
 import { sameCapsule, short } from './capsule-binding.js';
 import { compareRecords } from './compare.js';
+import { databaseNoise } from './db-records.js';
 import { emptyRules } from './diff.js';
 import {
   buildGolden,
@@ -70,6 +71,7 @@ export function learnNoise(a: Trace, b: Trace): { noise: string[]; flaky: string
   const flaky = diffs
     .filter((d) => d.segments.length <= 2 || isOutcome(d.segments))
     .map((d) => generalisePath(d.segments));
+  noise.push(...databaseNoise(a, b));
   return { noise: [...new Set(noise)].sort(), flaky: [...new Set(flaky)].sort() };
 }
 

@@ -15,7 +15,7 @@ export interface JudgeInput {
   goldenPath?: string;
   manifest?: Manifest;
   scenario?: Scenario;
-  /** judges.yaml (titles, enabled, options); default: the shipped one. */
+  /** judges.yaml (titles, enabled, options); absent: every judge enabled, default titles and options. */
   config?: JudgesConfig;
   /** What the golden stands for in summaries: "golden" (default) or "base branch". */
   baselineLabel?: string;
@@ -29,6 +29,7 @@ export const DEFAULT_TITLES: Record<JudgeId, string> = {
   'no-external-side-effects': 'No external side effects',
   'golden-match': 'Golden match',
   duration: 'Duration',
+  'database-state': 'Database state',
 };
 
 export function titleOf(input: JudgeInput, id: JudgeId): string {

@@ -10,7 +10,7 @@ import { compareCapsuleWithGolden } from './capsule-binding.js';
 import { compareRecords } from './compare.js';
 import { disabled, type JudgeInput, titleOf } from './context.js';
 import { type DiffRules, type Fingerprint, fingerprinter, outcome, type RawDifference } from './diff.js';
-import { normaliseProbes, traceRecords } from './golden.js';
+import { type LoadedGolden, normaliseProbes, traceRecords } from './golden.js';
 import { goldenScreenshot, traceScreenshot } from './golden-paths.js';
 import { judgeConfig } from './loop.js';
 import { formatJsonPath, PathRules, type Segment } from './paths.js';
@@ -74,127 +74,160 @@ export function judgeGoldenMatch(input: JudgeInput): GoldenMatchOutcome {
   const id = 'golden-match';
   const title = titleOf(input, id);
   const off = disabled(input, id);
-  if (off) return { result: off, differences: [], evidenceFiles: [] };
+  if (off) return notCompared(off);
   const loaded = input.golden;
   if (!loaded) {
     const where = input.goldenPath ? ` at ${input.goldenPath}` : '';
-    return {
-      result: {
-        id,
-        title,
-        verdict: 'skip',
-        summary: `no golden trace${where}; run \`replay-env bless\` on a good run to create one`,
-        evidence: [],
-      },
-      differences: [],
-      evidenceFiles: [],
-    };
+    const summary = `no golden trace${where}; run \`replay-env bless\` on a good run to create one`;
+    return notCompared({ id, title, verdict: 'skip', summary, evidence: [] });
   }
   const { golden } = loaded;
-  const evidence = [
-    input.baselineLabel
-      ? `${loaded.path}${golden.provenance.gitCommit ? ` at ${golden.provenance.gitCommit.slice(0, 12)}` : ''}`
-      : `golden ${loaded.path} (blessed ${golden.provenance.createdAt}${
-          golden.provenance.gitCommit ? ` at ${golden.provenance.gitCommit.slice(0, 12)}` : ''
-        })`,
-  ];
+  const evidence = [describeGolden(input, loaded)];
   if (golden.app !== input.trace.app) {
-    return {
-      result: {
-        id,
-        title,
-        verdict: 'fail',
-        summary: `the golden is for app ${golden.app}, the trace for ${input.trace.app}`,
-        evidence,
-      },
-      differences: [],
-      evidenceFiles: [],
-    };
+    const summary = `the golden is for app ${golden.app}, the trace for ${input.trace.app}`;
+    return notCompared({ id, title, verdict: 'fail', summary, evidence });
   }
-  const capsule = compareCapsuleWithGolden(
-    golden,
-    input.trace,
-    reblessCommand(input),
-    input.baselineLabel ?? 'golden',
-  );
-  if (capsule.kind === 'differs')
-    return {
-      result: {
-        id,
-        title,
-        verdict: 'warn',
-        summary: capsule.summary,
-        evidence: [...evidence, ...capsule.evidence],
-      },
-      differences: [],
-      evidenceFiles: [],
-      capsuleDiffers: true,
+  const label = input.baselineLabel ?? 'golden';
+  const capsule = compareCapsuleWithGolden(golden, input.trace, reblessCommand(input), label);
+  if (capsule.kind === 'differs') {
+    const result: JudgeResult = {
+      id,
+      title,
+      verdict: 'warn',
+      summary: capsule.summary,
+      evidence: [...evidence, ...capsule.evidence],
     };
+    return { ...notCompared(result), capsuleDiffers: true };
+  }
   if (capsule.kind === 'unbound' && capsule.note) evidence.push(capsule.note);
+  const compared = compareWithGolden(input, loaded, evidence);
+  return {
+    result: { id, title, ...summarise(compared, golden, label) },
+    differences: compared.differences,
+    evidenceFiles: compared.evidenceFiles,
+  };
+}
+
+function notCompared(result: JudgeResult): GoldenMatchOutcome {
+  return { result, differences: [], evidenceFiles: [] };
+}
+
+/** The first evidence line: which golden (or base-branch run) the trace is compared with. */
+function describeGolden(input: JudgeInput, loaded: LoadedGolden): string {
+  const { provenance } = loaded.golden;
+  const commit = provenance.gitCommit ? ` at ${provenance.gitCommit.slice(0, 12)}` : '';
+  return input.baselineLabel
+    ? `${loaded.path}${commit}`
+    : `golden ${loaded.path} (blessed ${provenance.createdAt}${commit})`;
+}
+
+interface Comparison {
+  differences: Difference[];
+  evidenceFiles: string[];
+  evidence: string[];
+  ignoreRules: number;
+}
+
+/** Probe and command records, then screenshots, against the golden's; notes go to `evidence`. */
+function compareWithGolden(input: JudgeInput, loaded: LoadedGolden, evidence: string[]): Comparison {
   const rec = traceRecords(input.trace);
   const actual = { probes: normaliseProbes(rec.probes), commands: rec.commands };
-  const rules = diffRulesFor(input, golden.noise);
+  const rules = diffRulesFor(input, loaded.golden.noise);
   const fp = input.fingerprint ?? fingerprinter();
-  const raw = compareRecords(golden, actual, rules, fp);
+  const raw = compareRecords(loaded.golden, actual, rules, fp);
   const evidenceFiles: string[] = [];
-  const cfg = judgeConfig(input.config, id);
-  const threshold =
-    (cfg && cfg.id === 'golden-match' ? cfg.options.screenshotThreshold : undefined) ??
-    DEFAULT_SCREENSHOT_THRESHOLD;
-  for (const [name, g] of Object.entries(golden.probes).sort(([x], [y]) => (x < y ? -1 : 1))) {
+  const threshold = screenshotThreshold(input);
+  const probes = Object.entries(loaded.golden.probes).sort(([x], [y]) => (x < y ? -1 : 1));
+  for (const [name, g] of probes) {
     if (!g.screenshot || !actual.probes[name] || rules.ignore.covers(['probes', name, 'screenshot']))
       continue;
-    // Both paths come from untrusted files: each stays inside its own directory (golden-paths.ts).
-    const goldenFile = goldenScreenshot(loaded.path, name, g.screenshot);
-    const shot = rec.screenshots[name];
-    const actualFile = shot ? traceScreenshot(input.tracePath, name, shot) : undefined;
-    if (!goldenFile) {
-      evidence.push(`note: golden screenshot of ${name} is missing (${g.screenshot})`);
-      continue;
-    }
-    if (!actualFile) {
-      evidence.push(`note: no screenshot of ${name} in this run${shot ? ` (${shot} missing)` : ''}`);
-      continue;
-    }
-    evidenceFiles.push(goldenFile, actualFile);
-    const cmp = compareScreenshots(goldenFile, actualFile);
-    if (!cmp.ok) {
-      evidence.push(`note: ${cmp.error}`);
-      continue;
-    }
-    const pct = (cmp.ratio * 100).toFixed(2);
-    if (cmp.ratio > threshold)
+    const shot = compareScreenshotOf(input, loaded, {
+      name,
+      golden: g.screenshot,
+      shot: rec.screenshots[name],
+    });
+    if (shot.files) evidenceFiles.push(...shot.files);
+    if (shot.note) evidence.push(shot.note);
+    if (shot.ratio === undefined) continue;
+    const pct = (shot.ratio * 100).toFixed(2);
+    if (shot.ratio > threshold)
       raw.push(
         outcome({
           segments: ['probes', name, 'screenshot'],
           change: 'pixels',
           risk: 'warn',
           golden: g.screenshot,
-          actual: cmp.sizeChanged ? `size changed (${cmp.width}×${cmp.height})` : `${pct}% pixels differ`,
+          actual: shot.sizeChanged ?? `${pct}% pixels differ`,
         }),
       );
     else
       evidence.push(`screenshot ${name}: ${pct}% pixels differ (threshold ${(threshold * 100).toFixed(2)}%)`);
   }
   const differences = raw.map((d) => toDifference(d, fp));
+  return { differences, evidenceFiles, evidence, ignoreRules: rules.ignore.size };
+}
+
+function screenshotThreshold(input: JudgeInput): number {
+  const cfg = judgeConfig(input.config, 'golden-match');
+  return (
+    (cfg && cfg.id === 'golden-match' ? cfg.options.screenshotThreshold : undefined) ??
+    DEFAULT_SCREENSHOT_THRESHOLD
+  );
+}
+
+interface ScreenshotOutcome {
+  /** Golden and actual file, when both exist. */
+  files?: [string, string];
+  /** Why nothing was compared. */
+  note?: string;
+  /** Share of pixels that differ (absent: not compared). */
+  ratio?: number;
+  /** Set when the sizes differ: what to show as the actual value. */
+  sizeChanged?: string;
+}
+
+function compareScreenshotOf(
+  input: JudgeInput,
+  loaded: LoadedGolden,
+  probe: { name: string; golden: string; shot: string | undefined },
+): ScreenshotOutcome {
+  const { name, shot } = probe;
+  // Both paths come from untrusted files: each stays inside its own directory (golden-paths.ts).
+  const goldenFile = goldenScreenshot(loaded.path, name, probe.golden);
+  const actualFile = shot ? traceScreenshot(input.tracePath, name, shot) : undefined;
+  if (!goldenFile) return { note: `note: golden screenshot of ${name} is missing (${probe.golden})` };
+  if (!actualFile)
+    return { note: `note: no screenshot of ${name} in this run${shot ? ` (${shot} missing)` : ''}` };
+  const files: [string, string] = [goldenFile, actualFile];
+  const cmp = compareScreenshots(goldenFile, actualFile);
+  if (!cmp.ok) return { files, note: `note: ${cmp.error}` };
+  return {
+    files,
+    ratio: cmp.ratio,
+    ...(cmp.sizeChanged ? { sizeChanged: `size changed (${cmp.width}×${cmp.height})` } : {}),
+  };
+}
+
+/** The verdict and summary from the differences; the counts go to the evidence. */
+function summarise(
+  compared: Comparison,
+  golden: LoadedGolden['golden'],
+  label: string,
+): Pick<JudgeResult, 'verdict' | 'summary' | 'evidence'> {
+  const { differences, evidence } = compared;
   const fails = differences.filter((d) => d.risk === 'fail').length;
   const warns = differences.filter((d) => d.risk === 'warn').length;
   const probes = Object.keys(golden.probes).length;
   evidence.push(
-    `compared ${probes} probe(s) and ${Object.keys(golden.commands).length} command(s); ${golden.noise.length} learned noise path(s), ${rules.ignore.size} ignore rule(s)`,
+    `compared ${probes} probe(s) and ${Object.keys(golden.commands).length} command(s); ${golden.noise.length} learned noise path(s), ${compared.ignoreRules} ignore rule(s)`,
   );
   if (differences.length) evidence.push(`${differences.length} difference(s): ${fails} fail, ${warns} warn`);
   const verdict = fails ? 'fail' : warns ? 'warn' : 'pass';
-  const label = input.baselineLabel ?? 'golden';
   const summary =
     verdict === 'pass'
       ? `all ${probes} probe(s) match the ${label}`
       : verdict === 'fail'
         ? `${fails} difference(s) from the ${label} fail`
         : `${warns} tolerated/new difference(s) from the ${label}`;
-  return {
-    result: { id, title, verdict, summary, evidence },
-    differences,
-    evidenceFiles,
-  };
+  return { verdict, summary, evidence };
 }

@@ -3,9 +3,10 @@
  * committed and reviewed.
  *
  *   { kind: "replay-env.golden", schemaVersion: 1, app, scenario,
- *     provenance: { tool, toolVersion, gitCommit, capsuleSha256, createdAt, sourceTrace, secondTrace? },
+ *     provenance: { tool, toolVersion, gitCommit, capsuleSha256, createdAt, sourceTrace, secondTrace?,
+ *                   capsule?: { sha256, contentSha256?, subjectFingerprint, exportedAt? } },
  *     noise: ["$.probes.timeline.json.generatedAt", …],   learned from two traces of one build
- *     durations: { totalMs, probes: { name: ms } },
+ *     durations: { totalMs, probes: { name: ms }, spread? },   spread: learned from two traces
  *     commands: { name: { ok, exitCode } },
  *     probes: { name: { kind, ok, status?, exitCode?, json?, text?, headers?, stdout?, sql?,
  *                       consoleErrors?, screenshot? } } }
@@ -24,6 +25,7 @@ import { parseJsonText, readTextFile } from '../util/json-file.js';
 import { scenarioIdSchema } from '../util/scenario-id.js';
 import { invalidFile, issueLines } from '../util/zod-issues.js';
 import { capsuleIdentity } from './capsule-binding.js';
+import { databaseRecords, dbRecordsSchema } from './db-records.js';
 import { copyScreenshotInto, goldenFileIn, traceScreenshot } from './golden-paths.js';
 import { Normalizer } from './normalize.js';
 import { learnSpread } from './timing.js';
@@ -89,6 +91,8 @@ export const goldenSchema = z.object({
     z.object({ ok: z.boolean(), exitCode: z.number().int().nullable().optional() }),
   ),
   probes: z.record(z.string(), goldenProbeSchema),
+  /** What the blessed run changed in the database, per table (db-records.ts); absent in older goldens. */
+  database: dbRecordsSchema.optional(),
 });
 
 export type Golden = z.infer<typeof goldenSchema>;
@@ -279,6 +283,7 @@ export function buildGolden(input: BuildGoldenInput): {
   const { trace } = input;
   const rec = traceRecords(trace);
   const identity = capsuleIdentity(trace);
+  const database = databaseRecords(trace.databaseState);
   const golden: Golden = {
     kind: 'replay-env.golden',
     schemaVersion: GOLDEN_SCHEMA_VERSION,
@@ -300,6 +305,7 @@ export function buildGolden(input: BuildGoldenInput): {
       : rec.durations,
     commands: rec.commands,
     probes: normaliseProbes(rec.probes),
+    ...(database ? { database } : {}),
   };
   return { golden, screenshots: rec.screenshots };
 }

@@ -16,6 +16,7 @@ export const JUDGE_IDS = [
   'no-external-side-effects',
   'golden-match',
   'duration',
+  'database-state',
 ] as const;
 export type JudgeId = (typeof JUDGE_IDS)[number];
 
@@ -29,6 +30,7 @@ const judgeEntrySchema = z.discriminatedUnion(
     z.strictObject({ id: z.literal('capsule-integrity'), ...judgeText }),
     z.strictObject({ id: z.literal('materialization-integrity'), ...judgeText }),
     z.strictObject({ id: z.literal('no-external-side-effects'), ...judgeText }),
+    z.strictObject({ id: z.literal('database-state'), ...judgeText }),
     z.strictObject({
       id: z.literal('golden-match'),
       ...judgeText,
@@ -104,6 +106,16 @@ export const scenarioSchema = z.strictObject({
   judges: z.array(z.enum(JUDGE_IDS)).optional(),
   maxDurationSeconds: z.number().positive(),
   requiredFor: z.array(z.enum(['merge', 'release'])).default([]),
+  /**
+   * The escaped bug this scenario guards against: an issue URL or a tracker reference (one line).
+   * Optional: registries written before `scenario add` have none.
+   */
+  bug: z
+    .string()
+    .min(1)
+    .max(500)
+    .regex(/^[^\r\n\u0000]*$/, { error: 'must be one line (an issue URL or a tracker reference)' })
+    .optional(),
 });
 
 export type Scenario = z.output<typeof scenarioSchema>;

@@ -12,6 +12,7 @@
  * Also a short plain-text rendering for the terminal.
  */
 import { mdCode, mdText } from '../util/markdown-escape.js';
+import { databaseMarkdown, databaseText } from './markdown-database.js';
 import type { Difference, Judgement, Verdict } from './schema.js';
 
 export const GITHUB_CHECK_SUMMARY_LIMIT = 65_535;
@@ -167,6 +168,8 @@ function renderWith(j: Judgement, limits: Limits, opts: MarkdownOptions, truncat
     lines.push('');
   }
 
+  lines.push(...databaseMarkdown(j.database, `${h}#`, Math.max(limits.differences, 5)));
+
   const withEvidence = j.judges.filter((jr) => jr.evidence.length);
   if (withEvidence.length && limits.evidencePerJudge > 0) {
     lines.push('<details><summary>Evidence</summary>', '');
@@ -280,5 +283,6 @@ export function renderJudgementText(
     }
     if (diffs.length > maxDiffs) out.push(`  … and ${diffs.length - maxDiffs} more (see the judgement JSON)`);
   }
+  out.push(...databaseText(j.database));
   return `${out.join('\n')}\n`;
 }

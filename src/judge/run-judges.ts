@@ -14,6 +14,7 @@ import { goldenAnnotations, manifestAnnotations } from './annotations.js';
 import { scenarioPinProblem, short } from './capsule-binding.js';
 import { judgeCapsuleIntegrity } from './capsule-integrity.js';
 import type { JudgeInput } from './context.js';
+import { type DbStateJudgement, judgeDatabaseState } from './db-state.js';
 import { fingerprinter } from './diff.js';
 import { judgeDuration } from './duration.js';
 import { failingSteps } from './failures.js';
@@ -77,6 +78,8 @@ export interface JudgeRun {
   goldenCapsuleDiffers: boolean;
   /** The scenario pins a capsule and the trace replayed another. */
   scenarioCapsuleMismatch: boolean;
+  /** What the database-state judge found (its verdict is in `judges`). */
+  database: Omit<DbStateJudgement, 'result'>;
 }
 
 function describeBaseline(opts: JudgeRunOptions, golden: LoadedGolden | null): Baseline {
@@ -122,12 +125,16 @@ export function runJudges(opts: JudgeRunOptions): JudgeRun {
   const pinProblem = scenarioPinProblem(opts.scenario?.capsuleSha256, opts.scenario?.id, opts.trace);
   if (pinProblem) goldenMatch.result.evidence.unshift(pinProblem);
   goldenMatch.result.evidence.push(...(opts.baselineNotes ?? []));
+  const { result: databaseResult, ...database } = judgeDatabaseState(input, {
+    capsuleDiffers: goldenMatch.capsuleDiffers === true,
+  });
   const judges = [
     judgeCapsuleIntegrity(input),
     judgeMaterializationIntegrity(input),
     judgeNoExternalSideEffects(input),
     goldenMatch.result,
     duration.result,
+    databaseResult,
   ];
   const base = opts.evidenceBase ?? (opts.tracePath ? dirname(opts.tracePath) : undefined);
   const evidence = [
@@ -155,5 +162,6 @@ export function runJudges(opts: JudgeRunOptions): JudgeRun {
     overTimeBudget: duration.overBudget,
     goldenCapsuleDiffers: goldenMatch.capsuleDiffers === true,
     scenarioCapsuleMismatch: pinProblem !== null,
+    database,
   };
 }

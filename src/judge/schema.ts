@@ -82,6 +82,36 @@ export const stepFailureSchema = z.object({
   actual: z.string(),
 });
 
+/** Counts of one side of a table (db-state.ts): rows after materialize, after the run, written. */
+const dbCountsSchema = z.object({
+  rows: z.number().int().nonnegative(),
+  after: z.number().int().nonnegative(),
+  written: z.number().int().nonnegative(),
+});
+
+/** A table the run changed (or changed differently than the golden run): names and counts only. */
+export const databaseChangeSchema = z.object({
+  table: z.string(),
+  inGraph: dbCountsSchema,
+  outside: dbCountsSchema,
+  /** Rows outside the subject's graph the run wrote or deleted (the write_outside_subject risk). */
+  outsideWrite: z.number().int().nonnegative(),
+  /** Against the golden's records: absent when there was none to compare with. */
+  golden: z.enum(['same', 'differs', 'content-differs']).optional(),
+  goldenCounts: z.object({ inGraph: dbCountsSchema, outside: dbCountsSchema }).optional(),
+});
+
+/** The judgement's "Database changes": what the database-state judge saw. */
+export const databaseSummarySchema = z.object({
+  /** False: the trace's snapshots failed (nothing compared). */
+  recorded: z.boolean(),
+  tables: z.array(databaseChangeSchema),
+  /** Recorded tables the run left as they were. */
+  unchanged: z.number().int().nonnegative(),
+  ignoredTables: z.array(z.string()).default([]),
+  ignoredColumns: z.array(z.string()).default([]),
+});
+
 export const judgementSchema = z.object({
   schemaVersion: z.literal(JUDGEMENT_SCHEMA_VERSION),
   kind: z.literal('replay-env.judgement'),
@@ -103,6 +133,8 @@ export const judgementSchema = z.object({
   trace: z.object({ path: z.string().optional(), sha256: z.string().optional() }),
   golden: z.object({ path: z.string() }).nullable().default(null),
   policy: z.object({ path: z.string(), name: z.string().optional() }),
+  /** What the run changed in the database (absent: the trace recorded no database state). */
+  database: databaseSummarySchema.optional(),
   /** Failing steps of the run with expected vs actual (shown without a golden too). */
   failures: z.array(stepFailureSchema).default([]),
   annotations: z.array(annotationSchema).default([]),
@@ -116,3 +148,5 @@ export type Difference = z.infer<typeof differenceSchema>;
 export type Annotation = z.infer<typeof annotationSchema>;
 export type StepFailure = z.infer<typeof stepFailureSchema>;
 export type Baseline = z.infer<typeof baselineSchema>;
+export type DatabaseChange = z.infer<typeof databaseChangeSchema>;
+export type DatabaseSummary = z.infer<typeof databaseSummarySchema>;

@@ -1,6 +1,7 @@
 /**
  * Resolving what a judge/bless run needs from its flags: manifest, scenario, golden directory and
- * file, policy, judges config. Shared by the CLI and the Action so both resolve the same way.
+ * file, policy path, judges config. Shared by the CLI commands (judge, bless, run) and the demo so
+ * they resolve the same way; the Action resolves its inputs in action/pipeline.ts.
  *
  *   golden dir: --golden DIR, else the manifest's golden.dir (relative to the manifest), else
  *               golden/<appId> (relative to the manifest's directory, or the cwd without one)
@@ -63,11 +64,7 @@ export function resolveSetup(flags: SetupFlags, trace: Trace): JudgeSetup {
   } else if (trace.scenario) scenario = scenarios.find((s) => s.id === trace.scenario);
   const scenarioId = flags.scenario ?? trace.scenario;
   const base = loaded ? dirname(loaded.path) : flags.cwd;
-  const goldenDir = flags.golden
-    ? resolve(flags.cwd, flags.golden)
-    : loaded?.manifest.golden?.dir
-      ? resolve(base, loaded.manifest.golden.dir)
-      : resolve(base, 'golden', trace.app);
+  const goldenDir = goldenDirFor(flags, loaded, trace.app);
   const goldenPath =
     scenario?.golden && !flags.golden
       ? resolve(flags.cwd, scenario.golden)
@@ -88,6 +85,18 @@ export function resolveSetup(flags: SetupFlags, trace: Trace): JudgeSetup {
     judges,
     scenarios,
   };
+}
+
+/** The golden directory: --golden, else the manifest's golden.dir, else golden/<app> (see the header). */
+export function goldenDirFor(
+  flags: { cwd: string; golden?: string },
+  loaded: { path: string; manifest: Manifest } | undefined,
+  app: string,
+): string {
+  const base = loaded ? dirname(loaded.path) : flags.cwd;
+  if (flags.golden) return resolve(flags.cwd, flags.golden);
+  if (loaded?.manifest.golden?.dir) return resolve(base, loaded.manifest.golden.dir);
+  return resolve(base, 'golden', app);
 }
 
 export function loadSetupGolden(setup: JudgeSetup): LoadedGolden | null {

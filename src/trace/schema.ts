@@ -1,6 +1,5 @@
 /**
- * The run trace: everything a replay leaves as evidence (described field by field in docs/run.md,
- * "The trace").
+ * The run trace: everything a replay leaves as evidence (docs/run.md, "The trace").
  * Versioned; the JSON Schema in schema/trace.schema.json is generated from this file.
  * A trace never contains capsule rows beyond what probes themselves recorded.
  */

@@ -14,10 +14,10 @@ export const TENANT_SCHEMA = `
                       body text not null, updated_at timestamptz not null default now(),
                       foreign key (tenant, account) references accounts (tenant, id));
   create table audit_log (id serial primary key, tenant text not null, what text not null);
-  insert into accounts (tenant, id, name) values ('acme', 1, 'Ada secret-name'), ('acme', 2, 'Bob'),
-    ('globex', 1, 'Eve'), ('globex', 2, 'Fay');
-  insert into notes (tenant, account, body) values ('acme', 1, 'private acme note'), ('acme', 2, 'b'),
-    ('globex', 1, 'private globex note');
+  insert into accounts (tenant, id, name, updated_at) values ('acme', 1, 'Ada secret-name', '2025-01-01'),
+    ('acme', 2, 'Bob', '2025-01-01'), ('globex', 1, 'Eve', '2025-01-01'), ('globex', 2, 'Fay', '2025-01-01');
+  insert into notes (tenant, account, body, updated_at) values ('acme', 1, 'private acme note', '2025-01-01'),
+    ('acme', 2, 'b', '2025-01-01'), ('globex', 1, 'private globex note', '2025-01-01');
 `;
 
 export function tenantManifest(extra: Record<string, unknown> = {}): Manifest {

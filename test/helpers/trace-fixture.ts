@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { type Trace, type TraceEvent, traceSchema } from '../../src/trace/schema.js';
+import { type DatabaseState, type Trace, type TraceEvent, traceSchema } from '../../src/trace/schema.js';
 
 export const USER_ID = '6f1c2b1e-8a4b-4c1d-9e2f-0a1b2c3d4e5f';
 export const PEER_ID = '0b7e9c52-3d1a-4f6b-8c2d-9e8f7a6b5c4d';
@@ -148,6 +148,43 @@ export function traceWith(edit: (t: Trace) => void, base: Trace = goodTrace()): 
   const t = structuredClone(base);
   edit(t);
   return traceSchema.parse(t);
+}
+
+/** [rows after materialize, rows after the probes, rows written]; `content`: other values, same counts. */
+type SideSpec = [number, number, number, string?];
+
+/**
+ * A trace's databaseState from counts: a side's digest changes when its rows or written rows do
+ * (or with a `content` tag), as the real snapshots' would.
+ */
+export function dbState(
+  tables: Record<string, { inGraph?: SideSpec; outside?: SideSpec }>,
+  ignored: Partial<Pick<DatabaseState, 'ignoredTables' | 'ignoredColumns'>> = {},
+): DatabaseState {
+  const side = ([before, after, written, content]: SideSpec = [1, 1, 0]) => {
+    const changed = before !== after || written > 0 || content !== undefined;
+    return {
+      before: { rows: before, digest: `d${before}` },
+      after: {
+        rows: after,
+        digest: changed ? `d${before}-${after}-${written}-${content ?? ''}` : `d${before}`,
+        written,
+      },
+    };
+  };
+  return {
+    ignoredTables: ignored.ignoredTables ?? [],
+    ignoredColumns: ignored.ignoredColumns ?? [],
+    tables: Object.entries(tables).map(([table, t]) => {
+      const g = side(t.inGraph);
+      const o = side(t.outside);
+      return {
+        table,
+        afterMaterialize: { inGraph: g.before, outside: o.before },
+        afterProbes: { inGraph: g.after, outside: o.after },
+      };
+    }),
+  };
 }
 
 export function probe(t: Trace, name: string): TraceEvent {

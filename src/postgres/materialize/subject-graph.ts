@@ -1,7 +1,7 @@
 /**
  * The subject graph materialize loads into its temp graph table: one entry per graph subject with
  * the manifest's subject keys, rewritten when a subject rewrite was asked for. Shared by the load
- * (index.ts) and `--explain` (plan.ts).
+ * (phases/capsule-source.ts) and `--explain` (plan.ts).
  */
 import { planSubjectRewrite, type SubjectRewrite, SubjectRewriter } from '../../capsule/rewrite.js';
 import type { CapsuleHeader } from '../../capsule/schema.js';

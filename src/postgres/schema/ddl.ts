@@ -17,6 +17,7 @@
 import type pg from 'pg';
 import { FailureError } from '../../errors.js';
 import { quoteIdent, quoteQualified, quoteSchemaName } from '../../util/sql-names.js';
+import { topologicalOrder } from '../../util/topological-order.js';
 
 export const SCHEMA_SECTION_VERSION = 1;
 
@@ -556,21 +557,6 @@ async function typeDdl(client: pg.Client, t: UserType, warnings: string[]): Prom
   return null;
 }
 
-/** Topological order (dependencies first); ties and cycles resolved by the given order. */
-export function topoOrder<K>(keys: readonly K[], depsOf: (k: K) => readonly K[]): K[] {
-  const out: K[] = [];
-  const state = new Map<K, 'visiting' | 'done'>();
-  const visit = (k: K) => {
-    if (state.get(k)) return; // done, or a cycle: leave it where it is
-    state.set(k, 'visiting');
-    for (const d of depsOf(k)) if (d !== k && keys.includes(d)) visit(d);
-    state.set(k, 'done');
-    out.push(k);
-  };
-  for (const k of keys) visit(k);
-  return out;
-}
-
 /**
  * Read the DDL of `tables` (capsule names: bare through the search_path, or schema.table). Foreign
  * keys to tables outside the list are left out and listed in `omittedForeignKeys`; pass the FK
@@ -632,7 +618,7 @@ export async function readSchemaSection(
     // Array types are created with their element type.
     return !t.is_array;
   });
-  const ordered = topoOrder(
+  const ordered = topologicalOrder(
     own.map((t) => t.oid),
     (oid) => {
       // Follow arrays to their element so a domain over mood[] comes after mood.
@@ -744,7 +730,7 @@ export async function readSchemaSection(
 
   // Tables: FK parents first.
   const byName = new Map(tableDdls.map((t) => [t.name, t]));
-  const tableOrder = topoOrder(
+  const tableOrder = topologicalOrder(
     tableDdls.map((t) => t.name),
     (n) => (byName.get(n)?.constraints ?? []).flatMap((c) => (c.references ? [c.references] : [])),
   );

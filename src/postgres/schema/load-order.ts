@@ -11,6 +11,8 @@
  *   tables are reported and broken at the first table in declaration order.
  */
 
+import { findCycles, topologicalOrder } from '../../util/topological-order.js';
+
 export interface LoadOrderForeignKey {
   name: string;
   table: string;
@@ -54,10 +56,11 @@ export function planLoadOrder(input: LoadOrderInput): LoadOrderPlan {
   const parents = new Map<string, Set<string>>(declared.map((t) => [t, new Set<string>()]));
   for (const fk of edges) parents.get(fk.table)?.add(fk.refTable);
 
-  const cycles = findCycles(declared, parents);
+  const parentsOf = (t: string) => parents.get(t) ?? [];
+  const cycles = findCycles(declared, parentsOf);
 
   if (tableOrder.length === 0) {
-    const order = topologicalOrder(declared, parents);
+    const order = topologicalOrder(declared, parentsOf);
     return { order, violations: [], cycles, omitted: [], repaired: order };
   }
 
@@ -79,7 +82,7 @@ export function planLoadOrder(input: LoadOrderInput): LoadOrderPlan {
   const omitted = declared.filter((t) => !inOrder.has(t));
   const order = [...tableOrder];
   // Omitted tables among themselves parents first, then each right after its last parent.
-  for (const t of topologicalOrder(omitted, parents)) {
+  for (const t of topologicalOrder(omitted, parentsOf)) {
     let at = 0;
     for (const p of parents.get(t) ?? []) {
       const i = order.indexOf(p);
@@ -87,87 +90,8 @@ export function planLoadOrder(input: LoadOrderInput): LoadOrderPlan {
     }
     order.splice(at, 0, t);
   }
-  const repaired = topologicalOrder(order, parents);
+  const repaired = topologicalOrder(order, parentsOf);
   return { order, violations, cycles, omitted, repaired };
-}
-
-/**
- * Kahn's algorithm that always takes the earliest table (in `tables` order) whose parents are all
- * placed, so an already valid order comes back unchanged. A cycle is broken at its earliest table.
- */
-export function topologicalOrder(
-  tables: readonly string[],
-  parents: ReadonlyMap<string, ReadonlySet<string>>,
-): string[] {
-  const pending = [...tables];
-  const inScope = new Set(tables);
-  const placed = new Set<string>();
-  const out: string[] = [];
-  while (pending.length > 0) {
-    let idx = pending.findIndex((t) =>
-      [...(parents.get(t) ?? [])].every((p) => p === t || !inScope.has(p) || placed.has(p)),
-    );
-    if (idx < 0) {
-      // Only cycles left: break the earliest cycle whose members wait on nothing but each other.
-      const cycleOf = new Map<string, Set<string>>();
-      for (const c of findCycles(pending, parents)) for (const t of c) cycleOf.set(t, new Set(c));
-      idx = pending.findIndex((t) =>
-        [...(parents.get(t) ?? [])].every(
-          (p) => p === t || !inScope.has(p) || placed.has(p) || cycleOf.get(t)?.has(p),
-        ),
-      );
-      if (idx < 0) idx = 0;
-    }
-    const [t] = pending.splice(idx, 1) as [string];
-    placed.add(t);
-    out.push(t);
-  }
-  return out;
-}
-
-/** Strongly connected components with more than one table (Tarjan), in declaration order. */
-function findCycles(
-  tables: readonly string[],
-  parents: ReadonlyMap<string, ReadonlySet<string>>,
-): string[][] {
-  const index = new Map<string, number>();
-  const low = new Map<string, number>();
-  const onStack = new Set<string>();
-  const stack: string[] = [];
-  const components: string[][] = [];
-  const inScope = new Set(tables);
-  let next = 0;
-  const visit = (v: string): void => {
-    index.set(v, next);
-    low.set(v, next);
-    next++;
-    stack.push(v);
-    onStack.add(v);
-    for (const w of parents.get(v) ?? []) {
-      if (w === v || !inScope.has(w)) continue;
-      if (!index.has(w)) {
-        visit(w);
-        low.set(v, Math.min(low.get(v) ?? 0, low.get(w) ?? 0));
-      } else if (onStack.has(w)) {
-        low.set(v, Math.min(low.get(v) ?? 0, index.get(w) ?? 0));
-      }
-    }
-    if (low.get(v) === index.get(v)) {
-      const comp: string[] = [];
-      let w: string | undefined;
-      do {
-        w = stack.pop();
-        if (w === undefined) break;
-        onStack.delete(w);
-        comp.push(w);
-      } while (w !== v);
-      if (comp.length > 1) components.push(comp);
-    }
-  };
-  for (const t of tables) if (!index.has(t)) visit(t);
-  const rank = new Map(tables.map((t, i) => [t, i]));
-  const byRank = (a: string, b: string) => (rank.get(a) ?? 0) - (rank.get(b) ?? 0);
-  return components.map((c) => c.sort(byRank)).sort((a, b) => byRank(a[0] as string, b[0] as string));
 }
 
 function dedupe(list: readonly string[]): string[] {
