@@ -7,8 +7,10 @@ import { canonicalJson, INTEGRITY_ALGORITHM_V2, TableHasher } from '../src/capsu
 import { readCapsule } from '../src/capsule/reader.js';
 import { CapsuleWriter } from '../src/capsule/writer.js';
 import { validateManifest } from '../src/manifest/load.js';
+import { copyUnescape } from '../src/postgres/copy/copy-encoding.js';
+import { CopyLineSplitter } from '../src/postgres/copy/copy-out.js';
 import { canonicalFromText } from '../src/postgres/export/canonical.js';
-import { CopyLineSplitter, copyUnescape, exportCapsule } from '../src/postgres/export/export-capsule.js';
+import { exportCapsule } from '../src/postgres/export/export-capsule.js';
 import { hmacValue } from '../src/redaction/redact.js';
 import { type ExactJson, parseExact, stringifyExact } from '../src/util/exact-json.js';
 import { cli } from './helpers/cli.js';

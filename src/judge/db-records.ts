@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { DatabaseState, DbStateSnapshotRecord, Trace } from '../trace/schema.js';
 
-export const dbSideRecordSchema = z.object({
+const dbSideRecordSchema = z.object({
   /** Rows right after materialize. */
   rows: z.number().int().nonnegative(),
   /** Rows after the probes. */
@@ -23,7 +23,7 @@ export const dbSideRecordSchema = z.object({
   end: z.string(),
 });
 
-export const dbTableRecordSchema = z.object({ inGraph: dbSideRecordSchema, outside: dbSideRecordSchema });
+const dbTableRecordSchema = z.object({ inGraph: dbSideRecordSchema, outside: dbSideRecordSchema });
 export const dbRecordsSchema = z.record(z.string(), dbTableRecordSchema);
 
 export type DbSideRecord = z.infer<typeof dbSideRecordSchema>;

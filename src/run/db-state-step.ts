@@ -36,7 +36,7 @@ export interface DbStateRecorder {
 }
 
 /** Which tables are recorded, with their predicate and ignored columns (the manifest's rules). */
-export function dbStateSpecs(manifest: Manifest, capsuleTables: readonly string[]): DbStateTableSpec[] {
+function dbStateSpecs(manifest: Manifest, capsuleTables: readonly string[]): DbStateTableSpec[] {
   const rules = manifest.databaseState ?? {};
   const ignored = new Set(rules.ignoreTables ?? []);
   const declared = new Map(manifest.postgres.tables.map((t) => [t.name, t]));

@@ -1,5 +1,6 @@
 /**
- * Encoding capsule values (exact JSON) as Postgres COPY TEXT-format fields.
+ * Postgres COPY TEXT-format fields, both ways: capsule values (exact JSON) encoded for
+ * `COPY … FROM STDIN` (materialize), and fields of `COPY … TO STDOUT` decoded (copyUnescape, export).
  *
  * COPY TEXT: fields separated by tab, rows by newline, NULL is `\N`, and backslash, newline, CR
  * and tab inside a value are written as `\\`, `\n`, `\r`, `\t`. Because every backslash is doubled,
@@ -29,6 +30,19 @@ export type ColumnCodec =
     }
   | { kind: 'array'; element: 'json' | 'plain'; delimiter: string }
   | { kind: 'plain' };
+
+const COPY_ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+export const COPY_NULL = '\\N';
+
+/** Decodes one field of COPY's text format (COPY TO only emits these backslash sequences). */
+export function copyUnescape(field: string): string {
+  if (field === COPY_NULL || field.indexOf('\\') < 0) return field;
+  // jsonb text has no raw control characters, so usually the only escape is `\\`: two native
+  // passes (NUL cannot occur in Postgres text) instead of a callback per match.
+  const pairs = field.replaceAll('\\\\', '\u0000');
+  if (pairs.indexOf('\\') < 0) return pairs.replaceAll('\u0000', '\\');
+  return field.replace(/\\(.)/gs, (_m, c: string) => COPY_ESCAPES[c] ?? c);
+}
 
 /**
  * Characters to escape, NUL (Postgres text cannot hold it) and surrogates (checked for lone ones,
@@ -126,7 +140,7 @@ export function columnText(v: unknown, codec: ColumnCodec, exact = true): string
 
 /** One COPY TEXT field: escaped text, or `\N`. */
 export function copyField(v: unknown, codec: ColumnCodec, exact = true): string {
-  if (v === null || v === undefined) return '\\N';
+  if (v === null || v === undefined) return COPY_NULL;
   if (codec.kind === 'plain') {
     if (typeof v === 'string') return NEEDS_ESCAPE.test(v) ? escapeCopyText(v) : v;
     if (typeof v === 'number') return String(v);

@@ -27,7 +27,7 @@ export interface DbStateTableSpec {
   ignoreColumns: string[];
 }
 
-export interface DbStateSide {
+interface DbStateSide {
   rows: number;
   /** 32 hex digits; no value can be read back from it. */
   digest: string;
@@ -35,7 +35,7 @@ export interface DbStateSide {
   written?: number;
 }
 
-export interface DbStateTable {
+interface DbStateTable {
   table: string;
   /** The table is not in the database. */
   missing?: boolean;
@@ -101,7 +101,7 @@ async function existingTables(client: pg.Client, names: string[]): Promise<Set<s
 }
 
 /** One aggregate over the table: count, digest halves and written rows, per side. */
-export function tableStateSql(table: string, predicate: string | null): string {
+function tableStateSql(table: string, predicate: string | null): string {
   const inGraph = predicate === null ? 'false' : `exists (select 1 from ${GRAPH_TABLE} g where ${predicate})`;
   const written = `(t.xmin::text::bigint - $2::bigint + ${XID_SPACE}) % ${XID_SPACE} < ${XID_SPACE / 2n}`;
   const side = (name: string, cond: string) =>

@@ -10,9 +10,7 @@
  * the writer's buffer, whatever the capsule size. Rows arrive as jsonb text, so every number keeps
  * its digits; rows are parsed (exactly) only when redaction or the secret scanner needs the tree.
  */
-import { StringDecoder } from 'node:string_decoder';
 import type pg from 'pg';
-import copyStreams from 'pg-copy-streams';
 import {
   closeJsonColumns,
   jsonEncodedColumns,
@@ -38,6 +36,8 @@ import { TOOL_NAME, VERSION } from '../../version.js';
 import { cancelAndClose } from '../cancel-query.js';
 import { connect, describePgError, isConnectionLost } from '../connect.js';
 import { type ColumnEncodings, relationEncodings, TypeClassifier } from '../copy/column-encoding.js';
+import { COPY_NULL } from '../copy/copy-encoding.js';
+import { copyLines } from '../copy/copy-out.js';
 import { assertManifestSingleStatements } from '../single-statement.js';
 import {
   buildExportSql,
@@ -487,101 +487,6 @@ async function openSnapshot(
       cause: err,
     });
   }
-}
-
-/**
- * Splits COPY text-format output into unescaped lines, chunk by chunk. Postgres sends one
- * CopyData message per row, so a chunk is usually exactly one complete line: that case skips the
- * string decoder (a newline byte is never inside a UTF-8 sequence). Any other split works too.
- */
-export class CopyLineSplitter {
-  private rest = '';
-  private atLineStart = true;
-  private decoder = new StringDecoder('utf8');
-
-  push(chunk: Buffer, onLine: (line: string) => void): void {
-    const n = chunk.length;
-    if (n === 0) return;
-    if (this.atLineStart && chunk[n - 1] === 0x0a && chunk.indexOf(0x0a) === n - 1) {
-      onLine(copyUnescape(chunk.toString('utf8', 0, n - 1)));
-      return;
-    }
-    // A chunk ending in a newline leaves nothing behind in `rest` or the decoder.
-    this.atLineStart = chunk[n - 1] === 0x0a;
-    const text = this.rest + this.decoder.write(chunk);
-    let start = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-      onLine(copyUnescape(text.slice(start, nl)));
-      start = nl + 1;
-    }
-    this.rest = start === text.length ? '' : text.slice(start);
-  }
-
-  end(onLine: (line: string) => void): void {
-    const rest = this.rest + this.decoder.end();
-    this.rest = '';
-    if (rest.length > 0) onLine(copyUnescape(rest));
-  }
-}
-
-/**
- * Streams the lines of `COPY (query) TO STDOUT`, handled synchronously in 'data' events (an
- * await per row would cost more than the row itself); `afterChunk` returning a promise pauses
- * the stream until it settles (back-pressure from the writer reaches the server via the socket).
- */
-async function copyLines(
-  client: pg.Client,
-  query: string,
-  onLine: (line: string) => void,
-  afterChunk?: () => Promise<void> | null,
-): Promise<void> {
-  const stream = client.query(copyStreams.to(`copy (${query}) to stdout`));
-  const splitter = new CopyLineSplitter();
-  await new Promise<void>((resolve, reject) => {
-    let failed = false;
-    const fail = (err: unknown) => {
-      if (failed) return;
-      failed = true;
-      stream.destroy();
-      reject(err);
-    };
-    stream.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      try {
-        splitter.push(chunk, onLine);
-        const wait = afterChunk?.();
-        if (wait) {
-          stream.pause();
-          wait.then(() => stream.resume(), fail);
-        }
-      } catch (err) {
-        fail(err);
-      }
-    });
-    stream.on('error', fail);
-    stream.on('end', () => {
-      if (failed) return;
-      try {
-        splitter.end(onLine);
-        resolve();
-      } catch (err) {
-        fail(err);
-      }
-    });
-  });
-}
-
-const COPY_ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
-export const COPY_NULL = '\\N';
-
-/** Decodes one field of COPY's text format (COPY TO only emits these backslash sequences). */
-export function copyUnescape(field: string): string {
-  if (field === COPY_NULL || field.indexOf('\\') < 0) return field;
-  // jsonb text has no raw control characters, so usually the only escape is `\\`: two native
-  // passes (NUL cannot occur in Postgres text) instead of a callback per match.
-  const pairs = field.replaceAll('\\\\', '\u0000');
-  if (pairs.indexOf('\\') < 0) return pairs.replaceAll('\u0000', '\\');
-  return field.replace(/\\(.)/gs, (_m, c: string) => COPY_ESCAPES[c] ?? c);
 }
 
 async function readGraph(client: pg.Client, sql: ExportSql, manifest: Manifest): Promise<GraphEntry[]> {
