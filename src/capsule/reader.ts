@@ -190,179 +190,242 @@ export interface CapsuleScan {
   counts: Record<string, number>;
 }
 
+type OnEvent = (e: CapsuleEvent) => void | Promise<void>;
+
 /**
  * Streams a capsule: calls `onEvent` for every table start, row and table end, and returns the
  * validated header with per-table counts when the file ends. `onEvent` may be async (back-pressure).
  */
 export async function readCapsule(
   path: string,
-  onEvent: ((e: CapsuleEvent) => void | Promise<void>) | null,
+  onEvent: OnEvent | null,
   options: ReadOptions = {},
 ): Promise<CapsuleScan> {
-  // No prototypes: table names such as `__proto__` or `toString` are plain identifiers.
-  const header: Record<string, ExactJson> = Object.create(null);
-  const counts: Record<string, number> = Object.create(null);
-  const topKeys = new Set<string>();
-  // depth 0: before the top-level object; 1: top-level keys; 2: inside "tables"; 3: inside a table array.
-  let depth = 0;
-  let topKey: string | null = null;
-  let table: string | null = null;
-  let builder: ValueBuilder | null = null;
-  let skipDepth = 0; // when counting without building rows
-  let sawTables = false;
-  // The limits of byte-check.ts, checked on tokens (the tokenizer already walks every byte).
-  let batchStart = 0; // text offset where the current batch began
-  let rowStart = -1; // text offset (at batch granularity) where the current row began
-  // Skipped rows (scanCapsule): their keys, checked like RowLineChecker's template.
-  let rowKeys: string[] = [];
-  let prevKeys: string[] = [];
-  let keySet: Set<string> | null = null;
-
-  const rowWhere = () => `tables.${table}[${counts[table!]}]`;
-  const where = (): string => {
-    if (depth >= 2 && table !== null) {
-      if (depth === 3 && (builder || skipDepth > 0)) {
-        const column = builder ? builder.column : (rowKeys[rowKeys.length - 1] ?? null);
-        return column === null ? rowWhere() : `${rowWhere()}.${column}`;
-      }
-      return `tables.${table}`;
-    }
-    return topKey ?? '(top level)';
-  };
-  const rowErrors = {
-    duplicate: (key: string) => duplicateKeyError(path, rowWhere(), key),
-    tooDeep: () => tooDeepError(path, where()),
-  };
-  const skippedRowKey = (key: string) => {
-    const n = rowKeys.length;
-    rowKeys.push(key);
-    if (keySet === null) {
-      if (n < prevKeys.length && prevKeys[n] === key) return; // so far the last checked row's keys
-      keySet = new Set(rowKeys.slice(0, n));
-    }
-    if (keySet.has(key)) throw duplicateKeyError(path, rowWhere(), key);
-    keySet.add(key);
-  };
-
+  const capsule = new CapsuleAssembler(path, onEvent, options.skipRows === true);
   try {
     for await (const batch of tokenBatches(path, options)) {
       for (const t of batch.tokens) {
-        if (builder) {
-          if (builder.push(t)) {
-            const v = builder.value;
-            builder = null;
-            if (depth === 3 && table !== null) {
-              rowStart = -1;
-              const index = counts[table]!;
-              counts[table] = index + 1;
-              if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof LosslessNumber) {
-                throw new InputError(`${path}: tables.${table}[${index}]: must be a row object`);
-              }
-              if (onEvent) {
-                const r = onEvent({ kind: 'row', table, index, row: v as Row });
-                if (r) await r;
-              }
-            } else if (depth === 1 && topKey !== null) {
-              header[topKey] = v;
-            }
-          }
-          continue;
-        }
-        if (skipDepth > 0) {
-          if (t.name === 'startObject' || t.name === 'startArray') {
-            if (++skipDepth > MAX_NESTING_DEPTH + 1) throw tooDeepError(path, where());
-          } else if (t.name === 'endObject' || t.name === 'endArray') skipDepth--;
-          else if (t.name === 'keyValue' && skipDepth === 1) skippedRowKey(t.value);
-          if (skipDepth === 0 && table !== null) {
-            counts[table]!++;
-            rowStart = -1;
-            if (keySet !== null) prevKeys = rowKeys;
-            rowKeys = [];
-            keySet = null;
-          }
-          continue;
-        }
-        switch (depth) {
-          case 0:
-            if (t.name !== 'startObject')
-              throw new InputError(`${path}: not a valid capsule: expected a JSON object`);
-            depth = 1;
-            break;
-          case 1:
-            if (t.name === 'keyValue') {
-              if (topKeys.has(t.value))
-                throw new InputError(`${path}: duplicate top-level key ${JSON.stringify(t.value)}`);
-              topKeys.add(t.value);
-              topKey = t.value;
-            } else if (t.name === 'endObject') depth = 0;
-            else if (topKey === 'tables' && t.name === 'startObject') {
-              depth = 2;
-              sawTables = true;
-            } else {
-              const where = topKey;
-              builder = new ValueBuilder(
-                MAX_NESTING_DEPTH,
-                {
-                  duplicate: (key) =>
-                    new InputError(`${path}: ${where}: duplicate key ${JSON.stringify(key)}`),
-                  tooDeep: () => tooDeepError(path, String(where)),
-                },
-                true,
-              );
-              if (builder.push(t)) {
-                header[topKey!] = builder.value;
-                builder = null;
-              }
-            }
-            break;
-          case 2:
-            if (t.name === 'keyValue') {
-              if (Object.hasOwn(counts, t.value))
-                throw new InputError(`${path}: tables.${t.value}: appears twice`);
-              table = t.value;
-            } else if (t.name === 'startArray' && table !== null) {
-              depth = 3;
-              counts[table] = 0;
-              if (onEvent) await onEvent({ kind: 'tableStart', table });
-            } else if (t.name === 'endObject') {
-              depth = 1;
-              table = null;
-            } else throw new InputError(`${path}: tables.${table}: must be an array of rows`);
-            break;
-          case 3:
-            if (t.name === 'endArray') {
-              if (onEvent) await onEvent({ kind: 'tableEnd', table: table!, rows: counts[table!]! });
-              depth = 2;
-            } else if (options.skipRows && (t.name === 'startObject' || t.name === 'startArray')) {
-              skipDepth = 1;
-              rowStart = batchStart;
-            } else {
-              builder = new ValueBuilder(MAX_NESTING_DEPTH + 1, rowErrors, false);
-              rowStart = batchStart;
-              if (builder.push(t)) {
-                // A scalar where a row should be.
-                throw new InputError(`${path}: tables.${table}[${counts[table!]}]: must be a row object`);
-              }
-            }
-            break;
-        }
+        const pending = capsule.token(t);
+        if (pending) await pending;
       }
-      // Sizes, at chunk granularity: found when crossed, before the value is held whole.
-      if (batch.sinceToken > MAX_VALUE_BYTES) throw tooLargeError(path, where(), 'value', batch.offset);
-      if (rowStart >= 0 && batch.offset - rowStart > MAX_ROW_BYTES)
-        throw tooLargeError(path, where(), 'row', batch.offset);
-      batchStart = batch.offset;
+      capsule.endBatch(batch);
     }
   } catch (err) {
-    if (err instanceof BadUtf8) throw utf8Error(path, err.offset, depth > 0 ? where() : null);
+    if (err instanceof BadUtf8) throw utf8Error(path, err.offset, capsule.depth > 0 ? capsule.where() : null);
     throw err;
   }
-  if (!sawTables) throw new InputError(`${path}: not a valid capsule: tables: is required`);
-  const parsed = capsuleHeaderSchema.safeParse(assumeRedaction(plainHeader(header)));
-  if (!parsed.success) {
-    throw issuesError(path, 'not a valid capsule', issueLines(parsed.error));
+  return capsule.result();
+}
+
+/**
+ * Assembles the capsule from its tokens: header values are built whole, table rows one at a time
+ * (or only counted and their keys checked, with `skipRows`).
+ */
+class CapsuleAssembler {
+  // No prototypes: table names such as `__proto__` or `toString` are plain identifiers.
+  readonly #header: Record<string, ExactJson> = Object.create(null);
+  readonly #counts: Record<string, number> = Object.create(null);
+  readonly #topKeys = new Set<string>();
+  /** 0: before the top-level object; 1: top-level keys; 2: inside "tables"; 3: inside a table array. */
+  depth = 0;
+  #topKey: string | null = null;
+  #table: string | null = null;
+  #builder: ValueBuilder | null = null;
+  /** Nesting inside a row being skipped (counted without building it). */
+  #skipDepth = 0;
+  #sawTables = false;
+  // The limits of byte-check.ts, checked on tokens (the tokenizer already walks every byte).
+  /** Text offset where the current batch began. */
+  #batchStart = 0;
+  /** Text offset (at batch granularity) where the current row began. */
+  #rowStart = -1;
+  // Skipped rows (scanCapsule): their keys, checked like RowLineChecker's template.
+  #rowKeys: string[] = [];
+  #prevKeys: string[] = [];
+  #keySet: Set<string> | null = null;
+  readonly #rowErrors = {
+    duplicate: (key: string) => duplicateKeyError(this.path, this.#rowWhere(), key),
+    tooDeep: () => tooDeepError(this.path, this.where()),
+  };
+
+  constructor(
+    private readonly path: string,
+    private readonly onEvent: OnEvent | null,
+    private readonly skipRows: boolean,
+  ) {}
+
+  /** Feeds one token; returns a promise only when `onEvent` returned one. */
+  token(t: Token): Promise<void> | undefined {
+    if (this.#builder) return this.#valueToken(t);
+    if (this.#skipDepth > 0) {
+      this.#skippedRowToken(t);
+      return;
+    }
+    switch (this.depth) {
+      case 0:
+        if (t.name !== 'startObject')
+          throw new InputError(`${this.path}: not a valid capsule: expected a JSON object`);
+        this.depth = 1;
+        return;
+      case 1:
+        this.#topLevelToken(t);
+        return;
+      case 2:
+        return this.#tablesToken(t);
+      case 3:
+        return this.#tableToken(t);
+    }
   }
-  return { header: parsed.data, counts };
+
+  /** After each batch of tokens: sizes, at chunk granularity (found before the value is held whole). */
+  endBatch(batch: TokenBatch): void {
+    if (batch.sinceToken > MAX_VALUE_BYTES)
+      throw tooLargeError(this.path, this.where(), 'value', batch.offset);
+    if (this.#rowStart >= 0 && batch.offset - this.#rowStart > MAX_ROW_BYTES)
+      throw tooLargeError(this.path, this.where(), 'row', batch.offset);
+    this.#batchStart = batch.offset;
+  }
+
+  /** The validated header and the counts, once the file ended. */
+  result(): CapsuleScan {
+    if (!this.#sawTables) throw new InputError(`${this.path}: not a valid capsule: tables: is required`);
+    const parsed = capsuleHeaderSchema.safeParse(assumeRedaction(plainHeader(this.#header)));
+    if (!parsed.success) {
+      throw issuesError(this.path, 'not a valid capsule', issueLines(parsed.error));
+    }
+    return { header: parsed.data, counts: this.#counts };
+  }
+
+  /** Where the reader is, for an error: a row's column, a table, a top-level key. */
+  where(): string {
+    if (this.depth >= 2 && this.#table !== null) {
+      if (this.depth === 3 && (this.#builder || this.#skipDepth > 0)) {
+        const column = this.#builder
+          ? this.#builder.column
+          : (this.#rowKeys[this.#rowKeys.length - 1] ?? null);
+        return column === null ? this.#rowWhere() : `${this.#rowWhere()}.${column}`;
+      }
+      return `tables.${this.#table}`;
+    }
+    return this.#topKey ?? '(top level)';
+  }
+
+  #rowWhere(): string {
+    return `tables.${this.#table}[${this.#counts[this.#table!]}]`;
+  }
+
+  /** A token of a value being built (a header value or a row). */
+  #valueToken(t: Token): Promise<void> | undefined {
+    const builder = this.#builder!;
+    if (!builder.push(t)) return;
+    const v = builder.value;
+    this.#builder = null;
+    const table = this.#table;
+    if (this.depth === 3 && table !== null) {
+      this.#rowStart = -1;
+      const index = this.#counts[table]!;
+      this.#counts[table] = index + 1;
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof LosslessNumber) {
+        throw new InputError(`${this.path}: tables.${table}[${index}]: must be a row object`);
+      }
+      return this.onEvent?.({ kind: 'row', table, index, row: v as Row }) || undefined;
+    }
+    if (this.depth === 1 && this.#topKey !== null) this.#header[this.#topKey] = v;
+    return;
+  }
+
+  /** A token of a row counted without being built: nesting, and its own keys (duplicates). */
+  #skippedRowToken(t: Token): void {
+    if (t.name === 'startObject' || t.name === 'startArray') {
+      if (++this.#skipDepth > MAX_NESTING_DEPTH + 1) throw tooDeepError(this.path, this.where());
+    } else if (t.name === 'endObject' || t.name === 'endArray') this.#skipDepth--;
+    else if (t.name === 'keyValue' && this.#skipDepth === 1) this.#skippedRowKey(t.value);
+    if (this.#skipDepth === 0 && this.#table !== null) {
+      this.#counts[this.#table]!++;
+      this.#rowStart = -1;
+      if (this.#keySet !== null) this.#prevKeys = this.#rowKeys;
+      this.#rowKeys = [];
+      this.#keySet = null;
+    }
+  }
+
+  #skippedRowKey(key: string): void {
+    const n = this.#rowKeys.length;
+    this.#rowKeys.push(key);
+    if (this.#keySet === null) {
+      if (n < this.#prevKeys.length && this.#prevKeys[n] === key) return; // so far the last checked row's keys
+      this.#keySet = new Set(this.#rowKeys.slice(0, n));
+    }
+    if (this.#keySet.has(key)) throw duplicateKeyError(this.path, this.#rowWhere(), key);
+    this.#keySet.add(key);
+  }
+
+  /** Top level: a key, the end, `tables`' object, or the start of a header value. */
+  #topLevelToken(t: Token): void {
+    if (t.name === 'keyValue') {
+      if (this.#topKeys.has(t.value))
+        throw new InputError(`${this.path}: duplicate top-level key ${JSON.stringify(t.value)}`);
+      this.#topKeys.add(t.value);
+      this.#topKey = t.value;
+    } else if (t.name === 'endObject') this.depth = 0;
+    else if (this.#topKey === 'tables' && t.name === 'startObject') {
+      this.depth = 2;
+      this.#sawTables = true;
+    } else {
+      const where = this.#topKey;
+      const { path } = this;
+      this.#builder = new ValueBuilder(
+        MAX_NESTING_DEPTH,
+        {
+          duplicate: (key) => new InputError(`${path}: ${where}: duplicate key ${JSON.stringify(key)}`),
+          tooDeep: () => tooDeepError(path, String(where)),
+        },
+        true,
+      );
+      if (this.#builder.push(t)) {
+        this.#header[this.#topKey!] = this.#builder.value;
+        this.#builder = null;
+      }
+    }
+  }
+
+  /** Inside `tables`: a table's name, its array's start, or the end of `tables`. */
+  #tablesToken(t: Token): Promise<void> | undefined {
+    if (t.name === 'keyValue') {
+      if (Object.hasOwn(this.#counts, t.value))
+        throw new InputError(`${this.path}: tables.${t.value}: appears twice`);
+      this.#table = t.value;
+    } else if (t.name === 'startArray' && this.#table !== null) {
+      this.depth = 3;
+      this.#counts[this.#table] = 0;
+      return this.onEvent?.({ kind: 'tableStart', table: this.#table }) || undefined;
+    } else if (t.name === 'endObject') {
+      this.depth = 1;
+      this.#table = null;
+    } else throw new InputError(`${this.path}: tables.${this.#table}: must be an array of rows`);
+    return;
+  }
+
+  /** Inside a table's array: a row starts, or the array ends. */
+  #tableToken(t: Token): Promise<void> | undefined {
+    const table = this.#table!;
+    if (t.name === 'endArray') {
+      this.depth = 2;
+      return this.onEvent?.({ kind: 'tableEnd', table, rows: this.#counts[table]! }) || undefined;
+    }
+    if (this.skipRows && (t.name === 'startObject' || t.name === 'startArray')) {
+      this.#skipDepth = 1;
+      this.#rowStart = this.#batchStart;
+      return;
+    }
+    this.#builder = new ValueBuilder(MAX_NESTING_DEPTH + 1, this.#rowErrors, false);
+    this.#rowStart = this.#batchStart;
+    if (this.#builder.push(t)) {
+      // A scalar where a row should be.
+      throw new InputError(`${this.path}: tables.${table}[${this.#counts[table]}]: must be a row object`);
+    }
+    return;
+  }
 }
 
 /** Header values are small; convert exact numbers to JS numbers for validation and display. */
