@@ -1,10 +1,12 @@
 /**
  * Streaming export of one subject's graph into a capsule.
  *
- * Phases (each its own function, so more can be added): connect → snapshot (one REPEATABLE READ
- * READ ONLY transaction, subject values bound as parameters) → graph → tables (each streamed
- * with `COPY (query) TO STDOUT`, rows transformed and written as they arrive) → extras
- * (optional hook, same snapshot) → write (integrity, findings, extension sections, atomic rename).
+ * Phases: connect (exportCapsule) → snapshot (openSnapshot: one REPEATABLE READ READ ONLY
+ * transaction, subject values bound as parameters) → graph (readGraph) → closure rows
+ * (readClosureRows, optional hook) → tables (exportTables: each streamed with
+ * `COPY (query) TO STDOUT`, rows transformed and written as they arrive) → extras (optional hook,
+ * same snapshot) → write (writeTrailer: integrity, findings, extension sections; then the atomic
+ * rename). exportInSnapshot runs them in order; exportFailure turns a failure into its error.
  *
  * Nothing is built as one value, in Postgres or here: memory is bounded by the COPY chunk and
  * the writer's buffer, whatever the capsule size. Rows arrive as jsonb text, so every number keeps
@@ -162,34 +164,36 @@ export function checkSubject(manifest: Manifest, subject: Record<string, string>
 
 export async function exportCapsule(options: ExportOptions): Promise<ExportResult> {
   const t0 = performance.now();
-  const { manifest } = options;
-  const sinceDays = options.sinceDays ?? DEFAULT_SINCE_DAYS;
+  const { manifest, signal } = options;
   const redaction: RedactionMode = options.redaction ?? 'safe';
-  const subject = orderedSubject(manifest, options.subject);
   // Bad hmac configuration is an input error: fail before connecting.
   const redactor = redaction === 'safe' ? buildRedactor(manifest.redactionRules, { env: options.env }) : null;
-  const progress = options.onProgress ?? (() => {});
-  const { signal } = options;
-  const interrupted = (tempRemoved = false) =>
-    new InterruptedError(
-      `export interrupted; no capsule was written${tempRemoved ? ' (its temp file was removed)' : ''}`,
-    );
-  if (signal?.aborted) throw interrupted();
+  if (signal?.aborted) throw interruptedError();
   await assertManifestSingleStatements(manifest, 'manifest');
-
-  // connect
-  let t = performance.now();
+  const progress = options.onProgress ?? (() => {});
+  const t = performance.now();
   const client = await connect(options.databaseUrl, {
     role: 'export source',
     statementTimeoutMs: options.statementTimeoutMs,
     applicationName: `${TOOL_NAME} export`,
   });
-  const connectMs = performance.now() - t;
-  progress({ kind: 'phase', phase: 'connect', ms: connectMs });
-
-  let writer: CapsuleWriter | null = null;
+  const run: ExportRun = {
+    options,
+    manifest,
+    client,
+    subject: orderedSubject(manifest, options.subject),
+    sinceDays: options.sinceDays ?? DEFAULT_SINCE_DAYS,
+    redaction,
+    redactor,
+    progress,
+    t0,
+    connectMs: performance.now() - t,
+    writer: null,
+    beforeCommit: () => {},
+  };
+  progress({ kind: 'phase', phase: 'connect', ms: run.connectMs });
   // Cancellation closes the connection: whatever query or COPY is running fails at once (the
-  // server ends the read-only snapshot), and the catch below removes the temp file.
+  // server ends the read-only snapshot), and exportFailure removes the temp file.
   // The running query is cancelled on the server (pg_cancel_backend), not only abandoned: a closed
   // socket leaves a long query running on the source until it next writes.
   let cancelling: Promise<void> | null = null;
@@ -197,196 +201,273 @@ export async function exportCapsule(options: ExportOptions): Promise<ExportResul
     cancelling = cancelAndClose(options.databaseUrl, client, 'export source');
   };
   signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    if (signal?.aborted) throw interrupted();
-    // snapshot
-    t = performance.now();
-    const sql = buildExportSql({ manifest, subject, sinceDays });
-    const windowTexts = await openSnapshot(client, sql);
-    const snapshotMs = performance.now() - t;
-    progress({ kind: 'phase', phase: 'snapshot', ms: snapshotMs });
-
-    // graph
-    t = performance.now();
-    const graph = await readGraph(client, sql, manifest);
-    const graphMs = performance.now() - t;
-    progress({ kind: 'phase', phase: 'graph', ms: graphMs });
-
-    const exportedAt = JSON.parse(windowTexts.exportedAt) as string;
-    const sinceAt = JSON.parse(windowTexts.sinceAt) as string;
-
-    writer = await CapsuleWriter.open(options.out, {
-      gzip: options.gzip,
-      ...(options.encrypt ? { encrypt: options.encrypt } : {}),
-    });
-    // columns carried as text (capsule schemaVersion 2), then closure rows (zero-setup hook)
-    t = performance.now();
-    const encodings = await tableEncodings(client, manifest, sql.chain);
-    const extraRows = options.extraRows
-      ? await options.extraRows({
-          client,
-          manifest,
-          subject,
-          graph,
-          encodings,
-          tableStatement: async (tb) => {
-            // Closure meets a table's rowSql before the table's own export does: name the entry.
-            try {
-              return tableStatementText(
-                sql.chain,
-                tb,
-                await rowIsJsonb(client, tb, sql.chain),
-                encodings[tb.name],
-              );
-            } catch (err) {
-              throw new FailureError(
-                `${tableEntry(manifest.postgres.tables.indexOf(tb), tb)}: ${describePgError(err)}`,
-                { cause: err },
-              );
-            }
-          },
-        })
-      : null;
-    if (options.extraRows) progress({ kind: 'phase', phase: 'closure', ms: performance.now() - t });
-    Object.assign(encodings, extraRows?.encodings);
-
-    writeHeader(writer, {
-      manifest,
-      exportedAt,
-      window: { sinceDays, sinceAt },
-      subject,
-      graph,
-      redaction,
-      databaseUrlEnv: options.databaseUrlEnv,
-      encodings,
-    });
-
-    // tables
-    const findings: Finding[] = [];
-    const state = { redactionMs: 0, findingsTotal: 0 };
-    const tableTimings: TableTiming[] = [];
-    const hashes: Record<string, { rows: number; sha256: string }> = {};
-    writer.beginTables();
-    for (const [i, table] of manifest.postgres.tables.entries()) {
-      progress({ kind: 'tableStart', table: table.name, index: i, total: manifest.postgres.tables.length });
-      const tt = performance.now();
-      writer.beginTable(table.name);
-      const hasher = await exportTable(
-        client,
-        writer,
-        table,
-        i,
-        sql,
-        { redactor, scan: redaction === 'safe', findings, state, progress, encodings },
-        extraRows?.append.get(table.name) ?? [],
-      );
-      writer.endTable();
-      const ms = performance.now() - tt;
-      hashes[table.name] = { rows: hasher.rows, sha256: hasher.digest() };
-      tableTimings.push({ name: table.name, rows: hasher.rows, ms });
-      progress({ kind: 'tableEnd', table: table.name, rows: hasher.rows, ms });
-      if (state.findingsTotal > 0 && !options.allowFindings)
-        throw findingsError(state.findingsTotal, findings);
-    }
-    // Tables only closure added (not in the manifest): their rows come from the hook, not a query.
-    for (const [name, rows] of extraRows?.tables ?? []) {
-      const tt = performance.now();
-      writer.beginTable(name);
-      const hasher = await exportTable(
-        client,
-        writer,
-        { name },
-        -1,
-        null,
-        { redactor, scan: redaction === 'safe', findings, state, progress, encodings },
-        rows,
-      );
-      writer.endTable();
-      const ms = performance.now() - tt;
-      hashes[name] = { rows: hasher.rows, sha256: hasher.digest() };
-      tableTimings.push({ name, rows: hasher.rows, ms });
-      progress({ kind: 'tableEnd', table: name, rows: hasher.rows, ms });
-      if (state.findingsTotal > 0 && !options.allowFindings)
-        throw findingsError(state.findingsTotal, findings);
-    }
-    writer.endTables();
-    if (!options.allowEmpty && tableTimings.every((x) => x.rows === 0))
-      throw emptySubjectError(subject, sinceDays);
-
-    // extras (same snapshot)
-    t = performance.now();
-    const extra = options.extraSections
-      ? await options.extraSections({
-          client,
-          manifest,
-          subject,
-          graph,
-          tables: tableTimings.map((x) => ({ name: x.name, rows: x.rows })),
-        })
-      : {};
-    const extrasMs = performance.now() - t;
-    if (options.extraSections) progress({ kind: 'phase', phase: 'extras', ms: extrasMs });
-    await client.query('commit');
-
-    // write
-    const contentSha256 = contentHash(subject, graph, hashes);
-    writer.writeSection('integrity', {
-      algorithm: INTEGRITY_ALGORITHM,
-      exporter: { name: TOOL_NAME, version: VERSION },
-      tables: hashes,
-      contentSha256,
-      ...(extra.schema !== undefined ? { schemaSha256: schemaSectionHash(extra.schema) } : {}),
-    });
-    if (findings.length > 0) writer.writeSection('findings', findings);
-    for (const [key, value] of Object.entries(extra)) writer.writeSectionText(key, stringifyExact(value));
-    if (signal?.aborted) throw interrupted();
+  run.beforeCommit = () => {
+    // Once the capsule is being renamed into place it completes.
+    if (signal?.aborted) throw interruptedError();
     signal?.removeEventListener('abort', onAbort);
-    t = performance.now();
-    const written = await writer.commit();
-    const writeMs = writer.waitMs + (performance.now() - t);
-    writer = null;
-    progress({ kind: 'phase', phase: 'write', ms: writeMs });
-
-    return {
-      ...written,
-      app: manifest.appId,
-      redaction,
-      exportedAt,
-      window: { sinceDays, sinceAt },
-      subject,
-      graph,
-      counts: Object.fromEntries(tableTimings.map((x) => [x.name, x.rows])),
-      findings,
-      integrity: { contentSha256, tables: hashes },
-      timings: {
-        connectMs,
-        snapshotMs,
-        graphMs,
-        tables: tableTimings,
-        redactionMs: state.redactionMs,
-        writeMs,
-        extrasMs,
-        totalMs: performance.now() - t0,
-      },
-    };
+  };
+  try {
+    if (signal?.aborted) throw interruptedError();
+    return await exportInSnapshot(run);
   } catch (err) {
-    const hadTemp = writer !== null;
-    if (writer) await writer.abort();
-    if (cancelling) await cancelling;
-    if (signal?.aborted) throw interrupted(hadTemp);
-    if (isConnectionLost(err)) {
-      const reason = err instanceof ReplayError ? err.message : describePgError(err);
-      throw new FailureError(
-        `export source: the connection to the database was lost during the export (${reason}); no capsule was written${hadTemp ? ' (its temp file was removed)' : ''}`,
-        { cause: err },
-      );
-    }
-    throw err;
+    throw await exportFailure(err, run.writer, cancelling, signal);
   } finally {
     signal?.removeEventListener('abort', onAbort);
     if (cancelling) await cancelling;
     await client.end().catch(() => {});
   }
+}
+
+/** One export in progress: the options, the connection, and what the phases share. */
+interface ExportRun {
+  options: ExportOptions;
+  manifest: Manifest;
+  client: pg.Client;
+  subject: Record<string, string>;
+  sinceDays: number;
+  redaction: RedactionMode;
+  redactor: Redactor | null;
+  progress: (e: ExportProgress) => void;
+  t0: number;
+  connectMs: number;
+  /** The capsule being written (its temp file), null before it is opened and once committed. */
+  writer: CapsuleWriter | null;
+  /** Last chance to stop before the capsule is renamed into place. */
+  beforeCommit: () => void;
+}
+
+interface ExportedTables {
+  findings: Finding[];
+  state: { redactionMs: number; findingsTotal: number };
+  timings: TableTiming[];
+  hashes: Record<string, { rows: number; sha256: string }>;
+}
+
+function interruptedError(tempRemoved = false): InterruptedError {
+  return new InterruptedError(
+    `export interrupted; no capsule was written${tempRemoved ? ' (its temp file was removed)' : ''}`,
+  );
+}
+
+/** Milliseconds since `t`, reported as a finished phase. */
+function phaseDone(run: ExportRun, phase: string, t: number): number {
+  const ms = performance.now() - t;
+  run.progress({ kind: 'phase', phase, ms });
+  return ms;
+}
+
+/** snapshot → graph → closure rows → header → tables → extras → commit the snapshot → write. */
+async function exportInSnapshot(run: ExportRun): Promise<ExportResult> {
+  const { client, manifest, subject, sinceDays, redaction, options } = run;
+  let t = performance.now();
+  const sql = buildExportSql({ manifest, subject, sinceDays });
+  const windowTexts = await openSnapshot(client, sql);
+  const snapshotMs = phaseDone(run, 'snapshot', t);
+  t = performance.now();
+  const graph = await readGraph(client, sql, manifest);
+  const graphMs = phaseDone(run, 'graph', t);
+  const exportedAt = JSON.parse(windowTexts.exportedAt) as string;
+  const window = { sinceDays, sinceAt: JSON.parse(windowTexts.sinceAt) as string };
+
+  const writer = await CapsuleWriter.open(options.out, {
+    gzip: options.gzip,
+    ...(options.encrypt ? { encrypt: options.encrypt } : {}),
+  });
+  run.writer = writer;
+  // columns carried as text (capsule schemaVersion 2), then closure rows (zero-setup hook)
+  t = performance.now();
+  const encodings = await tableEncodings(client, manifest, sql.chain);
+  const extraRows = options.extraRows
+    ? await readClosureRows(run, options.extraRows, sql, graph, encodings)
+    : null;
+  if (options.extraRows) phaseDone(run, 'closure', t);
+  Object.assign(encodings, extraRows?.encodings);
+  writeHeader(writer, {
+    manifest,
+    exportedAt,
+    window,
+    subject,
+    graph,
+    redaction,
+    databaseUrlEnv: options.databaseUrlEnv,
+    encodings,
+  });
+
+  const tables = await exportTables(run, writer, sql, encodings, extraRows);
+  if (!options.allowEmpty && tables.timings.every((x) => x.rows === 0))
+    throw emptySubjectError(subject, sinceDays);
+
+  t = performance.now();
+  const tableRows = tables.timings.map((x) => ({ name: x.name, rows: x.rows }));
+  const extra = options.extraSections
+    ? await options.extraSections({ client, manifest, subject, graph, tables: tableRows })
+    : {};
+  const extrasMs = options.extraSections ? phaseDone(run, 'extras', t) : performance.now() - t;
+  await client.query('commit');
+
+  const contentSha256 = writeTrailer(writer, subject, graph, tables, extra);
+  run.beforeCommit();
+  t = performance.now();
+  const written = await writer.commit();
+  const writeMs = writer.waitMs + (performance.now() - t);
+  run.writer = null;
+  run.progress({ kind: 'phase', phase: 'write', ms: writeMs });
+  return {
+    ...written,
+    app: manifest.appId,
+    redaction,
+    exportedAt,
+    window,
+    subject,
+    graph,
+    counts: Object.fromEntries(tables.timings.map((x) => [x.name, x.rows])),
+    findings: tables.findings,
+    integrity: { contentSha256, tables: tables.hashes },
+    timings: {
+      connectMs: run.connectMs,
+      snapshotMs,
+      graphMs,
+      tables: tables.timings,
+      redactionMs: tables.state.redactionMs,
+      writeMs,
+      extrasMs,
+      totalMs: performance.now() - run.t0,
+    },
+  };
+}
+
+/** The zero-setup hook's rows (referential closure), read in the export's snapshot. */
+function readClosureRows(
+  run: ExportRun,
+  hook: ExtraRowsHook,
+  sql: ExportSql,
+  graph: GraphEntry[],
+  encodings: ColumnEncodings,
+): Promise<ExtraRows> {
+  const { client, manifest, subject } = run;
+  return hook({
+    client,
+    manifest,
+    subject,
+    graph,
+    encodings,
+    tableStatement: async (tb) => {
+      // Closure meets a table's rowSql before the table's own export does: name the entry.
+      try {
+        return tableStatementText(sql.chain, tb, await rowIsJsonb(client, tb, sql.chain), encodings[tb.name]);
+      } catch (err) {
+        throw new FailureError(
+          `${tableEntry(manifest.postgres.tables.indexOf(tb), tb)}: ${describePgError(err)}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    },
+  });
+}
+
+/** Every declared table (its query's rows, then closure rows), then the tables only closure added. */
+async function exportTables(
+  run: ExportRun,
+  writer: CapsuleWriter,
+  sql: ExportSql,
+  encodings: ColumnEncodings,
+  extraRows: ExtraRows | null,
+): Promise<ExportedTables> {
+  const out: ExportedTables = {
+    findings: [],
+    state: { redactionMs: 0, findingsTotal: 0 },
+    timings: [],
+    hashes: {},
+  };
+  const { client, progress } = run;
+  const ctx: TableContext = {
+    redactor: run.redactor,
+    scan: run.redaction === 'safe',
+    findings: out.findings,
+    state: out.state,
+    progress,
+    encodings,
+  };
+  const declared = run.manifest.postgres.tables;
+  writer.beginTables();
+  for (const [i, table] of declared.entries()) {
+    progress({ kind: 'tableStart', table: table.name, index: i, total: declared.length });
+    const append = extraRows?.append.get(table.name) ?? [];
+    await exportOneTable(run, writer, out, table.name, () =>
+      exportTable(client, writer, table, i, sql, ctx, append),
+    );
+  }
+  // Tables only closure added (not in the manifest): their rows come from the hook, not a query.
+  for (const [name, rows] of extraRows?.tables ?? [])
+    await exportOneTable(run, writer, out, name, () =>
+      exportTable(client, writer, { name }, -1, null, ctx, rows),
+    );
+  writer.endTables();
+  return out;
+}
+
+/** One table's section, its hash and timing; stops at the first findings without --allow-findings. */
+async function exportOneTable(
+  run: ExportRun,
+  writer: CapsuleWriter,
+  out: ExportedTables,
+  name: string,
+  writeRows: () => Promise<TableHasher>,
+): Promise<void> {
+  const tt = performance.now();
+  writer.beginTable(name);
+  const hasher = await writeRows();
+  writer.endTable();
+  const ms = performance.now() - tt;
+  out.hashes[name] = { rows: hasher.rows, sha256: hasher.digest() };
+  out.timings.push({ name, rows: hasher.rows, ms });
+  run.progress({ kind: 'tableEnd', table: name, rows: hasher.rows, ms });
+  if (out.state.findingsTotal > 0 && !run.options.allowFindings)
+    throw findingsError(out.state.findingsTotal, out.findings);
+}
+
+/** The sections after `tables`: integrity, findings, the hooks' extra sections. Returns the content hash. */
+function writeTrailer(
+  writer: CapsuleWriter,
+  subject: Record<string, string>,
+  graph: GraphEntry[],
+  tables: ExportedTables,
+  extra: Record<string, unknown>,
+): string {
+  const contentSha256 = contentHash(subject, graph, tables.hashes);
+  writer.writeSection('integrity', {
+    algorithm: INTEGRITY_ALGORITHM,
+    exporter: { name: TOOL_NAME, version: VERSION },
+    tables: tables.hashes,
+    contentSha256,
+    ...(extra.schema !== undefined ? { schemaSha256: schemaSectionHash(extra.schema) } : {}),
+  });
+  if (tables.findings.length > 0) writer.writeSection('findings', tables.findings);
+  for (const [key, value] of Object.entries(extra)) writer.writeSectionText(key, stringifyExact(value));
+  return contentSha256;
+}
+
+/** The error to throw for a failed export, after removing the temp file. */
+async function exportFailure(
+  err: unknown,
+  writer: CapsuleWriter | null,
+  cancelling: Promise<void> | null,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  const hadTemp = writer !== null;
+  if (writer) await writer.abort();
+  if (cancelling) await cancelling;
+  if (signal?.aborted) return interruptedError(hadTemp);
+  if (isConnectionLost(err)) {
+    const reason = err instanceof ReplayError ? err.message : describePgError(err);
+    return new FailureError(
+      `export source: the connection to the database was lost during the export (${reason}); no capsule was written${hadTemp ? ' (its temp file was removed)' : ''}`,
+      { cause: err },
+    );
+  }
+  return err;
 }
 
 /** No declared table has a row for the subject: almost always a wrong subject or window. */
