@@ -177,8 +177,17 @@ export function judgeForAction(input: JudgeForAction): Judgement {
     input.scenarioId && input.scenariosFile
       ? findScenario(loadScenarios(input.scenariosFile), input.scenarioId, input.scenariosFile)
       : undefined;
-  const golden = scenario?.golden
-    ? readGolden(isAbsolute(scenario.golden) ? scenario.golden : resolve(input.workspace, scenario.golden))
+  // A registered scenario's golden that is not blessed yet (the bug not fixed yet) is a missing
+  // golden (fact golden_missing), as for a golden dir — not an error that hides the judgement.
+  const scenarioGolden = scenario?.golden
+    ? isAbsolute(scenario.golden)
+      ? scenario.golden
+      : resolve(input.workspace, scenario.golden)
+    : undefined;
+  const golden = scenarioGolden
+    ? existsSync(scenarioGolden)
+      ? readGolden(scenarioGolden)
+      : null
     : input.goldenDir
       ? findGolden(input.goldenDir, input.scenarioId)
       : null;
@@ -190,7 +199,8 @@ export function judgeForAction(input: JudgeForAction): Judgement {
     trace: input.trace,
     tracePath: input.tracePath,
     golden,
-    goldenPath: input.goldenDir ? goldenPathFor(input.goldenDir, input.scenarioId) : undefined,
+    goldenPath:
+      scenarioGolden ?? (input.goldenDir ? goldenPathFor(input.goldenDir, input.scenarioId) : undefined),
     policy,
     manifest: input.manifest.manifest,
     manifestFile: { path: input.manifest.path, text: input.manifest.text },

@@ -25,7 +25,7 @@ import { parseSubject } from './export-postgres.js';
 import type { ScenarioAddFlags } from './scenario-add.js';
 import { checkReplayTarget } from './scenario-replay.js';
 
-export type CapsuleSource =
+type CapsuleSource =
   | {
       kind: 'export';
       subject: Record<string, string>;
