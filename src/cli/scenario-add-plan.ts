@@ -12,6 +12,7 @@ import { goldenFileIn } from '../judge/golden-paths.js';
 import { goldenDirFor } from '../judge/setup.js';
 import { type LoadedManifest, loadAppManifest } from '../manifest/load.js';
 import { type Manifest, prodUrlEnv } from '../manifest/schema.js';
+import { requestedRewrite } from '../manifest/subject-rewrite.js';
 import { assertManifestSingleStatements } from '../postgres/single-statement.js';
 import { assertFreeTarget, capsuleTarget, exportFileName } from '../scenario/capsule-store.js';
 import { checkDraft, type ScenarioDraft, scenarioProbes } from '../scenario/entry.js';
@@ -21,11 +22,10 @@ import { requireRegularFile, statIfExists } from '../util/input-file-kind.js';
 import type { CliIO } from './context.js';
 import { encryptionKeyFor } from './encryption-options.js';
 import { parseSubject } from './export-postgres.js';
-import { subjectRewrite } from './run.js';
 import type { ScenarioAddFlags } from './scenario-add.js';
 import { checkReplayTarget } from './scenario-replay.js';
 
-export type CapsuleSource =
+type CapsuleSource =
   | {
       kind: 'export';
       subject: Record<string, string>;
@@ -157,7 +157,7 @@ function draftOf(
   manifest: Manifest,
   manifestPath: string,
 ): ScenarioDraft {
-  const rewrite = subjectRewrite(manifest, manifestPath, flags);
+  const rewrite = requestedRewrite(manifest, manifestPath, flags)?.values;
   return {
     id,
     title: flags.title,

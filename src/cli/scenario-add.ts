@@ -7,6 +7,7 @@
  */
 import { type Command, Option } from 'commander';
 import { CAPSULE_KEY_ENV, CAPSULE_KEY_FILE_ENV } from '../capsule/encryption.js';
+import { DEFAULT_REGISTRY } from '../scenario/registry-file.js';
 import type { CliIO } from './context.js';
 import { collectValues } from './encryption-options.js';
 import { collectKeyValue, oneOf, positiveInt } from './options.js';
@@ -99,7 +100,7 @@ export function registerScenarioAdd(parent: Command, io: CliIO): void {
     .option('--encrypt-to <recipient>', 'age recipient (age1…) or recipients file; repeat', collectValues)
     .option('--encrypt', `encrypt with the passphrase in ${CAPSULE_KEY_ENV}`)
     .option('--unencrypted', 'store the exported capsule unencrypted (it stays in git-ignored capsules/)')
-    .option('--scenarios-file <file>', 'the scenario registry', 'loops/user-history-replay/scenarios.yaml')
+    .option('--scenarios-file <file>', 'the scenario registry', DEFAULT_REGISTRY)
     .option('--golden <dir>', 'golden directory (default: the manifest’s golden.dir, else golden/<appId>)')
     .option('--db-url <url>', 'replay database (default: the manifest’s replay variable, else embedded)')
     .option('--allow-remote', 'allow a non-local replay database (never a production-looking one)')

@@ -1,7 +1,7 @@
 /** `replay-env scenario list`: the scenario registry, one line per scenario (or --json). */
 import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openRegistry } from '../scenario/registry-file.js';
+import { DEFAULT_REGISTRY, openRegistry } from '../scenario/registry-file.js';
 import { type CliIO, printJson } from './context.js';
 import { goldenDirOption, scenarioFiles } from './scenario-files.js';
 
@@ -15,7 +15,7 @@ export function registerScenarioList(parent: Command, io: CliIO): void {
   parent
     .command('list')
     .description('List the scenario registry: id, risk, requiredFor, capsule, golden, bug.')
-    .option('--scenarios-file <file>', 'the scenario registry', 'loops/user-history-replay/scenarios.yaml')
+    .option('--scenarios-file <file>', 'the scenario registry', DEFAULT_REGISTRY)
     .option('--app <manifest>', 'the app manifest (its golden dir, for scenarios without `golden`)')
     .option('--json', 'print one JSON document (schema/scenario-list-output.schema.json)')
     .action((flags: ListFlags) => listScenarios(flags, io));

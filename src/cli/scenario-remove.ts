@@ -5,7 +5,7 @@
  */
 import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openRegistry, removeScenario, writeRegistry } from '../scenario/registry-file.js';
+import { DEFAULT_REGISTRY, openRegistry, removeScenario, writeRegistry } from '../scenario/registry-file.js';
 import { type CliIO, printJson } from './context.js';
 import { goldenDirOption, type ScenarioFiles, scenarioFiles } from './scenario-files.js';
 
@@ -20,7 +20,7 @@ export function registerScenarioRemove(parent: Command, io: CliIO): void {
     .command('remove')
     .description('Remove a scenario from the registry and say what to do with its golden and capsule.')
     .argument('<id>', 'the scenario id')
-    .option('--scenarios-file <file>', 'the scenario registry', 'loops/user-history-replay/scenarios.yaml')
+    .option('--scenarios-file <file>', 'the scenario registry', DEFAULT_REGISTRY)
     .option('--app <manifest>', 'the app manifest (its golden dir, for a scenario without `golden`)')
     .option('--json', 'print one JSON document (schema/scenario-remove-output.schema.json)')
     .action((id: string, flags: RemoveFlags) => removeCommand(id, flags, io));

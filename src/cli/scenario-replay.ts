@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import type { OpenOptions } from '../capsule/open.js';
 import { InterruptedError } from '../errors.js';
 import type { Manifest } from '../manifest/schema.js';
-import { replayUrlEnv } from '../manifest/schema.js';
 import { stopAllProcesses } from '../run/processes.js';
 import { runReplay } from '../run/replay.js';
 import type { Trace } from '../trace/schema.js';
 import type { CliIO } from './context.js';
-import { progressLine, resolveReplayUrl } from './run.js';
+import { checkGivenReplayUrl } from './replay-url.js';
+import { progressLine } from './run.js';
 import { finishTarget, zeroSetupTarget } from './zero-setup.js';
 
 export interface ScenarioReplayInput {
@@ -44,7 +44,7 @@ export function checkReplayTarget(
   flags: { dbUrl?: string; allowRemote?: boolean },
   io: CliIO,
 ) {
-  if (flags.dbUrl || io.env[replayUrlEnv(manifest)]) resolveReplayUrl(manifest, flags, io);
+  checkGivenReplayUrl(manifest, flags, io, { doing: 'replay into' });
 }
 
 export async function replayScenario(

@@ -116,17 +116,26 @@ async function demoManifest(manifest: Manifest): Promise<Manifest> {
   return m;
 }
 
+/** Reports each step with its duration (onStep) and keeps the timings for the result. */
+function stepClock(onStep: DemoOptions['onStep']) {
+  const timings = {} as DemoResult['timings'];
+  /** Runs one step; `fn` returns its value and the line describing what it did. */
+  const timed = async <T>(step: DemoStep['step'], fn: () => Promise<[T, string]>): Promise<T> => {
+    const since = performance.now();
+    const [value, detail] = await fn();
+    const ms = Math.round(performance.now() - since);
+    timings[step] = ms;
+    onStep?.({ step, ms, detail });
+    return value;
+  };
+  return { timings, timed };
+}
+
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const t0 = performance.now();
   const paths = demoPaths(options.root);
-  const step = (s: DemoStep['step'], since: number, detail: string) => {
-    const ms = Math.round(performance.now() - since);
-    timings[s] = ms;
-    options.onStep?.({ step: s, ms, detail });
-  };
-  const timings = {} as DemoResult['timings'];
-  const loaded = loadManifest(paths.manifest);
-  const manifest = await demoManifest(loaded.manifest);
+  const { timings, timed } = stepClock(options.onStep);
+  const manifest = await demoManifest(loadManifest(paths.manifest).manifest);
   const outDir = resolve(options.cwd, options.outDir);
   mkdirSync(outDir, { recursive: true });
   const capsulePath = join(outDir, `${DEMO_APP}-ada.capsule.json`);
@@ -135,105 +144,142 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   const servers: EmbeddedServer[] = [];
   try {
-    // 1. production
-    let t = performance.now();
-    const prod = await startEmbeddedPostgres();
-    servers.push(prod);
-    const prodUrl = await prod.createDatabase('production');
-    await withClient(prodUrl, { role: 'demo production' }, async (c) => {
-      await c.query(readFileSync(join(paths.example, 'schema.sql'), 'utf8'));
-      await c.query(readFileSync(join(paths.example, 'seed.sql'), 'utf8'));
-    });
-    step('production', t, `embedded PostgreSQL seeded from examples/${DEMO_APP}`);
-
-    // 2. export
-    t = performance.now();
-    const hooks = zeroSetupHooks(manifest);
-    const exported = await exportCapsule({
-      manifest,
-      subject: { ...DEMO_SUBJECT },
-      databaseUrl: prodUrl,
-      out: capsulePath,
-      env: options.env,
-      ...(hooks.extraRows ? { extraRows: hooks.extraRows } : {}),
-      extraSections: hooks.extraSections,
-    });
-    const closure = hooks.closure();
-    const total = Object.values(exported.counts).reduce((a, b) => a + b, 0);
-    step(
-      'export',
-      t,
-      `${total} rows in ${Object.keys(exported.counts).length} tables (${closure?.totalRows ?? 0} added by referential closure), schema carried`,
+    const prod = await timed('production', () => seedProduction(paths, servers));
+    const exported = await timed('export', () =>
+      exportDemoCapsule(manifest, prod.url, capsulePath, options.env),
     );
-    await prod.stop();
-
-    // 3. a second, empty embedded server
-    t = performance.now();
-    const replay = await startEmbeddedPostgres();
-    servers.push(replay);
-    const replayUrl = await replay.createDatabase('replay');
-    step('replay-db', t, 'second embedded PostgreSQL, empty');
-
-    // 4. run
-    t = performance.now();
-    let schema: CreateSchemaReport | null = null;
-    const { trace } = await runReplay({
-      manifest,
-      manifestPath: paths.manifest,
-      capsulePath,
-      databaseUrl: replayUrl,
-      prepareTarget: createSchemaHook({
-        capsulePath,
-        report: (r) => {
-          schema = r;
-        },
-      }),
-      traceOut: tracePath,
-      env: options.env,
-      cwd: options.cwd,
-      scenario: undefined,
-    });
-    step(
-      'run',
-      t,
-      `materialize ${trace.materialization.status} (--create-schema), ${trace.events.length} steps, run gate ${trace.gate.decision}`,
+    await prod.server.stop();
+    const replayUrl = await timed('replay-db', () => startReplayDatabase(servers));
+    const run = await timed('run', () =>
+      replayDemo({ manifest, manifestPath: paths.manifest, capsulePath, replayUrl, tracePath, options }),
     );
-
-    // 5. judge against the bundled golden
-    t = performance.now();
-    const read = readTrace(tracePath);
-    const setup = resolveSetup({ cwd: options.cwd, app: paths.manifest }, read.trace);
-    const judgement = judgeTrace({
-      trace: read.trace,
-      tracePath: read.path,
-      traceSha256: read.sha256,
-      golden: loadSetupGolden(setup),
-      goldenPath: setup.goldenPath,
-      policy: loadPolicy(setup.policyPath),
-      manifest: setup.manifest,
-      judges: setup.judges,
-    });
-    writeFileAtomic(judgementPath, `${JSON.stringify(judgement, null, 2)}\n`, 'judgement');
-    step('judge', t, `${judgement.decision} (golden ${setup.goldenPath})`);
-
+    const judged = await timed('judge', () => judgeDemo(paths, tracePath, judgementPath, options.cwd));
     if (options.hold) await options.hold(replayUrl);
     timings.total = Math.round(performance.now() - t0);
     return {
       app: manifest.appId,
       subject: { ...DEMO_SUBJECT },
-      decision: judgement.decision,
-      reasons: judgement.reasons,
-      capsule: { path: capsulePath, rows: exported.counts, closure },
+      decision: judged.judgement.decision,
+      reasons: judged.judgement.reasons,
+      capsule: { path: capsulePath, rows: exported.counts, closure: exported.closure },
       tracePath,
       judgementPath,
-      goldenPath: setup.goldenPath,
+      goldenPath: judged.goldenPath,
       manifestPath: paths.manifest,
-      schema,
-      runGate: trace.gate,
+      schema: run.schema,
+      runGate: run.trace.gate,
       timings,
     };
   } finally {
     await stopAllProcesses().catch(() => {});
     for (const s of servers.reverse()) await s.stop().catch(() => {});
   }
+}
+
+/** 1. "production": an embedded server seeded from the example's schema.sql and seed.sql. */
+async function seedProduction(
+  paths: DemoPaths,
+  servers: EmbeddedServer[],
+): Promise<[{ server: EmbeddedServer; url: string }, string]> {
+  const server = await startEmbeddedPostgres();
+  servers.push(server);
+  const url = await server.createDatabase('production');
+  await withClient(url, { role: 'demo production' }, async (c) => {
+    await c.query(readFileSync(join(paths.example, 'schema.sql'), 'utf8'));
+    await c.query(readFileSync(join(paths.example, 'seed.sql'), 'utf8'));
+  });
+  return [{ server, url }, `embedded PostgreSQL seeded from examples/${DEMO_APP}`];
+}
+
+/** 2. Export the demo subject with referential closure and the schema section. */
+async function exportDemoCapsule(
+  manifest: Manifest,
+  prodUrl: string,
+  capsulePath: string,
+  env: Record<string, string | undefined>,
+): Promise<[{ counts: Record<string, number>; closure: ClosureSection | null }, string]> {
+  const hooks = zeroSetupHooks(manifest);
+  const exported = await exportCapsule({
+    manifest,
+    subject: { ...DEMO_SUBJECT },
+    databaseUrl: prodUrl,
+    out: capsulePath,
+    env,
+    ...(hooks.extraRows ? { extraRows: hooks.extraRows } : {}),
+    extraSections: hooks.extraSections,
+  });
+  const closure = hooks.closure();
+  const total = Object.values(exported.counts).reduce((a, b) => a + b, 0);
+  return [
+    { counts: exported.counts, closure },
+    `${total} rows in ${Object.keys(exported.counts).length} tables (${closure?.totalRows ?? 0} added by referential closure), schema carried`,
+  ];
+}
+
+/** 3. A second, empty embedded server. */
+async function startReplayDatabase(servers: EmbeddedServer[]): Promise<[string, string]> {
+  const replay = await startEmbeddedPostgres();
+  servers.push(replay);
+  const replayUrl = await replay.createDatabase('replay');
+  return [replayUrl, 'second embedded PostgreSQL, empty'];
+}
+
+/** 4. The run: materialize with --create-schema, start the app, run its probes → trace. */
+async function replayDemo(input: {
+  manifest: Manifest;
+  manifestPath: string;
+  capsulePath: string;
+  replayUrl: string;
+  tracePath: string;
+  options: DemoOptions;
+}): Promise<[{ trace: Trace; schema: CreateSchemaReport | null }, string]> {
+  let schema: CreateSchemaReport | null = null;
+  const { trace } = await runReplay({
+    manifest: input.manifest,
+    manifestPath: input.manifestPath,
+    capsulePath: input.capsulePath,
+    databaseUrl: input.replayUrl,
+    prepareTarget: createSchemaHook({
+      capsulePath: input.capsulePath,
+      report: (r) => {
+        schema = r;
+      },
+    }),
+    traceOut: input.tracePath,
+    env: input.options.env,
+    cwd: input.options.cwd,
+    scenario: undefined,
+  });
+  return [
+    { trace, schema },
+    `materialize ${trace.materialization.status} (--create-schema), ${trace.events.length} steps, run gate ${trace.gate.decision}`,
+  ];
+}
+
+/** 5. Judge the trace against the bundled golden; the judgement is written next to the trace. */
+async function judgeDemo(
+  paths: DemoPaths,
+  tracePath: string,
+  judgementPath: string,
+  cwd: string,
+): Promise<[{ judgement: Judgement; goldenPath: string }, string]> {
+  const read = readTrace(tracePath);
+  const setup = resolveSetup({ cwd, app: paths.manifest }, read.trace);
+  const judgement = judgeTrace({
+    trace: read.trace,
+    tracePath: read.path,
+    traceSha256: read.sha256,
+    golden: loadSetupGolden(setup),
+    goldenPath: setup.goldenPath,
+    policy: loadPolicy(setup.policyPath),
+    manifest: setup.manifest,
+    judges: setup.judges,
+  });
+  writeFileAtomic(
+    judgementPath,
+    `${JSON.stringify(judgement, null, 2)}
+`,
+    'judgement',
+  );
+  return [{ judgement, goldenPath: setup.goldenPath }, `${judgement.decision} (golden ${setup.goldenPath})`];
 }

@@ -12,7 +12,7 @@ import { InputError } from '../errors.js';
 import { tempPathFor } from '../util/atomic-file.js';
 import { containedPath, isInside, realPathOf } from '../util/contained-path.js';
 
-export const CAPSULE_DIR = 'capsules';
+const CAPSULE_DIR = 'capsules';
 
 /** How a new export is named: always gzip, `.age` when encrypted. */
 export function exportFileName(id: string, encrypted: boolean): string {

@@ -28,7 +28,7 @@ export interface JudgeNewScenario {
 }
 
 /** A loop folder of the repository's own (judges.yaml beside a scenarios.yaml registry), if any. */
-export function repositoryLoop(registryPath: string): string | undefined {
+function repositoryLoop(registryPath: string): string | undefined {
   const dir = dirname(registryPath);
   return basename(registryPath) === 'scenarios.yaml' &&
     existsSync(registryPath) &&
