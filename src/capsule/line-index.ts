@@ -20,7 +20,7 @@ const OBJECT_CLOSE = /^\s*\}\s*,?\s*$/;
 
 class NotLineLayout extends Error {}
 
-export interface ByteRange {
+interface ByteRange {
   start: number;
   end: number;
 }

@@ -7,16 +7,16 @@
  */
 
 /** A line longer than this is also handed to `onLongLine` piece by piece, as it arrives. */
-export const LONG_LINE = 16 << 20;
+const LONG_LINE = 16 << 20;
 
 /** Receives one line: `buf[start, end)`; `offset` is the line's byte offset in the whole text. */
-export type OnLine = (buf: Buffer, start: number, end: number, offset: number) => void;
+type OnLine = (buf: Buffer, start: number, end: number, offset: number) => void;
 
 /**
  * Sees the pieces of a line over LONG_LINE bytes as they arrive (`first` for its first piece;
  * `length` the line's bytes so far), so a huge row is refused before it is buffered whole.
  */
-export type OnLongLine = (piece: Buffer, lineOffset: number, first: boolean, length: number) => void;
+type OnLongLine = (piece: Buffer, lineOffset: number, first: boolean, length: number) => void;
 
 export class LineSplitter {
   /** The pieces of the line carried over from earlier chunks, and their total length. */

@@ -1,5 +1,7 @@
 /**
- * The replay capsule (contract: shared/spec/CAPSULE.md).
+ * The replay capsule (what it holds and how each key is written: docs/export.md, "The capsule it
+ * writes" and "Column encodings (schemaVersion 2)"; how it is read: docs/materialize.md, "Reading
+ * the capsule").
  *
  * Version 1 is the original tool's shape; everything we add is an extra top-level key that a
  * version-1 reader ignores (`integrity`, `schema`, `closure`, `findings`). Row values are exact

@@ -5,7 +5,7 @@ import type { LoadedTables, ReferenceLoad } from './load-tables.js';
 import type { TargetPlan } from './plan-target.js';
 import type { LoadTransaction } from './transaction.js';
 
-export interface CommittedLoad {
+interface CommittedLoad {
   dependents: DependentDelete[];
   loaded: LoadedTables;
   sequences: { sequence: string; value: string }[];
