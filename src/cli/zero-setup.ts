@@ -11,9 +11,10 @@ import { InputError } from '../errors.js';
 import { type Manifest, replayUrlEnv } from '../manifest/schema.js';
 import type { PrepareTarget } from '../postgres/materialize/materialize-capsule.js';
 import { type CreateSchemaReport, createSchemaHook } from '../postgres/materialize/zero-setup.js';
-import { type ReplayTarget, resolveReplayTarget, waitUntilInterrupted } from '../postgres/replay-target.js';
+import { type ReplayTarget, resolveReplayTarget } from '../postgres/replay-target.js';
 import { displayUrl } from '../postgres/target-safety.js';
 import type { CliIO } from './context.js';
+import { waitUntilInterrupted } from './signals.js';
 
 export interface ZeroSetupCliOptions {
   dbUrl?: string;

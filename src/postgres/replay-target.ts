@@ -45,19 +45,3 @@ export async function resolveReplayTarget(options: ReplayTargetOptions): Promise
     throw err;
   }
 }
-
-/**
- * Resolves on SIGINT or SIGTERM (for --keep-db: hold the embedded server until the user is done).
- * Listeners are removed afterwards.
- */
-export function waitUntilInterrupted(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(sig);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
-}
