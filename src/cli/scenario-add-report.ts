@@ -122,7 +122,12 @@ export function printJudgement(
   flags: ScenarioAddFlags,
   r: { repo: string; trace: Trace; tracePath: string; judgement: Judgement },
 ): void {
-  if (!flags.json) io.stdout(summary(r.trace, relative(r.repo, r.tracePath), r.judgement));
+  if (flags.json) return;
+  io.stdout(summary(r.trace, relative(r.repo, r.tracePath), r.judgement));
+  // What each judge that did not pass found (tables and counts, never values).
+  const notPassed = r.judgement.judges.filter((j) => j.verdict === 'fail' || j.verdict === 'warn');
+  for (const j of notPassed)
+    io.stdout(`  ${j.verdict === 'fail' ? 'FAIL' : 'WARN'} ${j.title}: ${j.summary}\n`);
 }
 
 export function printAdd(io: CliIO, flags: ScenarioAddFlags, r: AddReport): void {
