@@ -4,6 +4,8 @@ import { readCapsule } from '../src/capsule/reader.js';
 import { normalizeFieldName, planSubjectRewrite, SubjectRewriter } from '../src/capsule/rewrite.js';
 import type { Row } from '../src/capsule/schema.js';
 import { ReplayError } from '../src/errors.js';
+import type { Manifest } from '../src/manifest/schema.js';
+import { requestedRewrite } from '../src/manifest/subject-rewrite.js';
 import { LosslessNumber, parseExact, stringifyExact } from '../src/util/exact-json.js';
 import { COMPAT_DIR, hasCompat } from './helpers/shared.js';
 
@@ -114,5 +116,47 @@ describe.skipIf(!hasCompat)('subject rewrite reproduces expected.md on the origi
     const conn = byId(out.provider_connections!, '301');
     expect(conn.account_id).toBe('replay-f3e459ba7407');
     expect(conn).toMatchObject({ tenant_id: 'local-tenant', user_id: 'local-user' });
+  });
+});
+
+describe('the subject rewrite a front door asks for (one rule for run, materialize-postgres, the Action)', () => {
+  // requestedRewrite reads only these two fields of the manifest.
+  const manifest = { subjectKeys: KEYS, localSubject: LOCAL } as unknown as Manifest;
+  const bare = { subjectKeys: KEYS } as unknown as Manifest;
+  const inputError = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ReplayError);
+      expect((err as ReplayError).exitCode).toBe(2);
+      return (err as Error).message;
+    }
+    throw new Error('expected an input error');
+  };
+
+  it('none asked: undefined; --use-local-subject first, each --rewrite-subject on top', () => {
+    expect(requestedRewrite(manifest, 'app.json', {})).toBeUndefined();
+    expect(
+      requestedRewrite(manifest, 'app.json', { useLocalSubject: true, rewriteSubject: [['user_id', 'u-9']] }),
+    ).toEqual({
+      values: { tenant_id: 'local-tenant', user_id: 'u-9' },
+      source: 'localSubject + --rewrite-subject',
+    });
+  });
+
+  it('a key that is not a subject key, or a localSubject the manifest lacks, is bad input naming the option', () => {
+    expect(
+      inputError(() => requestedRewrite(manifest, 'app.json', { rewriteSubject: [['account_id', 'x']] })),
+    ).toBe(
+      '--rewrite-subject: "account_id" is not a subject key of app.json (subject keys: tenant_id, user_id)',
+    );
+    expect(inputError(() => requestedRewrite(bare, 'app.json', { useLocalSubject: true }))).toBe(
+      '--use-local-subject: the manifest app.json has no localSubject',
+    );
+    // The Action names its inputs instead of the CLI's flags.
+    const names = { useLocalSubject: 'input "use-local-subject"', rewriteSubject: 'input "rewrite-subject"' };
+    expect(inputError(() => requestedRewrite(bare, 'app.json', { useLocalSubject: true }, names))).toMatch(
+      /^input "use-local-subject": /,
+    );
   });
 });
