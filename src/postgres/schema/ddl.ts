@@ -580,35 +580,61 @@ export async function readSchemaSection(
     .rows[0]!.v;
 
   const tableDdls: (TableDdl & { oid: number })[] = [];
-  const allRelOids: number[] = [];
-  for (const name of tables) {
-    const r = resolved.get(name)!;
-    const capsuleName = name;
-    const qualified = quoteSchemaName(r.schema, r.relname);
-    const columns = await readColumnsDdl(client, r.oid);
-    const cols = columns.map(columnSql);
-    const create = `CREATE ${r.persistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${qualified} (\n  ${cols.join(',\n  ')}\n)${r.partkey ? ` PARTITION BY ${r.partkey}` : ''}`;
-    const constraints = await keepConstraints(client, r.oid, qualified, fk, capsuleName);
-    const partitions =
-      r.relkind === 'p' ? await readPartitions(client, r.oid, qualified, fk, capsuleName) : [];
-    allRelOids.push(r.oid);
-    tableDdls.push({
-      oid: r.oid,
-      name: capsuleName,
-      schema: r.schema,
-      relname: r.relname,
-      create,
-      columns,
-      partitionKey: r.partkey,
-      constraints,
-      indexes: await readIndexes(client, r.oid),
-      partitions,
-    });
-  }
-
-  // Types, in dependency order.
-  const used = await readUsedTypes(client, allRelOids);
+  for (const name of tables) tableDdls.push(await readTableDdl(client, resolved.get(name)!, name, fk));
+  const allRelOids = tableDdls.map((t) => t.oid);
   const extensions = new Set<string>();
+  const types = await readTypesDdl(client, allRelOids, extensions, warnings);
+  const sequences = await readSequencesDdl(client, allRelOids, oids);
+  await readUncarriedDependencies(client, allRelOids, extensions, warnings);
+
+  return {
+    version: SCHEMA_SECTION_VERSION,
+    sourceServerVersion: version,
+    schemas: usedSchemas(tableDdls, types, sequences),
+    extensions: [...extensions].sort(),
+    types,
+    sequences,
+    tables: parentsFirst(tableDdls).map(({ oid: _oid, ...t }) => t),
+    omittedForeignKeys: omitted,
+    warnings: [...new Set(warnings)],
+  };
+}
+
+/** One table's CREATE TABLE, constraints, indexes and partitions. */
+async function readTableDdl(
+  client: pg.Client,
+  r: RelRow,
+  capsuleName: string,
+  fk: FkContext,
+): Promise<TableDdl & { oid: number }> {
+  const qualified = quoteSchemaName(r.schema, r.relname);
+  const columns = await readColumnsDdl(client, r.oid);
+  const cols = columns.map(columnSql);
+  const create = `CREATE ${r.persistence === 'u' ? 'UNLOGGED ' : ''}TABLE ${qualified} (\n  ${cols.join(',\n  ')}\n)${r.partkey ? ` PARTITION BY ${r.partkey}` : ''}`;
+  const constraints = await keepConstraints(client, r.oid, qualified, fk, capsuleName);
+  const partitions = r.relkind === 'p' ? await readPartitions(client, r.oid, qualified, fk, capsuleName) : [];
+  return {
+    oid: r.oid,
+    name: capsuleName,
+    schema: r.schema,
+    relname: r.relname,
+    create,
+    columns,
+    partitionKey: r.partkey,
+    constraints,
+    indexes: await readIndexes(client, r.oid),
+    partitions,
+  };
+}
+
+/** The types the tables' columns use, in dependency order; extension types add their extension. */
+async function readTypesDdl(
+  client: pg.Client,
+  relOids: number[],
+  extensions: Set<string>,
+  warnings: string[],
+): Promise<TypeDdl[]> {
+  const used = await readUsedTypes(client, relOids);
   const byOid = new Map(used.map((t) => [t.oid, t]));
   const own = used.filter((t) => {
     if (t.extension) {
@@ -618,26 +644,31 @@ export async function readSchemaSection(
     // Array types are created with their element type.
     return !t.is_array;
   });
+  // Follow arrays to their element so a domain over mood[] comes after mood.
+  const expand = (o: number): number[] => {
+    const t = byOid.get(o);
+    if (!t) return [];
+    if (t.is_array) return t.deps.flatMap(expand);
+    return [o];
+  };
   const ordered = topologicalOrder(
     own.map((t) => t.oid),
-    (oid) => {
-      // Follow arrays to their element so a domain over mood[] comes after mood.
-      const expand = (o: number): number[] => {
-        const t = byOid.get(o);
-        if (!t) return [];
-        if (t.is_array) return t.deps.flatMap(expand);
-        return [o];
-      };
-      return (byOid.get(oid)?.deps ?? []).flatMap(expand);
-    },
+    (oid) => (byOid.get(oid)?.deps ?? []).flatMap(expand),
   );
   const types: TypeDdl[] = [];
   for (const oid of ordered) {
     const d = await typeDdl(client, byOid.get(oid)!, warnings);
     if (d) types.push(d);
   }
+  return types;
+}
 
-  // Sequences used by column defaults (not identity sequences, created by the column).
+/** Sequences used by column defaults (not identity sequences, created by the column). */
+async function readSequencesDdl(
+  client: pg.Client,
+  relOids: number[],
+  oids: Set<number>,
+): Promise<SequenceDdl[]> {
   const { rows: seqRows } = await client.query<{
     schema: string;
     name: string;
@@ -671,9 +702,9 @@ export async function readSchemaSection(
        left join pg_attribute own_a on own_a.attrelid = own.refobjid and own_a.attnum = own.refobjsubid
       where ad.adrelid = any($1::oid[])
       order by 1, 2`,
-    [allRelOids],
+    [relOids],
   );
-  const sequences: SequenceDdl[] = seqRows.map((s) => {
+  return seqRows.map((s) => {
     const q = quoteSchemaName(s.schema, s.name);
     return {
       schema: s.schema,
@@ -685,9 +716,19 @@ export async function readSchemaSection(
           : null,
     };
   });
+}
 
-  // Extensions providing functions/operator classes used by defaults, constraints and indexes;
-  // user functions they call are reported (not carried).
+/**
+ * Extensions providing functions/operator classes used by defaults, constraints and indexes (added
+ * to `extensions`); user functions they call, triggers and row-level security policies are not
+ * carried and are reported in `warnings`.
+ */
+async function readUncarriedDependencies(
+  client: pg.Client,
+  relOids: number[],
+  extensions: Set<string>,
+  warnings: string[],
+): Promise<void> {
   const { rows: depRows } = await client.query<{ extension: string | null; fn: string | null; rel: string }>(
     `with objs as (
         select 'pg_attrdef'::regclass as classid, ad.oid as objid, ad.adrelid as rel from pg_attrdef ad where ad.adrelid = any($1::oid[])
@@ -706,7 +747,7 @@ export async function readSchemaSection(
          and (e.oid is not null or (d.refclassid = 'pg_proc'::regclass and
               (select pronamespace from pg_proc where oid = d.refobjid) not in
               (select oid from pg_namespace where nspname in ('pg_catalog', 'information_schema'))))`,
-    [allRelOids],
+    [relOids],
   );
   for (const r of depRows) {
     if (r.extension) extensions.add(r.extension);
@@ -720,50 +761,41 @@ export async function readSchemaSection(
             (select count(*)::int from pg_trigger t where t.tgrelid = c.oid and not t.tgisinternal) as triggers,
             (select count(*)::int from pg_policy p where p.polrelid = c.oid) as policies
        from pg_class c where c.oid = any($1::oid[])`,
-    [allRelOids],
+    [relOids],
   );
   for (const r of extras) {
     if (r.triggers > 0) warnings.push(`${r.rel} has ${r.triggers} trigger(s), which are not carried`);
     if (r.policies > 0)
       warnings.push(`${r.rel} has ${r.policies} row-level security policy(ies), which are not carried`);
   }
+}
 
-  // Tables: FK parents first.
+/** Tables with their foreign-key parents first. */
+function parentsFirst<T extends TableDdl>(tableDdls: T[]): T[] {
   const byName = new Map(tableDdls.map((t) => [t.name, t]));
-  const tableOrder = topologicalOrder(
+  return topologicalOrder(
     tableDdls.map((t) => t.name),
     (n) => (byName.get(n)?.constraints ?? []).flatMap((c) => (c.references ? [c.references] : [])),
-  );
+  ).map((n) => byName.get(n)!);
+}
 
+/** The non-public schemas of the tables, their partitions, types and sequences, sorted. */
+function usedSchemas(tableDdls: TableDdl[], types: TypeDdl[], sequences: SequenceDdl[]): string[] {
   const schemas = new Set<string>();
   const addSchema = (s: string) => {
     if (s !== 'public') schemas.add(s);
   };
+  const walk = (ps: PartitionDdl[]) => {
+    for (const p of ps) {
+      addSchema(p.schema);
+      walk(p.partitions);
+    }
+  };
   for (const t of tableDdls) {
     addSchema(t.schema);
-    const walk = (ps: PartitionDdl[]) => {
-      for (const p of ps) {
-        addSchema(p.schema);
-        walk(p.partitions);
-      }
-    };
     walk(t.partitions);
   }
   for (const t of types) addSchema(t.schema);
   for (const s of sequences) addSchema(s.schema);
-
-  return {
-    version: SCHEMA_SECTION_VERSION,
-    sourceServerVersion: version,
-    schemas: [...schemas].sort(),
-    extensions: [...extensions].sort(),
-    types,
-    sequences,
-    tables: tableOrder.map((n) => {
-      const { oid: _oid, ...t } = byName.get(n)!;
-      return t;
-    }),
-    omittedForeignKeys: omitted,
-    warnings: [...new Set(warnings)],
-  };
+  return [...schemas].sort();
 }
