@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { capsuleKeyFromEnv, capsuleOpenOptionsFor, parseCapsuleKey } from '../capsule/encryption.js';
 import type { OpenOptions } from '../capsule/open.js';
 import { scanCapsule } from '../capsule/reader.js';
@@ -28,6 +28,7 @@ import { displayUrl, targetRefusal } from '../postgres/target-safety.js';
 import { runReplay } from '../run/replay.js';
 import type { Trace } from '../trace/schema.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { registryPath } from './scenarios.js';
 
 export interface ScenarioRun {
   manifest: LoadedManifest;
@@ -179,11 +180,10 @@ export function judgeForAction(input: JudgeForAction): Judgement {
       : undefined;
   // A registered scenario's golden that is not blessed yet (the bug not fixed yet) is a missing
   // golden (fact golden_missing), as for a golden dir — not an error that hides the judgement.
-  const scenarioGolden = scenario?.golden
-    ? isAbsolute(scenario.golden)
-      ? scenario.golden
-      : resolve(input.workspace, scenario.golden)
-    : undefined;
+  const scenarioGolden =
+    scenario?.golden && input.scenariosFile
+      ? registryPath(input.workspace, input.scenariosFile, scenario.id, 'golden', scenario.golden)
+      : undefined;
   const golden = scenarioGolden
     ? existsSync(scenarioGolden)
       ? readGolden(scenarioGolden)

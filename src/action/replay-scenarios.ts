@@ -20,6 +20,7 @@ import {
   type ScenarioOutcome,
 } from './pipeline.js';
 import { restoreCapsule } from './restore-capsule.js';
+import { registryPath } from './scenarios.js';
 import type { Settings } from './settings.js';
 
 /** What every scenario of one Action run shares. */
@@ -153,7 +154,16 @@ async function scenarioCapsule(
   const source = fromInput
     ? { path: settings.capsule, artifact: settings.capsuleArtifact }
     : {
-        path: scenario && 'path' in scenario.capsule ? scenario.capsule.path : undefined,
+        path:
+          scenario && 'path' in scenario.capsule
+            ? registryPath(
+                ctx.workspace,
+                ctx.scenariosFile,
+                scenario.id,
+                'capsule.path',
+                scenario.capsule.path,
+              )
+            : undefined,
         artifact: scenario && 'artifact' in scenario.capsule ? scenario.capsule.artifact : undefined,
       };
   if (!source.path && !source.artifact) return undefined;
