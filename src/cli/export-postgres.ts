@@ -90,98 +90,111 @@ export const registerExportPostgres: RegisterCommand = (program, io) => {
       'after',
       '\nExit codes: 0 exported, 1 the export failed (database error, secret-scanner findings), 2 bad input.',
     )
-    .action(async (opts: ExportCliOptions) => {
-      const loaded = loadAppManifest(opts.app, io.cwd);
-      const { manifest } = loaded;
-      await assertManifestSingleStatements(manifest, loaded.path);
-      const subject = parseSubject(manifest, opts.subject ?? []);
-      const sinceDays = opts.sinceDays;
-      // The encryption key is read and checked before anything runs or connects (bad key → exit 2).
-      const encryptKey = encryptionKeyFor(opts, io);
-      const encrypted = encryptionSummary(encryptKey);
-
-      if (opts.dryRunSql) {
-        io.stdout(formatDryRunSql(manifest, buildExportSql({ manifest, subject, sinceDays })));
-        return;
-      }
-
-      const envName = prodUrlEnv(manifest);
-      const databaseUrl = opts.dbUrl ?? io.env[envName];
-      if (!databaseUrl) {
-        throw new InputError(
-          `no source database: pass --db-url or set ${envName} (the manifest's postgres.prodDatabaseUrlEnv${manifest.postgres.prodDatabaseUrlEnv ? '' : ', default'})`,
-          { field: '--db-url' },
-        );
-      }
-      const statementTimeoutMs = opts.statementTimeout ?? manifest.postgres.statementTimeoutMs;
-
-      if (opts.explain) {
-        const plans = await explainExport({ manifest, subject, sinceDays, databaseUrl, statementTimeoutMs });
-        if (opts.json) printJson(io, plans);
-        else for (const p of plans) io.stdout(`-- ${p.label}\n${p.plan}\n\n`);
-        return;
-      }
-
-      if (!opts.out) throw new InputError('--out <file> is required (the capsule to write)');
-      checkOutputTarget(resolve(io.cwd, opts.out), '--out', [
-        { label: 'manifest', path: loaded.path },
-        // A recipients file given to --encrypt-to (age1… values are not files).
-        ...(opts.encryptTo ?? [])
-          .filter((v) => !v.startsWith('age1'))
-          .map((v) => ({ label: 'recipients file', path: resolve(io.cwd, v) })),
-      ]);
-      const progress = progressPrinter(io);
-      // Zero-setup (postgres/export/zero-setup.ts): referential closure rows and the schema section.
-      const zeroSetup = zeroSetupHooks(manifest, {
-        schema: opts.schema,
-        ...(opts.closure === false ? { closure: false } : {}),
-      });
-      const result = await exportCapsule({
-        ...(zeroSetup.extraRows ? { extraRows: zeroSetup.extraRows } : {}),
-        extraSections: zeroSetup.extraSections,
-        manifest,
-        subject,
-        databaseUrl,
-        databaseUrlEnv: opts.dbUrl ? undefined : envName,
-        out: resolve(io.cwd, opts.out),
-        sinceDays,
-        redaction: opts.redaction,
-        statementTimeoutMs,
-        allowFindings: opts.allowFindings ?? false,
-        allowEmpty: opts.allowEmpty ?? false,
-        ...(encryptKey ? { encrypt: encryptKey } : {}),
-        env: io.env,
-        onProgress: progress.onProgress,
-        signal: io.signal,
-      });
-      progress.done();
-      if (opts.profile) io.stderr(formatProfile(result));
-      const closure = zeroSetup.closure();
-      const empties = emptyTableWarnings(manifest, result.counts, sinceDays);
-      for (const w of empties) io.stderr(`warning: ${w.message}\n`);
-      if (opts.json)
-        printJson(io, {
-          ...exportJson(result, closure, opts.schema),
-          warnings: empties.map((w) => ({
-            code: 'empty_table',
-            table: w.table,
-            windowed: w.windowed,
-            message: w.message,
-          })),
-          ...(encrypted?.encryptedTo ? { encryptedTo: encrypted.encryptedTo } : {}),
-        });
-      else {
-        io.stdout(formatSummary(result, io.cwd));
-        if (encrypted) io.stdout(`${encrypted.text}\n`);
-        if (closure && closure.totalRows > 0)
-          io.stdout(
-            `referential closure: +${closure.totalRows} rows (${Object.entries(closure.tables)
-              .map(([t, c]) => `${t} +${c.rows}`)
-              .join(', ')}); see inspect\n`,
-          );
-      }
-    });
+    .action((opts: ExportCliOptions) => exportPostgres(opts, io));
 };
+
+/** The command: dry run, EXPLAIN, or the export itself, then its summary. */
+async function exportPostgres(opts: ExportCliOptions, io: CliIO): Promise<void> {
+  const loaded = loadAppManifest(opts.app, io.cwd);
+  const { manifest } = loaded;
+  await assertManifestSingleStatements(manifest, loaded.path);
+  const subject = parseSubject(manifest, opts.subject ?? []);
+  const sinceDays = opts.sinceDays;
+  // The encryption key is read and checked before anything runs or connects (bad key → exit 2).
+  const encryptKey = encryptionKeyFor(opts, io);
+
+  if (opts.dryRunSql) {
+    io.stdout(formatDryRunSql(manifest, buildExportSql({ manifest, subject, sinceDays })));
+    return;
+  }
+
+  const envName = prodUrlEnv(manifest);
+  const databaseUrl = opts.dbUrl ?? io.env[envName];
+  if (!databaseUrl) {
+    throw new InputError(
+      `no source database: pass --db-url or set ${envName} (the manifest's postgres.prodDatabaseUrlEnv${manifest.postgres.prodDatabaseUrlEnv ? '' : ', default'})`,
+      { field: '--db-url' },
+    );
+  }
+  const statementTimeoutMs = opts.statementTimeout ?? manifest.postgres.statementTimeoutMs;
+
+  if (opts.explain) {
+    const plans = await explainExport({ manifest, subject, sinceDays, databaseUrl, statementTimeoutMs });
+    if (opts.json) printJson(io, plans);
+    else for (const p of plans) io.stdout(`-- ${p.label}\n${p.plan}\n\n`);
+    return;
+  }
+
+  if (!opts.out) throw new InputError('--out <file> is required (the capsule to write)');
+  checkOutputTarget(resolve(io.cwd, opts.out), '--out', [
+    { label: 'manifest', path: loaded.path },
+    // A recipients file given to --encrypt-to (age1… values are not files).
+    ...(opts.encryptTo ?? [])
+      .filter((v) => !v.startsWith('age1'))
+      .map((v) => ({ label: 'recipients file', path: resolve(io.cwd, v) })),
+  ]);
+  const progress = progressPrinter(io);
+  // Zero-setup (postgres/export/zero-setup.ts): referential closure rows and the schema section.
+  const zeroSetup = zeroSetupHooks(manifest, {
+    schema: opts.schema,
+    ...(opts.closure === false ? { closure: false } : {}),
+  });
+  const result = await exportCapsule({
+    ...(zeroSetup.extraRows ? { extraRows: zeroSetup.extraRows } : {}),
+    extraSections: zeroSetup.extraSections,
+    manifest,
+    subject,
+    databaseUrl,
+    databaseUrlEnv: opts.dbUrl ? undefined : envName,
+    out: resolve(io.cwd, opts.out),
+    sinceDays,
+    redaction: opts.redaction,
+    statementTimeoutMs,
+    allowFindings: opts.allowFindings ?? false,
+    allowEmpty: opts.allowEmpty ?? false,
+    ...(encryptKey ? { encrypt: encryptKey } : {}),
+    env: io.env,
+    onProgress: progress.onProgress,
+    signal: io.signal,
+  });
+  progress.done();
+  printExportResult(io, opts, manifest, result, zeroSetup.closure(), encryptionSummary(encryptKey));
+}
+
+/** Warnings on stderr, then the summary (or --json) on stdout. */
+function printExportResult(
+  io: CliIO,
+  opts: ExportCliOptions,
+  manifest: Manifest,
+  result: ExportResult,
+  closure: ReturnType<ReturnType<typeof zeroSetupHooks>['closure']>,
+  encrypted: ReturnType<typeof encryptionSummary>,
+): void {
+  if (opts.profile) io.stderr(formatProfile(result));
+  const empties = emptyTableWarnings(manifest, result.counts, opts.sinceDays);
+  for (const w of empties) io.stderr(`warning: ${w.message}\n`);
+  if (opts.json) {
+    printJson(io, {
+      ...exportJson(result, closure, opts.schema),
+      warnings: empties.map((w) => ({
+        code: 'empty_table',
+        table: w.table,
+        windowed: w.windowed,
+        message: w.message,
+      })),
+      ...(encrypted?.encryptedTo ? { encryptedTo: encrypted.encryptedTo } : {}),
+    });
+    return;
+  }
+  io.stdout(formatSummary(result, io.cwd));
+  if (encrypted) io.stdout(`${encrypted.text}\n`);
+  if (closure && closure.totalRows > 0)
+    io.stdout(
+      `referential closure: +${closure.totalRows} rows (${Object.entries(closure.tables)
+        .map(([t, c]) => `${t} +${c.rows}`)
+        .join(', ')}); see inspect\n`,
+    );
+}
 
 /** Every subject key given once and non-empty, and no key the manifest does not declare. */
 export function parseSubject(manifest: Manifest, pairs: [string, string][]): Record<string, string> {

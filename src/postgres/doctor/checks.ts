@@ -80,6 +80,30 @@ export async function catalogChecks(client: pg.Client, m: Manifest): Promise<Doc
     out.push(check('table', 'pass', `all ${declared.length} declared tables exist: ${declared.join(', ')}`));
 
   // 2. Every alias.column the SQL uses exists.
+  const cat: CatalogView = { has: (rel) => catalog.has(rel), columnsOf };
+  out.push(...columnReferenceChecks(m, cat, missing.length));
+  // 3. Subject key columns: the tables that name them directly.
+  out.push(...subjectColumnChecks(m, cat, missing.length));
+
+  // 4. Load order and foreign keys.
+  const fks = await readForeignKeys(client);
+  out.push(...loadOrderChecks(m, fks));
+
+  // 5. The statements export and materialize will run are accepted by the planner.
+  if (missing.length === 0) out.push(...(await compileChecks(client, m)));
+  return out;
+}
+
+/** The target's relations and their columns, as the column checks see them. */
+interface CatalogView {
+  has(rel: string): boolean;
+  /** null: the relation does not exist. */
+  columnsOf(rel: string): Set<string> | null;
+}
+
+/** Every `alias.column` the manifest's SQL uses names an existing column. */
+function columnReferenceChecks(m: Manifest, catalog: CatalogView, missingTables: number): DoctorCheck[] {
+  const { columnsOf } = catalog;
   const keys = new Set(m.subjectKeys);
   const graphSource: Source = {
     label: 'graph_keys',
@@ -145,47 +169,41 @@ export async function catalogChecks(client: pg.Client, m: Manifest): Promise<Doc
     if (t.deletePredicate)
       checkSnippet(`${at}.deletePredicate`, t.deletePredicate, { t: own, g: graphSource });
   });
-  if (problems.length > 0) out.push(...problems);
-  else
-    out.push(
-      check(
-        'column',
-        'pass',
-        missing.length === 0
-          ? `all ${checked} column references in the manifest's SQL exist`
-          : `the ${checked} column references to existing tables exist`,
-      ),
-    );
+  if (problems.length > 0) return problems;
+  return [
+    check(
+      'column',
+      'pass',
+      missingTables === 0
+        ? `all ${checked} column references in the manifest's SQL exist`
+        : `the ${checked} column references to existing tables exist`,
+    ),
+  ];
+}
 
-  // 3. Subject key columns: the tables that name them directly.
+/** Which declared tables name a subject key column directly (the others reach it by predicate). */
+function subjectColumnChecks(m: Manifest, catalog: CatalogView, missingTables: number): DoctorCheck[] {
   const keyless = m.postgres.tables.filter((t) => {
-    const cols = columnsOf(t.name);
+    const cols = catalog.columnsOf(t.name);
     return cols && !m.subjectKeys.some((k) => cols.has(k));
   });
   if (keyless.length > 0)
-    out.push(
+    return [
       check(
         'subject-columns',
         'pass',
         `subject key columns (${m.subjectKeys.join(', ')}) exist where used; tables without them reach the subject through their own predicates: ${keyless.map((t) => t.name).join(', ')}`,
       ),
-    );
-  else if (declared.length > 0 && missing.length === 0)
-    out.push(
+    ];
+  if (m.postgres.tables.length > 0 && missingTables === 0)
+    return [
       check(
         'subject-columns',
         'pass',
         `every declared table has a subject key column (${m.subjectKeys.join(', ')})`,
       ),
-    );
-
-  // 4. Load order and foreign keys.
-  const fks = await readForeignKeys(client);
-  out.push(...loadOrderChecks(m, fks));
-
-  // 5. The statements export and materialize will run are accepted by the planner.
-  if (missing.length === 0) out.push(...(await compileChecks(client, m)));
-  return out;
+    ];
+  return [];
 }
 
 /**
@@ -249,13 +267,25 @@ export async function compileChecks(client: pg.Client, m: Manifest): Promise<Doc
 }
 
 export function loadOrderChecks(m: Manifest, fks: ForeignKey[]): DoctorCheck[] {
+  // The plan materialize uses (materialize/load-plan.ts): the declared tables and the undeclared
+  // parents referential closure adds, parents first.
+  const plan = planLoad({ manifest: m, closureOnly: closureAncestors(m, fks), foreignKeys: fks });
+  return [
+    ...orderChecks(m, fks, plan),
+    ...cycleChecks(plan),
+    ...undeclaredChildChecks(m, fks),
+    ...undeclaredParentChecks(m, fks),
+  ];
+}
+
+type LoadPlan = ReturnType<typeof planLoad>;
+
+/** postgres.tableOrder (or, without one, declaration order) against the foreign keys. */
+function orderChecks(m: Manifest, fks: ForeignKey[], plan: LoadPlan): DoctorCheck[] {
   const out: DoctorCheck[] = [];
   const declared = m.postgres.tables.map((t) => t.name);
   const declaredSet = new Set(declared);
   const tableOrder = m.postgres.tableOrder;
-  // The plan materialize uses (materialize/load-plan.ts): the declared tables and the undeclared
-  // parents referential closure adds, parents first.
-  const plan = planLoad({ manifest: m, closureOnly: closureAncestors(m, fks), foreignKeys: fks });
   const full =
     plan.closureOnly.length > 0
       ? ` (with the ${plan.closureOnly.length} undeclared parent tables referential closure adds: ${plan.tables.join(', ')})`
@@ -314,6 +344,12 @@ export function loadOrderChecks(m: Manifest, fks: ForeignKey[]): DoctorCheck[] {
         }),
       );
   }
+  return out;
+}
+
+/** Tables that reference each other in a cycle, and whether materialize can defer their keys. */
+function cycleChecks(plan: LoadPlan): DoctorCheck[] {
+  const out: DoctorCheck[] = [];
   for (const cycle of plan.cycles) {
     const inCycle = new Set(cycle);
     const hard = plan.foreignKeys.filter(
@@ -332,9 +368,14 @@ export function loadOrderChecks(m: Manifest, fks: ForeignKey[]): DoctorCheck[] {
       ),
     );
   }
-  out.push(...undeclaredChildChecks(m, fks));
+  return out;
+}
 
-  // Foreign keys leaving the declared tables.
+/** Foreign keys leaving the declared tables: who provides the referenced rows. */
+function undeclaredParentChecks(m: Manifest, fks: ForeignKey[]): DoctorCheck[] {
+  const out: DoctorCheck[] = [];
+  const declared = m.postgres.tables.map((t) => t.name);
+  const declaredSet = new Set(declared);
   const closureOn = m.postgres.closure?.enabled !== false;
   const outward = new Map<string, ForeignKey[]>();
   for (const fk of fks) {
