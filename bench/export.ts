@@ -283,8 +283,12 @@ async function main() {
         ],
         { CI: 'true' },
       );
-      const res = JSON.parse(r.stdout) as { counts: Record<string, number>; timings: { totalMs: number } };
-      if (res.counts.events !== ROWS) throw new Error(`exported ${res.counts.events} rows, expected ${ROWS}`);
+      const res = JSON.parse(r.stdout) as {
+        tables: { name: string; rows: number }[];
+        timings: { totalMs: number };
+      };
+      const exported = res.tables.find((t) => t.name === 'events')?.rows;
+      if (exported !== ROWS) throw new Error(`exported ${exported} rows, expected ${ROWS}`);
       const bytes = statSync(out).size;
       rmSync(out, { force: true });
       return {

@@ -77,7 +77,7 @@ export interface ExtraSectionsContext {
 export type ExtraSectionsHook = (ctx: ExtraSectionsContext) => Promise<Record<string, unknown>>;
 
 /**
- * Zero-setup hook (referential closure, see zero-setup-export.ts): runs after the graph, in the
+ * Zero-setup hook (referential closure, see zero-setup.ts): runs after the graph, in the
  * snapshot, and returns rows to append to declared tables (after their exported rows) and tables
  * the manifest does not declare (written after its tables). They are redacted, scanned and hashed
  * like exported rows.

@@ -1,7 +1,8 @@
 /**
  * The SQL of an export, built from the manifest (pure: no connection).
  *
- * Semantics are the original tool's (see ../shared/compat/socialnotes.*.export.sql): a `params`
+ * Semantics are the original tool's export SQL (docs/export.md, "What runs against the source";
+ * test/export-compat.test.ts checks the equivalence on the original's compat fixtures): a `params`
  * row (subject values as text + `since_at = now() - since-days`), `all_graph_keys` (the subject
  * with reason `subject`, union all of every graph edge), `graph_keys` (distinct tuples with no
  * null/empty key), `graph` (tuple + sorted distinct reasons), and per table

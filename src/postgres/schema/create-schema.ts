@@ -15,7 +15,7 @@
  * their exported ids) and ALWAYS again afterwards; sequences are moved past the loaded values.
  *
  * The caller owns the transaction. Statements come from the capsule, so before the first one runs
- * every statement is parsed and checked against what the exporter writes (schema-sql-guard.ts):
+ * every statement is parsed and checked against what the exporter writes (sql-guard.ts):
  * a capsule cannot run anything but that DDL.
  */
 import type pg from 'pg';

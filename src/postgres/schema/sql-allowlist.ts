@@ -1,5 +1,5 @@
 /**
- * What a capsule's `schema` section may ask the replay database to run (see schema-sql-guard.ts).
+ * What a capsule's `schema` section may ask the replay database to run (see sql-guard.ts).
  *
  * Functions: the ones column defaults, generated columns, check constraints, index expressions
  * and partial-index predicates commonly call — pure or clock/random functions of pg_catalog and

@@ -10,7 +10,7 @@
  *   …constraints[j].sql              ALTER TABLE … ADD CONSTRAINT (one command)
  *   …indexes[j].sql                  CREATE [UNIQUE] INDEX
  *
- * Inside them, every function call must be on the allow-list (schema-sql-allowlist.ts), operators
+ * Inside them, every function call must be on the allow-list (sql-allowlist.ts), operators
  * must be built-in (unqualified or pg_catalog), and subqueries are refused; extensions must be on
  * their allow-list and no object may be created in a system schema. Anything else is an input
  * error naming the field — the schema is never half-applied, because this runs before the first
