@@ -162,7 +162,7 @@ export function loadScenarioRegistry(path: string): Scenario[] {
   return loadScenarios(path);
 }
 
-export interface JudgeForAction {
+interface JudgeForAction {
   trace: Trace;
   tracePath: string;
   manifest: LoadedManifest;
@@ -173,7 +173,7 @@ export interface JudgeForAction {
   workspace: string;
 }
 
-export function judgeForAction(input: JudgeForAction): Judgement {
+function judgeForAction(input: JudgeForAction): Judgement {
   const scenario =
     input.scenarioId && input.scenariosFile
       ? findScenario(loadScenarios(input.scenariosFile), input.scenarioId, input.scenariosFile)

@@ -83,7 +83,7 @@ export async function runAction(settings: Settings, env: NodeJS.ProcessEnv): Pro
 }
 
 /** The sticky comment's key: from the inputs alone, so a manifest that fails to load finds it too. */
-export function commentKey(settings: Settings): string {
+function commentKey(settings: Settings): string {
   if (settings.mode === 'aggregate') return settings.checkName ?? 'replay-env / regression';
   const shard = settings.shard ? ` / shard ${settings.shard.index}/${settings.shard.total}` : '';
   if (settings.checkName) return `${settings.checkName}${shard}`;

@@ -31,7 +31,7 @@ const positiveInt = (what: string) =>
     .transform(Number);
 
 /** `2/4` → shard 2 of 4 (1-based). */
-export const shardSchema = z
+const shardSchema = z
   .string()
   .trim()
   .transform((s, ctx) => {

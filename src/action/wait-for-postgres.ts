@@ -17,7 +17,7 @@ export interface WaitOptions {
 /** SQLSTATEs that will not get better by waiting (wrong password, no such database or role). */
 const PERMANENT = new Set(['28P01', '28000', '3D000']);
 
-export function servicesBlock(url: string): string {
+function servicesBlock(url: string): string {
   let port = '5432';
   let user = 'postgres';
   let password = 'postgres';

@@ -18,7 +18,7 @@ export const AGE_MAGIC = Buffer.from('age-encryption.org/v1\n');
 export const AGE_ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----';
 const AGE_ARMOR_END = '-----END AGE ENCRYPTED FILE-----';
 /** age's default scrypt work factor (log2 N), the one `age -p` uses. */
-export const AGE_SCRYPT_WORK_FACTOR = 18;
+const AGE_SCRYPT_WORK_FACTOR = 18;
 /** How far into a file the header is looked for (age headers of a few recipients are < 1 KiB). */
 const MAX_HEADER_BYTES = 64 * 1024;
 

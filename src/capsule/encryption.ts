@@ -60,14 +60,12 @@ import { ENCRYPTED_MAGIC, type OpenOptions } from './open.js';
 export const CAPSULE_KEY_ENV = 'REPLAY_CAPSULE_KEY';
 /** A file holding the key (local use: the private key from `replay-env keygen`). */
 export const CAPSULE_KEY_FILE_ENV = 'REPLAY_CAPSULE_KEY_FILE';
-export const FORMAT_NAME = 'replay-env-capsule';
-export const FORMAT_VERSION = 1;
+const FORMAT_NAME = 'replay-env-capsule';
+const FORMAT_VERSION = 1;
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 /** Upper bounds accepted from a (possibly hostile) header. */
 const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
 const MAX_HEADER_LINE = 4096;
-/** scrypt: N=2^15, r=8, p=1 → 32 MiB of memory and ~0.1 s per derivation (OWASP's minimum is N=2^17 with r=8 for passwords; capsule keys are CI secrets, and N is recorded per file so it can be raised). */
-export const SCRYPT_PARAMS = { N: 1 << 15, r: 8, p: 1 } as const;
 const SCRYPT_MAX = { N: 1 << 20, r: 32, p: 16 };
 const MIN_PASSPHRASE = 12;
 const SALT_BYTES = 16;
@@ -79,7 +77,7 @@ const HKDF_INFO = Buffer.from('replay-env capsule encryption v1');
 const X25519_INFO_LABEL = Buffer.from('replay-env capsule x25519 v1');
 const X25519_KEY_BYTES = 32;
 
-export const DECRYPT_FAILED = 'cannot decrypt capsule: wrong key or corrupted file';
+const DECRYPT_FAILED = 'cannot decrypt capsule: wrong key or corrupted file';
 
 /**
  * Key material. Symmetric: as given in REPLAY_CAPSULE_KEY. Public-key mode: the recipient's public
@@ -100,7 +98,7 @@ type KdfHeader =
   | { name: 'scrypt'; N: number; r: number; p: number; salt: string }
   | { name: 'x25519-hkdf-sha256'; ephemeralPublicKey: string; recipient: string; salt: string };
 
-export interface EncryptionHeader {
+interface EncryptionHeader {
   format: typeof FORMAT_NAME;
   version: number;
   cipher: 'aes-256-gcm';
@@ -208,7 +206,7 @@ function requireX25519(key: KeyObject, source: string, what: string): void {
 }
 
 /** The private key of public-key mode, from PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----"). */
-export function parsePrivateKeyPem(text: string, source = CAPSULE_KEY_ENV): CapsuleKey {
+function parsePrivateKeyPem(text: string, source = CAPSULE_KEY_ENV): CapsuleKey {
   const { label, der } = readPem(text, source);
   if (label === 'PUBLIC KEY')
     throw new InputError(

@@ -13,7 +13,7 @@ import { scanCapsule } from './reader.js';
 import type { CapsuleHeader } from './schema.js';
 import { redactionWasAssumed } from './schema.js';
 
-export interface GraphSubject {
+interface GraphSubject {
   key: Record<string, string | null>;
   reasons: string[];
 }

@@ -65,7 +65,7 @@ const JSONB_STYLE: JsonStyle = { sep: ', ', colon: ': ', keyOrder: jsonbKeyOrder
 const CANONICAL_STYLE: JsonStyle = { sep: ',', colon: ':' };
 
 /** How each algorithm renders a parsed row before hashing it. */
-export function rowRenderer(algorithm: IntegrityAlgorithm): (row: unknown) => string {
+function rowRenderer(algorithm: IntegrityAlgorithm): (row: unknown) => string {
   return algorithm === INTEGRITY_ALGORITHM_V1 ? canonicalJson : jsonbText;
 }
 

@@ -9,33 +9,26 @@
  */
 import { z } from 'zod';
 
-/** The version our exporter writes when a capsule needs `columnEncodings`; else it writes 1. */
-export const CAPSULE_SCHEMA_VERSION = 2;
-/** Versions this reader understands (1: the original tool's shape; 2: adds `columnEncodings`). */
-export const CAPSULE_SCHEMA_VERSIONS = [1, 2] as const;
-
 /**
  * Version 2: per table, the columns whose values are carried as their PostgreSQL text output
  * where `to_jsonb` would lose or confuse them (postgres/copy/column-encoding.ts, docs/export.md):
  * `json` and `text` always (a JSON string), `jsonb` for a JSON string or JSON null value,
  * `array`/`jsonb[]` for arrays with explicit bounds (and, in jsonb[], null or array elements).
  */
-export const columnEncodingsSchema = z.record(
+const columnEncodingsSchema = z.record(
   z.string(),
   z.record(z.string(), z.enum(['json', 'text', 'jsonb', 'array', 'jsonb[]'])),
 );
 
-export const graphEntrySchema = z
-  .object({ reasons: z.array(z.string()) })
-  .catchall(z.union([z.string(), z.null()]));
+const graphEntrySchema = z.object({ reasons: z.array(z.string()) }).catchall(z.union([z.string(), z.null()]));
 
-export const tableIntegritySchema = z.object({
+const tableIntegritySchema = z.object({
   rows: z.number().int().nonnegative(),
   /** Order-independent content hash of the table's rows: see capsule/integrity.ts. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
-export const integritySchema = z.object({
+const integritySchema = z.object({
   /**
    * How the hashes were computed, so a later reader knows which algorithm to repeat (see
    * capsule/integrity.ts): v1 hashes each row's canonical JSON, v2 its jsonb text (what Postgres
@@ -53,14 +46,14 @@ export const integritySchema = z.object({
     .optional(),
 });
 
-export const findingSchema = z.object({
+const findingSchema = z.object({
   table: z.string(),
   row: z.number().int().nonnegative(),
   path: z.string(),
   kind: z.string(),
 });
 
-export const subjectRewriteSchema = z.object({
+const subjectRewriteSchema = z.object({
   from: z.record(z.string(), z.string()),
   to: z.record(z.string(), z.string()),
   at: z.string(),
@@ -121,5 +114,4 @@ export function columnEncodingsOf(
   return header.schemaVersion >= 2 ? (header.columnEncodings ?? {}) : {};
 }
 export type GraphEntry = z.infer<typeof graphEntrySchema>;
-export type CapsuleIntegrity = z.infer<typeof integritySchema>;
 export type Row = Record<string, import('../util/exact-json.js').ExactJson>;

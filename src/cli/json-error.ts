@@ -22,7 +22,7 @@ export const cliErrorSchema = z.object({
   exitCode: z.number().int().describe('The process exit code (1, 2, 130, 143).'),
 });
 export type CliErrorDocument = z.infer<typeof cliErrorSchema>;
-export type CliErrorCode = CliErrorDocument['error']['code'];
+type CliErrorCode = CliErrorDocument['error']['code'];
 
 /** True when the arguments ask for machine output (`--json`, `--format json`, `--format=json`). */
 export function wantsJson(args: readonly string[]): boolean {

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { tableCountSchema } from '../trace/schema.js';
 
-export const tableRowsSchema = z
+const tableRowsSchema = z
   .looseObject({
     name: z.string().describe('Table name.'),
     rows: z
@@ -20,7 +20,7 @@ export const tableRowsSchema = z
   })
   .describe('One table.');
 
-export const closureRowsSchema = z
+const closureRowsSchema = z
   .array(
     z.looseObject({
       name: z.string(),
@@ -36,7 +36,7 @@ export const closureRowsSchema = z
   .nullable()
   .describe('Referential-closure rows per table; null when the capsule has no closure record.');
 
-export const graphSummarySchema = z.looseObject({
+const graphSummarySchema = z.looseObject({
   subjects: z
     .number()
     .int()
@@ -92,7 +92,6 @@ export const exportOutputSchema = z.looseObject({
   encryptedTo: z.string().optional().describe('Fingerprint of the X25519 key the capsule is encrypted to.'),
   schema: z.boolean().optional().describe('Whether the capsule carries the schema section.'),
 });
-export type ExportOutput = z.infer<typeof exportOutputSchema>;
 
 export const inspectOutputSchema = z.looseObject({
   file: fileSchema.extend({ encoding: z.enum(['json', 'gzip', 'encrypted']) }),
@@ -164,4 +163,3 @@ export const materializeOutputSchema = z.looseObject({
   schemaSource: z.enum(['capsule', 'setup', 'existing']),
   embedded: z.boolean(),
 });
-export type MaterializeOutput = z.infer<typeof materializeOutputSchema>;

@@ -9,7 +9,7 @@
  */
 import { constants } from 'node:os';
 
-export const HANDLED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+const HANDLED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 export type HandledSignal = (typeof HANDLED_SIGNALS)[number];
 
 type Listener = (...args: unknown[]) => void;

@@ -12,7 +12,6 @@ import { type Manifest, replayUrlEnv } from '../manifest/schema.js';
 import type { PrepareTarget } from '../postgres/materialize/materialize-capsule.js';
 import { type CreateSchemaReport, createSchemaHook } from '../postgres/materialize/zero-setup.js';
 import { type ReplayTarget, resolveReplayTarget } from '../postgres/replay-target.js';
-import { displayUrl } from '../postgres/target-safety.js';
 import type { CliIO } from './context.js';
 import { waitUntilInterrupted } from './signals.js';
 
@@ -119,8 +118,4 @@ export async function finishTarget(
     await waitUntilInterrupted();
   }
   await t.target.stop();
-}
-
-export function describeTarget(t: ZeroSetupTarget): { url: string; embedded: boolean; startupMs: number } {
-  return { url: displayUrl(t.target.url), embedded: t.target.embedded, startupMs: t.target.startupMs };
 }

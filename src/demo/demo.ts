@@ -33,22 +33,22 @@ import { runReplay } from '../run/replay.js';
 import type { Trace } from '../trace/schema.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
-export const DEMO_APP = 'socialapp';
-export const DEMO_SUBJECT = { tenant_id: 'acme', user_id: 'ada' } as const;
+const DEMO_APP = 'socialapp';
+const DEMO_SUBJECT = { tenant_id: 'acme', user_id: 'ada' } as const;
 const DEMO_PORT = 4517;
 
 /** The package root (src/demo or lib/demo → ../../), holding examples/ and config/. */
-export function packageRoot(): string {
+function packageRoot(): string {
   return fileURLToPath(new URL('../../', import.meta.url));
 }
 
-export interface DemoPaths {
+interface DemoPaths {
   root: string;
   example: string;
   manifest: string;
 }
 
-export function demoPaths(root = packageRoot()): DemoPaths {
+function demoPaths(root = packageRoot()): DemoPaths {
   const paths = {
     root,
     example: join(root, 'examples', DEMO_APP),

@@ -11,8 +11,8 @@
  */
 import { FACT_NAMES, FACTS, type FactName, type Facts, isFactName, VERDICT_VALUES } from './facts.js';
 
-export const OPERATORS = ['==', '!=', '<', '<=', '>', '>='] as const;
-export type Operator = (typeof OPERATORS)[number];
+const OPERATORS = ['==', '!=', '<', '<=', '>', '>='] as const;
+type Operator = (typeof OPERATORS)[number];
 
 export interface Condition {
   fact: FactName;

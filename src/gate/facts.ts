@@ -6,7 +6,7 @@
  * (see compute-facts.ts). A policy condition reads them; nothing else does.
  */
 
-export type FactType = 'boolean' | 'number' | 'verdict';
+type FactType = 'boolean' | 'number' | 'verdict';
 
 export interface FactDefinition {
   type: FactType;
@@ -157,7 +157,7 @@ export const FACTS = {
 } as const satisfies Record<string, FactDefinition>;
 
 export type FactName = keyof typeof FACTS;
-export type FactValue = boolean | number | string;
+type FactValue = boolean | number | string;
 export type Facts = Record<FactName, FactValue>;
 
 export const FACT_NAMES = Object.keys(FACTS) as FactName[];

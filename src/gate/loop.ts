@@ -12,7 +12,7 @@ import { type GatePolicy, loadPolicy } from './policy.js';
 
 const text = z.string().min(1);
 
-export const loopFileSchema = z.strictObject({
+const loopFileSchema = z.strictObject({
   version: z.literal(1, { error: 'must be 1' }),
   id: text,
   title: text,

@@ -68,7 +68,7 @@ export function loadPolicy(path: string = defaultPolicyPath()): GatePolicy {
 }
 
 /** Validates an already-parsed policy document (shape, then every condition). */
-export function validatePolicy(raw: unknown, path: string): GatePolicy {
+function validatePolicy(raw: unknown, path: string): GatePolicy {
   const file = validateFile(policyFileSchema, raw ?? {}, path, 'gate policy');
   const problems: string[] = [];
   const policy: GatePolicy = {

@@ -54,7 +54,7 @@ export function goldenAnnotations(golden: LoadedGolden, diffs: Difference[], rep
 }
 
 /** 1-based line where the manifest names `name` (`"name": "x"` in JSON, `name: x` in YAML), else 1. */
-export function manifestNameLine(text: string, name: string): number {
+function manifestNameLine(text: string, name: string): number {
   const json = `"name": ${JSON.stringify(name)}`;
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {

@@ -26,7 +26,7 @@ export interface CapsuleIdentity {
   exportedAt?: string;
 }
 
-export function subjectFingerprint(subject: Record<string, string>): string {
+function subjectFingerprint(subject: Record<string, string>): string {
   const sorted = Object.keys(subject)
     .sort()
     .map((k) => [k, subject[k]]);

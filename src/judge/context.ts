@@ -23,7 +23,7 @@ export interface JudgeInput {
   fingerprint?: Fingerprint;
 }
 
-export const DEFAULT_TITLES: Record<JudgeId, string> = {
+const DEFAULT_TITLES: Record<JudgeId, string> = {
   'capsule-integrity': 'Capsule integrity',
   'materialization-integrity': 'Materialization integrity',
   'no-external-side-effects': 'No external side effects',

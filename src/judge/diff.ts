@@ -19,7 +19,7 @@ import { isLosslessNumber } from '../util/exact-json.js';
 import { idTokens, skeleton } from './normalize.js';
 import { PathRules, type Segment } from './paths.js';
 
-export type Change =
+type Change =
   | 'removed'
   | 'added'
   | 'changed'
@@ -29,7 +29,7 @@ export type Change =
   | 'new-error'
   | 'pixels'
   | 'rows';
-export type Risk = 'fail' | 'warn' | 'info';
+type Risk = 'fail' | 'warn' | 'info';
 
 export interface RawDifference {
   segments: Segment[];
@@ -132,7 +132,7 @@ export interface DiffContext {
 
 type Kind = 'null' | 'boolean' | 'number' | 'string' | 'array' | 'object' | 'undefined';
 
-export function kindOf(v: unknown): Kind {
+function kindOf(v: unknown): Kind {
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';
   if (isLosslessNumber(v) || typeof v === 'number') return 'number';
@@ -262,7 +262,7 @@ function diffOrdered(g: unknown[], a: unknown[], segs: Segment[], ctx: DiffConte
 }
 
 /** Canonical text of a value with id numbers dropped: equal shapes match regardless of order. */
-export function shapeKey(v: unknown): string {
+function shapeKey(v: unknown): string {
   const k = kindOf(v);
   if (k === 'string') return JSON.stringify(skeleton(v as string));
   if (k === 'number') return numText(v);

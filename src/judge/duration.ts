@@ -18,8 +18,6 @@ import {
   timingLine,
 } from './timing.js';
 
-export { DEFAULT_DURATION_TOLERANCE };
-
 export interface DurationOutcome {
   result: JudgeResult;
   slower: boolean;

@@ -30,11 +30,11 @@ const SQL_CLASSES: Record<string, string> = {
   XX: 'internal error',
 };
 
-export function sqlStateOf(text: string | undefined): string | undefined {
+function sqlStateOf(text: string | undefined): string | undefined {
   return text ? /\[SQLSTATE ([0-9A-Z]{5})[\],]/.exec(text)?.[1] : undefined;
 }
 
-export function describeSqlState(code: string): string {
+function describeSqlState(code: string): string {
   const cls = SQL_CLASSES[code.slice(0, 2)];
   return `SQL error ${code}${cls ? ` (class ${code.slice(0, 2)}: ${cls})` : ''}`;
 }

@@ -17,7 +17,7 @@ import { formatJsonPath, PathRules, type Segment } from './paths.js';
 import type { Difference, JudgeResult } from './schema.js';
 import { compareScreenshots } from './screenshot.js';
 
-export const DEFAULT_SCREENSHOT_THRESHOLD = 0.01;
+const DEFAULT_SCREENSHOT_THRESHOLD = 0.01;
 
 export interface GoldenMatchOutcome {
   result: JudgeResult;
@@ -29,13 +29,13 @@ export interface GoldenMatchOutcome {
 }
 
 /** The one command that re-blesses after a re-export (docs/judge.md "Re-blessing"). */
-export function reblessCommand(input: JudgeInput): string {
+function reblessCommand(input: JudgeInput): string {
   const scenario = input.scenario?.id ?? input.trace.scenario;
   return `replay-env bless --trace NEW.trace.json --second-trace NEW-2.trace.json${scenario ? ` --scenario ${scenario}` : ''}`;
 }
 
 /** A raw difference as shown in judgements: probe name + path inside the probe's record. */
-export function toDifference(d: RawDifference, fingerprint?: Fingerprint): Difference {
+function toDifference(d: RawDifference, fingerprint?: Fingerprint): Difference {
   const [root, name, ...rest] = d.segments;
   const probe = root === 'commands' ? `command:${String(name)}` : String(name);
   const out: Difference = { probe, path: formatJsonPath(rest), change: d.change, risk: d.risk };
@@ -61,7 +61,7 @@ export function publicJsonPath(segments: readonly Segment[], fingerprint: Finger
   );
 }
 
-export function diffRulesFor(input: JudgeInput, noise: string[] = []): DiffRules {
+function diffRulesFor(input: JudgeInput, noise: string[] = []): DiffRules {
   const g = input.manifest?.golden;
   return {
     ignore: new PathRules([...(g?.ignore ?? []), ...noise]),

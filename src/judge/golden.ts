@@ -30,9 +30,9 @@ import { copyScreenshotInto, goldenFileIn, traceScreenshot } from './golden-path
 import { Normalizer } from './normalize.js';
 import { learnSpread } from './timing.js';
 
-export const GOLDEN_SCHEMA_VERSION = 1;
+const GOLDEN_SCHEMA_VERSION = 1;
 
-export const goldenProbeSchema = z.object({
+const goldenProbeSchema = z.object({
   kind: z.enum(['http', 'command', 'sql', 'browser']),
   ok: z.boolean(),
   status: z.number().int().nullable().optional(),
@@ -54,7 +54,7 @@ export const goldenProbeSchema = z.object({
   screenshot: z.string().optional(),
 });
 
-export const goldenSchema = z.object({
+const goldenSchema = z.object({
   kind: z.literal('replay-env.golden'),
   schemaVersion: z.literal(GOLDEN_SCHEMA_VERSION),
   app: z.string(),
@@ -104,10 +104,6 @@ export interface LoadedGolden {
   path: string;
   /** The file as written (for annotation line numbers). */
   text?: string;
-}
-
-export function goldenFileName(scenario?: string): string {
-  return `${scenario ?? 'default'}.golden.json`;
 }
 
 /** The golden file of a scenario: refused when the id is not a scenario id or leads out of `dir`. */
@@ -230,7 +226,7 @@ export function goldenText(golden: Golden): string {
  * Converts exact-parsed JSON to plain values except inside payloads (response bodies and rows,
  * whose numbers stay exact), so the zod schemas (plain numbers) can validate the rest.
  */
-export function plainExceptPayloads(
+function plainExceptPayloads(
   v: unknown,
   isPayload: (path: string[]) => boolean,
   path: string[] = [],

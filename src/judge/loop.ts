@@ -10,7 +10,7 @@ import { loopDir } from '../util/package-root.js';
 import { readYamlFile, validateFile } from '../util/yaml-file.js';
 import { formatPath, invalidFile } from '../util/zod-issues.js';
 
-export const JUDGE_IDS = [
+const JUDGE_IDS = [
   'capsule-integrity',
   'materialization-integrity',
   'no-external-side-effects',
@@ -62,7 +62,7 @@ const judgeEntrySchema = z.discriminatedUnion(
   },
 );
 
-export const judgesFileSchema = z.strictObject({
+const judgesFileSchema = z.strictObject({
   version: z.literal(1, { error: 'must be 1' }),
   judges: z.array(judgeEntrySchema),
 });

@@ -39,7 +39,7 @@ export interface MarkdownOptions {
 }
 
 /** The two sides of a difference as a surface may show them. */
-export function differenceSides(d: Difference, showValues = false): { golden?: string; actual?: string } {
+function differenceSides(d: Difference, showValues = false): { golden?: string; actual?: string } {
   if (showValues) return { golden: d.golden ?? d.goldenPublic, actual: d.actual ?? d.actualPublic };
   return { golden: d.goldenPublic, actual: d.actualPublic };
 }
@@ -59,7 +59,7 @@ const VERDICT_ICON: Record<Verdict, string> = {
 
 const RISK_ORDER = { fail: 0, warn: 1, info: 2 } as const;
 
-export function sortDifferences(diffs: readonly Difference[]): Difference[] {
+function sortDifferences(diffs: readonly Difference[]): Difference[] {
   return [...diffs].sort(
     (a, b) =>
       RISK_ORDER[a.risk] - RISK_ORDER[b.risk] ||

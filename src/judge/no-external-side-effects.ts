@@ -10,7 +10,7 @@ import type { JudgeResult } from './schema.js';
  * Local: localhost and *.localhost, loopback and unspecified addresses, and single-label names
  * (service containers like "postgres" or "redis" on the job's own network).
  */
-export function isLocalHost(host: string): boolean {
+function isLocalHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
   if (/^127\.\d+\.\d+\.\d+$/.test(h) || h === '0.0.0.0' || h === '::1' || h === '::') return true;

@@ -17,7 +17,7 @@ const TIMESTAMP =
   /\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?(?![\d:])/g;
 
 /** Matches placeholders inside normalised strings. */
-export const PLACEHOLDER = /<(uuid|ulid):(\d+)>|<timestamp>/g;
+const PLACEHOLDER = /<(uuid|ulid):(\d+)>|<timestamp>/g;
 
 export class Normalizer {
   private readonly ids = { uuid: new Map<string, number>(), ulid: new Map<string, number>() };

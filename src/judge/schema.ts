@@ -8,10 +8,10 @@ import { decisionSchema } from '../trace/schema.js';
 
 export const JUDGEMENT_SCHEMA_VERSION = 1;
 
-export const verdictSchema = z.enum(['pass', 'warn', 'fail', 'skip']);
+const verdictSchema = z.enum(['pass', 'warn', 'fail', 'skip']);
 export type Verdict = z.infer<typeof verdictSchema>;
 
-export const judgeResultSchema = z.object({
+const judgeResultSchema = z.object({
   /** e.g. capsule-integrity, materialization-integrity, no-external-side-effects, golden-match, duration */
   id: z.string(),
   title: z.string(),
@@ -21,7 +21,7 @@ export const judgeResultSchema = z.object({
   evidence: z.array(z.string()).default([]),
 });
 
-export const differenceSchema = z.object({
+const differenceSchema = z.object({
   probe: z.string(),
   /** JSON path inside the probe's recorded result, e.g. $.http.json.items[0].name */
   path: z.string(),
@@ -42,7 +42,7 @@ export const differenceSchema = z.object({
 });
 
 /** One compared duration (judge/timing.ts): the numbers behind the duration judge. */
-export const timingRowSchema = z.object({
+const timingRowSchema = z.object({
   /** "run" or "probe <name>". */
   name: z.string(),
   actualMs: z.number(),
@@ -55,14 +55,14 @@ export const timingRowSchema = z.object({
 });
 
 /** What the trace was judged against. */
-export const baselineSchema = z.object({
+const baselineSchema = z.object({
   mode: z.enum(['golden', 'base-branch', 'none']),
   /** One line, e.g. "against the base branch on capsule 94f0c1d2e3f4" or "against golden golden/app/default.golden.json". */
   description: z.string(),
   capsuleSha256: z.string().optional(),
 });
 
-export const annotationSchema = z.object({
+const annotationSchema = z.object({
   /** Repository-relative file path (manifest or golden). */
   path: z.string(),
   startLine: z.number().int().positive(),
@@ -73,7 +73,7 @@ export const annotationSchema = z.object({
 });
 
 /** A step of the run that failed, as public surfaces show it (judge/failures.ts). */
-export const stepFailureSchema = z.object({
+const stepFailureSchema = z.object({
   /** e.g. `http probe "account"`, `loading the capsule`. */
   step: z.string(),
   /** The manifest name of the command or probe, when the step is one. */
@@ -90,7 +90,7 @@ const dbCountsSchema = z.object({
 });
 
 /** A table the run changed (or changed differently than the golden run): names and counts only. */
-export const databaseChangeSchema = z.object({
+const databaseChangeSchema = z.object({
   table: z.string(),
   inGraph: dbCountsSchema,
   outside: dbCountsSchema,
@@ -102,7 +102,7 @@ export const databaseChangeSchema = z.object({
 });
 
 /** The judgement's "Database changes": what the database-state judge saw. */
-export const databaseSummarySchema = z.object({
+const databaseSummarySchema = z.object({
   /** False: the trace's snapshots failed (nothing compared). */
   recorded: z.boolean(),
   tables: z.array(databaseChangeSchema),

@@ -55,7 +55,7 @@ export function learnSpread(a: DurationSet, b: DurationSet): DurationSet {
   return { totalMs: Math.abs(a.totalMs - b.totalMs), probes };
 }
 
-export function allowedMs(
+function allowedMs(
   baseline: number,
   spread: number | undefined,
   rules: TimingRules,

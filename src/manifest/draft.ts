@@ -14,16 +14,16 @@
 import { quoteIdentIfNeeded } from '../util/sql-names.js';
 import { ADAPTER, type Manifest } from './schema.js';
 
-export interface CatalogColumn {
+interface CatalogColumn {
   name: string;
   type: string;
 }
-export interface CatalogTable {
+interface CatalogTable {
   name: string;
   columns: CatalogColumn[];
   primaryKey: string[];
 }
-export interface CatalogForeignKey {
+interface CatalogForeignKey {
   name: string;
   table: string;
   columns: string[];

@@ -19,7 +19,7 @@
  * run stage binds them (run/probe-binding.ts).
  */
 
-export const PLACEHOLDER_SOURCES = ['subject', 'capsuleSubject', 'localSubject'] as const;
+const PLACEHOLDER_SOURCES = ['subject', 'capsuleSubject', 'localSubject'] as const;
 export type PlaceholderSource = (typeof PLACEHOLDER_SOURCES)[number];
 
 export interface Placeholder {

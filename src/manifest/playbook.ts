@@ -6,7 +6,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { LoadedManifest } from './load.js';
 import { type ManifestCommand, prodUrlEnv, replayUrlEnv } from './schema.js';
 
-export interface PlaybookStep {
+interface PlaybookStep {
   title: string;
   /** Shell lines to run, in order. */
   commands: string[];
@@ -22,7 +22,7 @@ export interface Playbook {
 }
 
 /** Single-quote for POSIX shells when needed (placeholders like <user_id> must be quoted). */
-export function shellQuote(s: string): string {
+function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -16,7 +16,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const show = (v: unknown) =>
   typeof v === 'string' ? JSON.stringify(v) : v === undefined ? 'nothing' : JSON.stringify(v);
 
-export const identifier = z
+const identifier = z
   .string({ error: (iss) => `must be a plain SQL identifier, got ${show(iss.input)}` })
   .regex(IDENTIFIER, { error: (iss) => `must be a plain SQL identifier, got ${show(iss.input)}` });
 
@@ -30,7 +30,7 @@ const nonEmpty = (what: string) =>
     .min(1, { error: `must be ${what}, got an empty string` });
 
 /** The longest timeout a manifest may ask for: one day (Node's timers overflow past ~24.8 days). */
-export const MAX_TIMEOUT_SECONDS = 86_400;
+const MAX_TIMEOUT_SECONDS = 86_400;
 const seconds = z
   .number()
   .positive({ error: (iss) => `must be a positive number of seconds, got ${show(iss.input)}` })
@@ -42,7 +42,7 @@ const stringMap = z.record(
   z.string({ error: (iss) => `must be a string, got ${show(iss.input)}` }),
 );
 
-export const tableSchema = z.object({
+const tableSchema = z.object({
   // `__proto__` is a valid SQL name, but as a key of the capsule's per-table records (counts,
   // integrity) it would be dropped by JSON object handling, so its rows would go unchecked.
   name: identifier.refine((n) => n !== '__proto__', {
@@ -58,7 +58,7 @@ export const tableSchema = z.object({
   closure: z.boolean().optional(),
 });
 
-export const closureSchema = z.object({
+const closureSchema = z.object({
   /** Abort when closure would add more rows than this (default 100000). */
   maxRows: z.number().int().positive().optional(),
   /** Tables never pulled in by closure. */
@@ -67,7 +67,7 @@ export const closureSchema = z.object({
   enabled: z.boolean().optional(),
 });
 
-export const postgresSchema = z.object({
+const postgresSchema = z.object({
   prodDatabaseUrlEnv: envName.optional(),
   replayDatabaseUrlEnv: envName.optional(),
   graphEdges: z.array(nonEmpty('an SQL snippet')).default([]),
@@ -79,7 +79,7 @@ export const postgresSchema = z.object({
   closure: closureSchema.optional(),
 });
 
-export const commandSchema = z.object({
+const commandSchema = z.object({
   name: nonEmpty('a command name'),
   run: nonEmpty('a shell command'),
   cwd: z.string().optional(),
@@ -157,7 +157,7 @@ export const browserProbeSchema = z.object({
   failOnConsoleError: z.boolean().optional(),
 });
 
-export const probeSchema = z.discriminatedUnion(
+const probeSchema = z.discriminatedUnion(
   'kind',
   [httpProbeSchema, commandProbeSchema, sqlProbeSchema, browserProbeSchema],
   {
@@ -168,7 +168,7 @@ export const probeSchema = z.discriminatedUnion(
   },
 );
 
-export const REDACTION_ACTIONS = [
+const REDACTION_ACTIONS = [
   'empty',
   'null',
   'empty_object',
@@ -179,7 +179,7 @@ export const REDACTION_ACTIONS = [
   'constant',
 ] as const;
 
-export const redactionRuleSchema = z.object({
+const redactionRuleSchema = z.object({
   table: identifier.optional(),
   fields: z.array(nonEmpty('a field name')).min(1, { error: 'must name at least one field' }),
   action: z
@@ -199,7 +199,7 @@ export const redactionRuleSchema = z.object({
   value: z.unknown().optional(),
 });
 
-export const goldenSchema = z.object({
+const goldenSchema = z.object({
   /** Where golden traces live, relative to the manifest (default golden/<appId>). */
   dir: z.string().optional(),
   /** JSON paths never judged, e.g. "$.probes[*].body.items[*].updatedAt". */
@@ -215,7 +215,7 @@ export const goldenSchema = z.object({
 const COLUMN_REF = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 
 /** extension: noise rules of the database-state judge (docs/database-state.md). */
-export const databaseStateRulesSchema = z.object({
+const databaseStateRulesSchema = z.object({
   /** Tables not recorded nor judged (audit logs, caches), by name as in postgres.tables. */
   ignoreTables: z.array(identifier).optional(),
   /** Columns left out of the digests: `column` (every table) or `table.column`, e.g. `updated_at`. */
@@ -230,7 +230,7 @@ export const databaseStateRulesSchema = z.object({
     .optional(),
 });
 
-export const manifestBaseSchema = z.object({
+const manifestBaseSchema = z.object({
   /** Editor hint: path or URL of schema/manifest.schema.json. */
   $schema: z.string().optional(),
   appId: nonEmpty('the app name'),
@@ -406,8 +406,8 @@ export type ManifestCommand = z.infer<typeof commandSchema>;
 export type ManifestProbe = z.infer<typeof probeSchema>;
 export type RedactionRule = z.infer<typeof redactionRuleSchema>;
 
-export const DEFAULT_PROD_URL_ENV = 'APP_PROD_DATABASE_URL';
-export const DEFAULT_REPLAY_URL_ENV = 'APP_REPLAY_DATABASE_URL';
+const DEFAULT_PROD_URL_ENV = 'APP_PROD_DATABASE_URL';
+const DEFAULT_REPLAY_URL_ENV = 'APP_REPLAY_DATABASE_URL';
 
 export function prodUrlEnv(m: Manifest): string {
   return m.postgres.prodDatabaseUrlEnv ?? DEFAULT_PROD_URL_ENV;

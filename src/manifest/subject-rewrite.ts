@@ -19,7 +19,7 @@ export interface RewriteOptionNames {
   rewriteSubject: string;
 }
 
-export const CLI_REWRITE_OPTIONS: RewriteOptionNames = {
+const CLI_REWRITE_OPTIONS: RewriteOptionNames = {
   useLocalSubject: '--use-local-subject',
   rewriteSubject: '--rewrite-subject',
 };

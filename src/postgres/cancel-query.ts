@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { connect } from './connect.js';
 
 /** The backend pid node-postgres keeps from BackendKeyData (not in its type declarations). */
-export function backendPid(client: pg.Client): number | null {
+function backendPid(client: pg.Client): number | null {
   return (client as unknown as { processID?: number | null }).processID ?? null;
 }
 

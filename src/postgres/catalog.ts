@@ -159,20 +159,6 @@ export async function tableExists(client: pg.Client, table: string, schema = 'pu
   return rows.length > 0;
 }
 
-/** The names of the given tables that exist in `schema`. */
-export async function existingTables(
-  client: pg.Client,
-  tables: readonly string[],
-  schema = 'public',
-): Promise<Set<string>> {
-  const { rows } = await client.query<{ relname: string }>(
-    `select cl.relname from pg_class cl join pg_namespace n on n.oid = cl.relnamespace
-      where n.nspname = $1 and cl.relname = any($2::text[]) and cl.relkind in ('r', 'p', 'v', 'm', 'f')`,
-    [schema, [...tables]],
-  );
-  return new Set(rows.map((r) => r.relname));
-}
-
 export interface SchemaTable {
   name: string;
   columns: { name: string; type: string }[];

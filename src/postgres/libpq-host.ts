@@ -36,7 +36,7 @@ export function inetAton(host: string): string | null {
 }
 
 /** Lower-cased, without IPv6 brackets and trailing dots; a numeric IPv4 host as dotted quad. */
-export function normalizeHost(host: string): string {
+function normalizeHost(host: string): string {
   const h = host
     .trim()
     .replace(/^\[|\]$/g, '')

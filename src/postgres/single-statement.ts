@@ -18,7 +18,7 @@ export interface BuiltStatement {
 }
 
 /** The statements export and materialize build from the manifest (subject values are bound, not in the text). */
-export function manifestStatements(m: Manifest): BuiltStatement[] {
+function manifestStatements(m: Manifest): BuiltStatement[] {
   const subject = Object.fromEntries(m.subjectKeys.map((k) => [k, '0']));
   const sql = buildExportSql({ manifest: m, subject, sinceDays: 1 });
   return [

@@ -20,11 +20,11 @@ import { InputError } from '../errors.js';
 import type { RedactionRule } from '../manifest/schema.js';
 import { type ExactJson, isLosslessNumber, stringifyExact } from '../util/exact-json.js';
 
-export type RedactionAction = NonNullable<RedactionRule['action']>;
+type RedactionAction = NonNullable<RedactionRule['action']>;
 type Row = Record<string, ExactJson>;
 type Replace = (value: ExactJson) => ExactJson;
 
-export const DEFAULT_HASH_PREFIX = 'replay-';
+const DEFAULT_HASH_PREFIX = 'replay-';
 
 /** sha256 hash as the original tool wrote it: prefix + 12 hex chars. */
 export function hashValue(value: ExactJson, prefix = DEFAULT_HASH_PREFIX): string {
@@ -59,7 +59,7 @@ export interface RedactorOptions {
 }
 
 /** Called with the JSON path (`column.nested[0].key`) of every value a rule replaced. */
-export type OnRedacted = (path: string) => void;
+type OnRedacted = (path: string) => void;
 
 export interface Redactor {
   /** True when at least one rule applies to this table. */

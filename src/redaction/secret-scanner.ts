@@ -74,7 +74,7 @@ const SECRET_NAME_PARTS = [
 const METADATA_SUFFIX =
   /(?:type|types|count|used|length|expires|expiresat|expiresin|expiry|expiration|url|uri|endpoint|hint|policy|set|updatedat|createdat|changedat)$/;
 
-export function normalizeFieldName(name: string): string {
+function normalizeFieldName(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 

@@ -10,7 +10,7 @@
 import type { Manifest } from '../manifest/schema.js';
 
 /** Passed by default: a process's basic needs, never credentials. */
-export const DEFAULT_PASSED_ENV: readonly string[] = [
+const DEFAULT_PASSED_ENV: readonly string[] = [
   'PATH',
   'HOME',
   'USER',

@@ -11,9 +11,9 @@ import { waitUntilReady } from './readiness.js';
 
 export const OUTPUT_TAIL = 4000;
 /** Default limit for a foreground command without timeoutSeconds. */
-export const DEFAULT_COMMAND_TIMEOUT_S = 600;
+const DEFAULT_COMMAND_TIMEOUT_S = 600;
 /** Default readiness limit for a background command. */
-export const DEFAULT_READY_TIMEOUT_S = 60;
+const DEFAULT_READY_TIMEOUT_S = 60;
 
 export interface CommandContext {
   cwd: string;

@@ -11,7 +11,7 @@ import type { ManifestCommand } from '../manifest/schema.js';
 const CONNECT_TIMEOUT_MS = 1000;
 
 /** host and port of an http(s) URL (default ports filled in), or null for other schemes. */
-export function urlEndpoint(url: string): { host: string; port: number } | null {
+function urlEndpoint(url: string): { host: string; port: number } | null {
   let u: URL;
   try {
     u = new URL(url);

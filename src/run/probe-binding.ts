@@ -85,7 +85,7 @@ function bindMap(m: Record<string, string> | undefined, values: SubjectValues, e
 }
 
 /** The query with each distinct placeholder replaced by $n (outside quotes only), and the values. */
-export function bindSql(query: string, values: SubjectValues): { text: string; params: string[] } {
+function bindSql(query: string, values: SubjectValues): { text: string; params: string[] } {
   const params: string[] = [];
   const numbers = new Map<string, number>();
   let text = '';

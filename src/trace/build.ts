@@ -19,7 +19,7 @@ export function sha256File(path: string): Promise<string> {
 }
 
 /** Subject, graph (key + reasons), per-table counts, hash and size: what the trace says about a capsule. */
-export function capsuleSummary(
+function capsuleSummary(
   path: string,
   sha256: string,
   header: CapsuleHeader,

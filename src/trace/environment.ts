@@ -4,7 +4,7 @@ import { withClient } from '../postgres/connect.js';
 import { TOOL_NAME, VERSION } from '../version.js';
 import type { Trace } from './schema.js';
 
-export async function postgresVersion(databaseUrl: string): Promise<string | null> {
+async function postgresVersion(databaseUrl: string): Promise<string | null> {
   try {
     return await withClient(databaseUrl, { role: 'replay target' }, async (c) => {
       const r = await c.query<{ server_version: string }>('show server_version');
@@ -16,7 +16,7 @@ export async function postgresVersion(databaseUrl: string): Promise<string | nul
 }
 
 /** `git rev-parse HEAD` in `cwd`; null outside a repository or without git. */
-export function gitCommit(cwd: string): Promise<string | null> {
+function gitCommit(cwd: string): Promise<string | null> {
   return new Promise((resolve) => {
     execFile('git', ['rev-parse', 'HEAD'], { cwd, timeout: 5000 }, (err, stdout) => {
       const sha = String(stdout ?? '').trim();

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { scenarioIdSchema } from '../util/scenario-id.js';
 
-export const TRACE_SCHEMA_VERSION = 1;
+const TRACE_SCHEMA_VERSION = 1;
 
 export const decisionSchema = z.enum(['block', 'warn', 'continue']);
 export type Decision = z.infer<typeof decisionSchema>;
@@ -19,7 +19,7 @@ export const tableCountSchema = z.object({
   hashMatch: z.boolean().nullable().optional(),
 });
 
-export const traceCapsuleSchema = z.object({
+const traceCapsuleSchema = z.object({
   path: z.string(),
   sha256: z.string(),
   sizeBytes: z.number().int().nonnegative().optional(),
@@ -41,7 +41,7 @@ export const traceCapsuleSchema = z.object({
   findings: z.number().int().nonnegative().optional(),
 });
 
-export const materializationSchema = z.object({
+const materializationSchema = z.object({
   status: z.enum(['ok', 'failed', 'skipped']),
   strategy: z.enum(['jsonb', 'copy']).optional(),
   durationMs: z.number().nonnegative().optional(),
@@ -60,7 +60,7 @@ export const materializationSchema = z.object({
     .optional(),
 });
 
-export const httpResultSchema = z.object({
+const httpResultSchema = z.object({
   method: z.string(),
   url: z.string(),
   status: z.number().int().nullable(),
@@ -72,7 +72,7 @@ export const httpResultSchema = z.object({
   attempts: z.number().int().positive().optional(),
 });
 
-export const commandResultSchema = z.object({
+const commandResultSchema = z.object({
   command: z.string(),
   exitCode: z.number().int().nullable(),
   signal: z.string().nullable().optional(),
@@ -81,7 +81,7 @@ export const commandResultSchema = z.object({
   stderrTail: z.string().optional(),
 });
 
-export const sqlResultSchema = z.object({
+const sqlResultSchema = z.object({
   query: z.string(),
   columns: z.array(z.string()),
   rows: z.array(z.array(z.unknown())),
@@ -91,7 +91,7 @@ export const sqlResultSchema = z.object({
   ordered: z.boolean().optional(),
 });
 
-export const browserResultSchema = z.object({
+const browserResultSchema = z.object({
   url: z.string(),
   finalUrl: z.string().optional(),
   title: z.string().optional(),
@@ -108,7 +108,7 @@ export const browserResultSchema = z.object({
     .optional(),
 });
 
-export const traceEventSchema = z.object({
+const traceEventSchema = z.object({
   /** Manifest name of the command or probe. */
   name: z.string(),
   kind: z.enum([
@@ -133,7 +133,7 @@ export const traceEventSchema = z.object({
   browser: browserResultSchema.optional(),
 });
 
-export const outboundAttemptSchema = z.object({
+const outboundAttemptSchema = z.object({
   host: z.string(),
   port: z.number().int(),
   method: z.string(),
@@ -144,7 +144,7 @@ export const outboundAttemptSchema = z.object({
 });
 
 /** One side of a table (the subject's graph, or the rows outside it) in one snapshot. */
-export const dbStateSideSchema = z.object({
+const dbStateSideSchema = z.object({
   rows: z.number().int().nonnegative(),
   /** Order-independent digest of the rows (ignored columns left out): no value can be read from it. */
   digest: z.string(),
@@ -152,7 +152,7 @@ export const dbStateSideSchema = z.object({
   written: z.number().int().nonnegative().optional(),
 });
 
-export const dbStateSnapshotSchema = z.object({
+const dbStateSnapshotSchema = z.object({
   /** The table was not in the database. */
   missing: z.boolean().optional(),
   inGraph: dbStateSideSchema,
@@ -213,7 +213,6 @@ export const traceSchema = z.object({
 export type Trace = z.infer<typeof traceSchema>;
 export type TraceEvent = z.infer<typeof traceEventSchema>;
 export type OutboundAttempt = z.infer<typeof outboundAttemptSchema>;
-export type TableCount = z.infer<typeof tableCountSchema>;
 export type MaterializationRecord = z.infer<typeof materializationSchema>;
 export type DatabaseState = z.infer<typeof databaseStateSchema>;
 export type DbStateSnapshotRecord = z.infer<typeof dbStateSnapshotSchema>;

@@ -20,14 +20,14 @@ export function tempPathFor(path: string): string {
 }
 
 /** The pid that owns a temp file of `path`'s, or null when `file` is not one. */
-export function tempOwner(path: string, file: string): number | null {
+function tempOwner(path: string, file: string): number | null {
   const prefix = `.${basename(path)}.`;
   if (!file.startsWith(prefix) || !file.endsWith('.tmp')) return null;
   const m = /^(\d+)\.[0-9a-f]+\.tmp$/.exec(file.slice(prefix.length));
   return m ? Number(m[1]) : null;
 }
 
-export function processAlive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

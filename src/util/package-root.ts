@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const LOOP_NAME = 'user-history-replay';
+const LOOP_NAME = 'user-history-replay';
 
 let cached: string | undefined;
 

@@ -6,10 +6,10 @@
  */
 import { formatPath } from './zod-issues.js';
 
-export const RESERVED_KEY = '__proto__';
+const RESERVED_KEY = '__proto__';
 
 /** Paths (as `a.b[0].c`) of every `__proto__` key in a parsed JSON/YAML value. */
-export function reservedKeyPaths(value: unknown, path: PropertyKey[] = [], out: string[] = []): string[] {
+function reservedKeyPaths(value: unknown, path: PropertyKey[] = [], out: string[] = []): string[] {
   if (Array.isArray(value)) {
     for (const [i, v] of value.entries()) reservedKeyPaths(v, [...path, i], out);
   } else if (value !== null && typeof value === 'object') {

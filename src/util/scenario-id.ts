@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 
-export const SCENARIO_ID_PATTERN = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const SCENARIO_ID_PATTERN = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export const SCENARIO_ID_RULE =
   'a scenario id (a letter or digit, then letters, digits, ".", "_" or "-"; at most 128 characters; no "..")';

@@ -30,7 +30,7 @@ export function readYamlFile(path: string, what: string): unknown {
 }
 
 /** Alias expansions allowed per document: the loop's files use none; a hand-written anchor a few. */
-export const MAX_YAML_ALIASES = 100;
+const MAX_YAML_ALIASES = 100;
 
 /** Validates with zod; every problem on its own line as `file: path: message`. */
 export function validateFile<T extends z.ZodType>(

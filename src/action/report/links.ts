@@ -11,7 +11,7 @@ export interface UploadedArtifact {
   id?: number;
 }
 
-export function artifactUrl(event: EventContext, id: number | undefined): string | undefined {
+function artifactUrl(event: EventContext, id: number | undefined): string | undefined {
   if (id === undefined || event.runId === undefined) return undefined;
   return `${event.serverUrl}/${event.owner}/${event.repo}/actions/runs/${event.runId}/artifacts/${id}`;
 }

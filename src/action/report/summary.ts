@@ -3,7 +3,7 @@ import * as core from '@actions/core';
 import { truncateMarkdown } from './truncate.js';
 
 /** GitHub shows at most 1 MiB of summary per step. */
-export const SUMMARY_LIMIT_BYTES = 1024 * 1024;
+const SUMMARY_LIMIT_BYTES = 1024 * 1024;
 
 export async function writeJobSummary(markdown: string): Promise<boolean> {
   if (!process.env.GITHUB_STEP_SUMMARY) {

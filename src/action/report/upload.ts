@@ -15,7 +15,7 @@ export interface UploadResult {
 }
 
 /** Artifact names may not contain these characters. */
-export function artifactName(raw: string): string {
+function artifactName(raw: string): string {
   return raw.replace(/[":<>|*?\\/\r\n]+/g, '-').slice(0, 200);
 }
 

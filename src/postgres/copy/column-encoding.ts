@@ -28,7 +28,6 @@ import type pg from 'pg';
 import { quoteIdent } from '../../util/sql-names.js';
 
 export type ColumnEncoding = 'json' | 'text' | 'jsonb' | 'array' | 'jsonb[]';
-export const COLUMN_ENCODINGS = ['json', 'text', 'jsonb', 'array', 'jsonb[]'] as const;
 
 /** Per table, per column (only columns that need one). */
 export type ColumnEncodings = Record<string, Record<string, ColumnEncoding>>;
@@ -124,7 +123,7 @@ function hasBoundsSql(c: string): string {
 }
 
 /** When a value of an encoded column (`alias.col`) is carried as its text. */
-export function carriedAsTextSql(c: string, encoding: ColumnEncoding): string {
+function carriedAsTextSql(c: string, encoding: ColumnEncoding): string {
   switch (encoding) {
     case 'json':
     case 'text':

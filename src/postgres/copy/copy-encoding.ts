@@ -94,7 +94,7 @@ function unstorable(what: string): UnstorableValueError {
 }
 
 /** Text of a scalar for a non-JSON column (strings as they are, numbers exact, booleans t/f). */
-export function plainText(v: unknown): string {
+function plainText(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number') return String(v);
   if (typeof v === 'boolean') return v ? 't' : 'f';
@@ -123,7 +123,7 @@ export function arrayLiteral(values: readonly unknown[], element: 'json' | 'plai
 }
 
 /** The text of one value for a column, before COPY escaping; null for SQL NULL. */
-export function columnText(v: unknown, codec: ColumnCodec, exact = true): string | null {
+function columnText(v: unknown, codec: ColumnCodec, exact = true): string | null {
   if (v === null || v === undefined) return null;
   switch (codec.kind) {
     case 'json':

@@ -51,7 +51,7 @@ interface Source {
   hint?: string;
 }
 
-export async function catalogChecks(client: pg.Client, m: Manifest): Promise<DoctorCheck[]> {
+async function catalogChecks(client: pg.Client, m: Manifest): Promise<DoctorCheck[]> {
   const out: DoctorCheck[] = [];
   const declared = m.postgres.tables.map((t) => t.name);
   // Columns of every relation the snippets might name (declared tables and any alias target).
@@ -211,7 +211,7 @@ function subjectColumnChecks(m: Manifest, catalog: CatalogView, missingTables: n
  * inside a transaction that is rolled back. Catches what the column scan cannot: unknown
  * functions, type mismatches, syntax errors.
  */
-export async function compileChecks(client: pg.Client, m: Manifest): Promise<DoctorCheck[]> {
+async function compileChecks(client: pg.Client, m: Manifest): Promise<DoctorCheck[]> {
   const subject = Object.fromEntries(m.subjectKeys.map((k) => [k, m.localSubject?.[k] ?? '0']));
   const sql = buildExportSql({ manifest: m, subject, sinceDays: 1 });
   const graphRow = m.subjectKeys.map((k) => `null::text as ${quoteIdent(k.toLowerCase())}`).join(', ');
@@ -416,7 +416,7 @@ function undeclaredParentChecks(m: Manifest, fks: ForeignKey[]): DoctorCheck[] {
  * Undeclared tables whose foreign keys point at a declared table: their rows that reference the
  * graph's rows block materialize's delete (unless the reference is ON DELETE CASCADE/SET NULL…).
  */
-export function undeclaredChildChecks(m: Manifest, fks: ForeignKey[]): DoctorCheck[] {
+function undeclaredChildChecks(m: Manifest, fks: ForeignKey[]): DoctorCheck[] {
   const declared = new Set(m.postgres.tables.map((t) => t.name));
   const children = new Map<string, ForeignKey[]>();
   for (const fk of fks) {

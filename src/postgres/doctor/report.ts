@@ -10,10 +10,10 @@ import { VERSION } from '../../version.js';
 import { describePgError } from '../connect.js';
 import { classifyDatabaseUrl, displayUrl } from '../target-safety.js';
 
-export const CHECK_STATUSES = ['pass', 'warn', 'fail'] as const;
+const CHECK_STATUSES = ['pass', 'warn', 'fail'] as const;
 export type CheckStatus = (typeof CHECK_STATUSES)[number];
 
-export const doctorCheckSchema = z.object({
+const doctorCheckSchema = z.object({
   /** Stable id of the kind of check, e.g. `manifest`, `target-safety`, `column`. */
   id: z.string(),
   status: z.enum(CHECK_STATUSES),

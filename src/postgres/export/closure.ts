@@ -28,8 +28,8 @@ import {
 } from '../copy/column-encoding.js';
 import { type ForeignKeyEdge, readForeignKeyEdges, resolveTables } from '../schema/ddl.js';
 
-export const DEFAULT_CLOSURE_MAX_ROWS = 100_000;
-export const CLOSURE_SECTION_VERSION = 1;
+const DEFAULT_CLOSURE_MAX_ROWS = 100_000;
+const CLOSURE_SECTION_VERSION = 1;
 /** Key tuples fetched per statement. */
 const FETCH_CHUNK = 5000;
 

@@ -54,7 +54,7 @@ import type { ExtraRows, ExtraRowsContext } from './zero-setup.js';
 
 export type RedactionMode = 'safe' | 'raw';
 
-export interface Finding {
+interface Finding {
   table: string;
   /** 0-based index of the row in the capsule's table. */
   row: number;
@@ -63,7 +63,7 @@ export interface Finding {
   kind: string;
 }
 
-export interface ExtraSectionsContext {
+interface ExtraSectionsContext {
   /** The export connection, inside the export's snapshot transaction (read only). */
   client: pg.Client;
   manifest: Manifest;
@@ -74,7 +74,7 @@ export interface ExtraSectionsContext {
 }
 
 /** Returns extra top-level capsule keys (written after `tables`); values may hold exact numbers. */
-export type ExtraSectionsHook = (ctx: ExtraSectionsContext) => Promise<Record<string, unknown>>;
+type ExtraSectionsHook = (ctx: ExtraSectionsContext) => Promise<Record<string, unknown>>;
 
 /**
  * Zero-setup hook (referential closure, see zero-setup.ts): runs after the graph, in the
@@ -82,7 +82,7 @@ export type ExtraSectionsHook = (ctx: ExtraSectionsContext) => Promise<Record<st
  * the manifest does not declare (written after its tables). They are redacted, scanned and hashed
  * like exported rows.
  */
-export type ExtraRowsHook = (ctx: ExtraRowsContext) => Promise<ExtraRows>;
+type ExtraRowsHook = (ctx: ExtraRowsContext) => Promise<ExtraRows>;
 
 export type ExportProgress =
   | { kind: 'phase'; phase: string; ms: number }
@@ -124,7 +124,7 @@ export interface ExportOptions {
   signal?: AbortSignal;
 }
 
-export interface TableTiming {
+interface TableTiming {
   name: string;
   rows: number;
   ms: number;
@@ -158,7 +158,7 @@ const MAX_FINDINGS = 1000;
 const JSONB_OID = 3802;
 
 /** Validates the subject: every key given and non-empty; no unknown keys. */
-export function checkSubject(manifest: Manifest, subject: Record<string, string>): string[] {
+function checkSubject(manifest: Manifest, subject: Record<string, string>): string[] {
   return manifest.subjectKeys.filter((k) => !subject[k]);
 }
 
@@ -480,7 +480,7 @@ function emptySubjectError(subject: Record<string, string>, sinceDays: number): 
 }
 
 /** Findings without `--allow-findings`: where they are, never what they are. */
-export function findingsError(total: number, findings: Finding[]): FailureError {
+function findingsError(total: number, findings: Finding[]): FailureError {
   const shown = findings.slice(0, 50);
   const lines = shown.map((f) => `  ${f.table}[${f.row}] ${f.path}: ${f.kind}`);
   if (total > shown.length) lines.push(`  … and ${total - shown.length} more`);

@@ -24,7 +24,7 @@ import type { Manifest, ManifestTable } from '../../manifest/schema.js';
 import { quoteIdent } from '../../util/sql-names.js';
 import { type ColumnEncoding, encodedRowSql } from '../copy/column-encoding.js';
 
-export const SETTING_PREFIX = 'replay_env';
+const SETTING_PREFIX = 'replay_env';
 export const DEFAULT_SINCE_DAYS = 180;
 
 export interface ExportSqlInput {
@@ -34,14 +34,14 @@ export interface ExportSqlInput {
   sinceDays: number;
 }
 
-export interface BoundStatement {
+interface BoundStatement {
   /** What this statement is, e.g. `params`, `graph`, `postgres.tables[4] (events)`. */
   label: string;
   text: string;
   values: string[];
 }
 
-export interface TableStatement {
+interface TableStatement {
   /** Index in `postgres.tables`. */
   index: number;
   name: string;
@@ -75,7 +75,7 @@ function col(key: string): string {
 }
 
 /** `with params as (...), all_graph_keys as (...), graph_keys as (...), graph as (...)` */
-export function cteChain(manifest: Manifest, edges: string[] = manifest.postgres.graphEdges): string {
+function cteChain(manifest: Manifest, edges: string[] = manifest.postgres.graphEdges): string {
   const keys = manifest.subjectKeys;
   const n = keys.length;
   const paramCols = keys
@@ -132,7 +132,7 @@ export function tableAlias(table: Pick<ManifestTable, 'alias'>): string {
  * The row query of one table, without the CTE chain. `encodings`: columns of the default row
  * carried as text (see column-encoding.ts); a custom rowSql is the manifest's own choice.
  */
-export function tableQuery(
+function tableQuery(
   table: ManifestTable,
   rowIsJsonb = false,
   encodings?: Record<string, ColumnEncoding>,

@@ -57,7 +57,7 @@ export function checkCapsule(
  * before anything runs. Capsules without an integrity record (the original tool's) have nothing to
  * check.
  */
-export function checkContentHash(header: IndexedCapsule['header'], path: string): void {
+function checkContentHash(header: IndexedCapsule['header'], path: string): void {
   const integrity = header.integrity;
   if (!integrity) return;
   const expected = contentHash(header.subject, header.graph, integrity.tables);

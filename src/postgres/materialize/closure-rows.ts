@@ -239,7 +239,7 @@ export async function verifyClosureTable(
 }
 
 /** a − b for the integrity record's sum-of-row-hashes digests (mod 2^256). */
-export function subtractDigest(a: string, b: string): string {
+function subtractDigest(a: string, b: string): string {
   const v = (BigInt(`0x${a}`) - BigInt(`0x${b}`) + MOD) % MOD;
   return v.toString(16).padStart(64, '0');
 }

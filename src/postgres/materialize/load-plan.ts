@@ -139,7 +139,7 @@ export function checkCycles(
   return warnings;
 }
 
-export function cycleMessage(members: readonly string[], hard: readonly PlanForeignKey[]): string {
+function cycleMessage(members: readonly string[], hard: readonly PlanForeignKey[]): string {
   return `tables ${members.join(' ↔ ')} reference each other in a cycle through foreign keys that are not deferrable (${hard
     .map((fk) => `${fk.table}.${fk.name} → ${fk.refTable}`)
     .join(

@@ -39,18 +39,13 @@ import { LoadTransaction } from './phases/transaction.js';
 import { verifyLoad } from './phases/verify-load.js';
 import type { MaterializeOptions, MaterializeResult } from './types.js';
 
-export { checkCapsule } from './check.js';
 export type { LoadStrategy } from './load-table.js';
 export { DEFAULT_CHUNK_SIZE, DEFAULT_STRATEGY } from './phases/capsule-source.js';
 export { planMaterialization } from './plan.js';
 export type {
-  ClosureLoadReport,
   MaterializeOptions,
-  MaterializeProgress,
   MaterializeResult,
   PrepareTarget,
-  TableCount,
-  TableLoadStats,
 } from './types.js';
 
 export async function materializeCapsule(options: MaterializeOptions): Promise<MaterializeResult> {

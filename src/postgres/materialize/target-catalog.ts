@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import type { ColumnCodec } from '../copy/copy-encoding.js';
 
-export interface TargetColumn {
+interface TargetColumn {
   name: string;
   codec: ColumnCodec;
   /** The column's type as SQL (`format_type`), e.g. for a cast from text. */

@@ -15,7 +15,7 @@ export interface TableCount {
   hashMatch?: boolean | null;
 }
 
-export type MaterializeProgress =
+type MaterializeProgress =
   | { phase: 'delete'; table: string }
   | { phase: 'load'; table: string; chunk: number; rowsLoaded: number }
   | { phase: 'verify'; table: string };

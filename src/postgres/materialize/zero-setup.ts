@@ -52,7 +52,7 @@ export function createSchemaHook(options: {
  * The schema section must be the one the exporter hashed: `integrity.schemaSha256` present and
  * equal to the section's hash. Checked before any of it runs.
  */
-export function verifySchemaSectionHash(header: CapsuleHeader, capsulePath: string): void {
+function verifySchemaSectionHash(header: CapsuleHeader, capsulePath: string): void {
   const recorded = header.integrity?.schemaSha256;
   if (!recorded)
     throw new InputError(

@@ -48,7 +48,7 @@ const partitionSchema: z.ZodType<PartitionDdl> = z.lazy(() =>
 );
 
 /** The `schema` section as read from a capsule (untrusted input: checked before use). */
-export const schemaSectionSchema = z.object({
+const schemaSectionSchema = z.object({
   version: z.literal(SCHEMA_SECTION_VERSION, {
     error: (iss) =>
       `must be ${SCHEMA_SECTION_VERSION} (this replay-env reads schema sections of version ${SCHEMA_SECTION_VERSION}), got ${JSON.stringify(iss.input)}`,
@@ -141,7 +141,7 @@ function walkPartitions(ps: PartitionDdl[], fn: (p: PartitionDdl) => void): void
 }
 
 /** Names (schema-qualified) of the section's relations and types that already exist on the target. */
-export async function existingSchemaObjects(
+async function existingSchemaObjects(
   client: pg.Client,
   section: SchemaSection,
 ): Promise<{ tables: string[]; types: string[]; sequences: string[] }> {
@@ -335,7 +335,7 @@ async function addConstraints(
  * Move every sequence feeding a column of `tables` (serial defaults and identity columns) past the
  * largest value loaded, so the app's next insert does not collide with a replayed row.
  */
-export async function syncSequences(client: pg.Client, tables: readonly string[]): Promise<number> {
+async function syncSequences(client: pg.Client, tables: readonly string[]): Promise<number> {
   if (tables.length === 0) return 0;
   const { rows } = await client.query<{ seq: string; rel: string; col: string }>(
     `select distinct s.oid::regclass::text as seq, a.attrelid::regclass::text as rel, quote_ident(a.attname) as col

@@ -21,7 +21,7 @@ import { topologicalOrder } from '../../util/topological-order.js';
 
 export const SCHEMA_SECTION_VERSION = 1;
 
-export interface ColumnDdl {
+interface ColumnDdl {
   name: string;
   type: string;
   notNull: boolean;
@@ -35,7 +35,7 @@ export interface ColumnDdl {
   collation: string | null;
 }
 
-export interface ConstraintDdl {
+interface ConstraintDdl {
   name: string;
   kind: 'primary' | 'unique' | 'check' | 'foreign' | 'exclusion';
   /** pg_get_constraintdef() */
@@ -46,7 +46,7 @@ export interface ConstraintDdl {
   references?: string;
 }
 
-export interface IndexDdl {
+interface IndexDdl {
   name: string;
   /** pg_get_indexdef(): CREATE [UNIQUE] INDEX … */
   sql: string;
@@ -79,14 +79,14 @@ export interface TableDdl {
   partitions: PartitionDdl[];
 }
 
-export interface TypeDdl {
+interface TypeDdl {
   schema: string;
   name: string;
   kind: 'enum' | 'domain' | 'composite' | 'range';
   create: string;
 }
 
-export interface SequenceDdl {
+interface SequenceDdl {
   schema: string;
   name: string;
   create: string;
@@ -94,7 +94,7 @@ export interface SequenceDdl {
   ownedBy: string | null;
 }
 
-export interface OmittedForeignKey {
+interface OmittedForeignKey {
   table: string;
   constraint: string;
   references: string;
@@ -129,7 +129,7 @@ interface RelRow {
   partkey: string | null;
 }
 
-export function capsuleTableName(schema: string, relname: string): string {
+function capsuleTableName(schema: string, relname: string): string {
   return schema === 'public' ? relname : `${schema}.${relname}`;
 }
 

@@ -13,13 +13,13 @@
 
 import { findCycles, topologicalOrder } from '../../util/topological-order.js';
 
-export interface LoadOrderForeignKey {
+interface LoadOrderForeignKey {
   name: string;
   table: string;
   refTable: string;
 }
 
-export interface LoadOrderViolation {
+interface LoadOrderViolation {
   child: string;
   parent: string;
   constraint: string;

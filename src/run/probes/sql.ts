@@ -17,7 +17,7 @@ import { DEFAULT_PROBE_TIMEOUT_S, type ProbeContext } from './context.js';
 import type { ProbeOutcome } from './http.js';
 
 export type SqlProbe = z.infer<typeof sqlProbeSchema>;
-export const DEFAULT_MAX_ROWS = 100;
+const DEFAULT_MAX_ROWS = 100;
 
 const NUMERIC_OIDS = new Set([20, 21, 23, 26, 700, 701, 1700]); // int8 int2 int4 oid float4 float8 numeric
 const JSON_OIDS = new Set([114, 3802]);
@@ -47,7 +47,7 @@ function stripLiterals(sql: string): string {
 }
 
 /** True when the query has an ORDER BY outside any parentheses (its row order is significant). */
-export function hasTopLevelOrderBy(sql: string): boolean {
+function hasTopLevelOrderBy(sql: string): boolean {
   const s = stripLiterals(sql);
   let depth = 0;
   let top = '';
