@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../src/manifest/load.js';
-import { freePort } from '../src/postgres/embedded.js';
 import { exportCapsule } from '../src/postgres/export/export-capsule.js';
 import { zeroSetupHooks } from '../src/postgres/export/zero-setup.js';
 import { cli, REPO_ROOT } from './helpers/cli.js';
 import { useTestDatabase } from './helpers/db.js';
+import { exampleAppManifest } from './helpers/example-app.js';
 
 const db = useTestDatabase('base_vs_head');
 const EXAMPLE = join(REPO_ROOT, 'examples/socialapp');
@@ -29,18 +29,7 @@ async function checkout(name: string, change?: (server: string) => string): Prom
     const server = join(root, 'app', 'server.mjs');
     writeFileSync(server, change(readFileSync(server, 'utf8')));
   }
-  const m = JSON.parse(readFileSync(join(REPO_ROOT, 'config/apps/socialapp.json'), 'utf8'));
-  const port = await freePort();
-  m.$schema = undefined;
-  m.repoPath = join(root, 'app');
-  m.golden = { dir: noGolden };
-  m.commands[0].env.PORT = String(port);
-  m.commands[0].readyUrl = `http://127.0.0.1:${port}/health`;
-  m.probes = m.probes
-    .filter((p: { kind: string }) => p.kind !== 'browser')
-    .map((p: { url?: string }) =>
-      p.url ? { ...p, url: p.url.replace('127.0.0.1:4517', `127.0.0.1:${port}`) } : p,
-    );
+  const m = await exampleAppManifest({ repoPath: join(root, 'app'), goldenDir: noGolden });
   mkdirSync(root, { recursive: true });
   writeFileSync(join(root, 'manifest.json'), JSON.stringify(m, null, 2));
   return join(root, 'manifest.json');

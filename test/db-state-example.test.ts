@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../src/manifest/load.js';
-import { freePort } from '../src/postgres/embedded.js';
 import { exportCapsule } from '../src/postgres/export/export-capsule.js';
 import { cli, REPO_ROOT } from './helpers/cli.js';
 import { useTestDatabase, withClient } from './helpers/db.js';
+import { exampleAppManifest } from './helpers/example-app.js';
 
 const db = useTestDatabase('db_state_example');
 const EXAMPLE = join(REPO_ROOT, 'examples/socialapp');
@@ -23,18 +23,7 @@ const dir = mkdtempSync(join(tmpdir(), 'replay-db-state-'));
 async function checkout(): Promise<string> {
   cpSync(EXAMPLE, join(dir, 'app'), { recursive: true });
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules')); // the app's `pg`
-  const m = JSON.parse(readFileSync(join(REPO_ROOT, 'config/apps/socialapp.json'), 'utf8'));
-  const port = await freePort();
-  m.$schema = undefined;
-  m.repoPath = join(dir, 'app');
-  m.golden = { dir: join(dir, 'golden') };
-  m.commands[0].env.PORT = String(port);
-  m.commands[0].readyUrl = `http://127.0.0.1:${port}/health`;
-  m.probes = m.probes
-    .filter((p: { kind: string }) => p.kind !== 'browser')
-    .map((p: { url?: string }) =>
-      p.url ? { ...p, url: p.url.replace('127.0.0.1:4517', `127.0.0.1:${port}`) } : p,
-    );
+  const m = await exampleAppManifest({ repoPath: join(dir, 'app'), goldenDir: join(dir, 'golden') });
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m, null, 2));
   return join(dir, 'manifest.json');
 }

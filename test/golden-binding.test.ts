@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../src/manifest/load.js';
-import { freePort } from '../src/postgres/embedded.js';
 import { exportCapsule } from '../src/postgres/export/export-capsule.js';
 import { zeroSetupHooks } from '../src/postgres/export/zero-setup.js';
 import { cli, REPO_ROOT } from './helpers/cli.js';
 import { useTestDatabase } from './helpers/db.js';
+import { exampleAppManifest } from './helpers/example-app.js';
 
 const db = useTestDatabase('golden_binding');
 const EXAMPLE = join(REPO_ROOT, 'examples/socialapp');
@@ -21,17 +21,7 @@ const dir = mkdtempSync(join(tmpdir(), 'replay-golden-binding-'));
 const golden = join(dir, 'golden');
 
 async function writeManifest(): Promise<string> {
-  const m = JSON.parse(readFileSync(join(REPO_ROOT, 'config/apps/socialapp.json'), 'utf8'));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  m.$schema = undefined;
-  m.repoPath = EXAMPLE;
-  m.golden = { dir: golden };
-  m.commands[0].env.PORT = String(port);
-  m.commands[0].readyUrl = `${base}/health`;
-  m.probes = m.probes
-    .filter((p: { kind: string }) => p.kind !== 'browser')
-    .map((p: { url?: string }) => (p.url ? { ...p, url: p.url.replace('http://127.0.0.1:4517', base) } : p));
+  const m = await exampleAppManifest({ repoPath: EXAMPLE, goldenDir: golden });
   const path = join(dir, 'socialapp.json');
   writeFileSync(path, JSON.stringify(m, null, 2));
   return path;

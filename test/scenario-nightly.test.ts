@@ -16,10 +16,10 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadScenarios } from '../src/judge/loop.js';
-import { freePort } from '../src/postgres/embedded.js';
 import { runBundledAction } from './helpers/action-process.js';
 import { cli, REPO_ROOT } from './helpers/cli.js';
 import { useTestDatabase, withClient } from './helpers/db.js';
+import { exampleAppManifest } from './helpers/example-app.js';
 import { FakeGitHub } from './helpers/github-server.js';
 
 const db = useTestDatabase('scenario_nightly');
@@ -38,18 +38,7 @@ async function userRepo(): Promise<void> {
   repo = mkdtempSync(join(tmpdir(), 'replay-nightly-'));
   cpSync(EXAMPLE, join(repo, 'app'), { recursive: true });
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(repo, 'node_modules')); // the app's `pg`
-  const port = await freePort();
-  const m = JSON.parse(readFileSync(join(REPO_ROOT, 'config/apps/socialapp.json'), 'utf8'));
-  m.$schema = undefined;
-  m.repoPath = 'app';
-  m.golden = { dir: 'golden' };
-  m.commands[0].env.PORT = String(port);
-  m.commands[0].readyUrl = `http://127.0.0.1:${port}/health`;
-  m.probes = m.probes
-    .filter((p: { kind: string }) => p.kind !== 'browser')
-    .map((p: { url?: string }) =>
-      p.url ? { ...p, url: p.url.replace('127.0.0.1:4517', `127.0.0.1:${port}`) } : p,
-    );
+  const m = await exampleAppManifest({ repoPath: 'app', goldenDir: 'golden' });
   writeFileSync(join(repo, 'replay.manifest.json'), JSON.stringify(m, null, 2));
   writeFileSync(join(repo, '.gitignore'), 'capsules/**\n.replay/\n');
   keyFile = join(`${repo}.key`);

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../src/manifest/load.js';
-import { freePort } from '../src/postgres/embedded.js';
 import { exportCapsule } from '../src/postgres/export/export-capsule.js';
 import { zeroSetupHooks } from '../src/postgres/export/zero-setup.js';
 import { cli, REPO_ROOT } from './helpers/cli.js';
 import { useTestDatabase } from './helpers/db.js';
+import { exampleAppManifest } from './helpers/example-app.js';
 
 const RUNS = Number(process.env.REPLAY_TIMING_RUNS ?? 0);
 const db = useTestDatabase('timing_measure');
@@ -25,17 +25,7 @@ describe.skipIf(RUNS === 0)('timing measurement (REPLAY_TIMING_RUNS)', () => {
   beforeAll(async () => {
     await db.runFile(join(EXAMPLE, 'schema.sql'));
     await db.runFile(join(EXAMPLE, 'seed.sql'));
-    const m = JSON.parse(readFileSync(join(REPO_ROOT, 'config/apps/socialapp.json'), 'utf8'));
-    const port = await freePort();
-    m.$schema = undefined;
-    m.repoPath = EXAMPLE;
-    m.commands[0].env.PORT = String(port);
-    m.commands[0].readyUrl = `http://127.0.0.1:${port}/health`;
-    m.probes = m.probes
-      .filter((p: { kind: string }) => p.kind !== 'browser')
-      .map((p: { url?: string }) =>
-        p.url ? { ...p, url: p.url.replace('127.0.0.1:4517', `127.0.0.1:${port}`) } : p,
-      );
+    const m = await exampleAppManifest({ repoPath: EXAMPLE });
     manifest = join(dir, 'socialapp.json');
     writeFileSync(manifest, JSON.stringify(m));
     const loaded = loadManifest(join(REPO_ROOT, 'config/apps/socialapp.json')).manifest;
