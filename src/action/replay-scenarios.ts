@@ -156,13 +156,7 @@ async function scenarioCapsule(
     : {
         path:
           scenario && 'path' in scenario.capsule
-            ? registryPath(
-                ctx.workspace,
-                ctx.scenariosFile,
-                scenario.id,
-                'capsule.path',
-                scenario.capsule.path,
-              )
+            ? registryCapsule(ctx, scenario.id, scenario.capsule.path)
             : undefined,
         artifact: scenario && 'artifact' in scenario.capsule ? scenario.capsule.artifact : undefined,
       };
@@ -199,4 +193,13 @@ function subjectRewriteFor(
     ACTION_REWRITE_INPUTS,
   );
   return requested?.values ?? scenario?.subjectRewrite;
+}
+
+/**
+ * A registry's capsule path, refused when it leaves the workspace, else returned as written (the
+ * restore resolves it against the workspace, and its messages quote the registry's own text).
+ */
+function registryCapsule(ctx: ReplayContext, scenarioId: string, path: string): string {
+  registryPath(ctx.workspace, ctx.scenariosFile, scenarioId, 'capsule.path', path);
+  return path;
 }
