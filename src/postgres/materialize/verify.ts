@@ -5,12 +5,11 @@
  * hash (restricted to the capsule's own columns, since rowSql may leave columns out) and compare:
  * v2 inside Postgres (one row of sums comes back), v1 from the rows read back.
  */
-import { finished } from 'node:stream/promises';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { INTEGRITY_ALGORITHM_V1, type IntegrityAlgorithm, TableHasher } from '../../capsule/integrity.js';
 import { parseRowLine } from '../../capsule/rows.js';
 import { type ColumnEncoding, encodedRowSql } from '../copy/column-encoding.js';
+import { copyLines } from '../copy/copy-out.js';
 import { canonicalFromText } from '../export/canonical.js';
 import { graphRowsWhere, tableSql } from './sql.js';
 
@@ -134,39 +133,22 @@ async function hashRowsV1(
     [tableSql(table)],
   );
   const whole = targetCols.every((r) => keep.has(r.c));
-  // COPY TO streams without holding the table in memory. JSON text has no raw tab/newline/CR, so
-  // the only COPY TEXT escape that can occur in it is the doubled backslash.
-  const stream = client.query(
-    // `t.*`, not `t`: in a table with a column named `t`, `to_jsonb(t)` is that column's value.
-    copyTo(`copy (select ${encodedRowSql('t', encoded)} from ${tableSql(table)} t where ${where}) to stdout`),
+  // COPY TO streams without holding the table in memory; copyLines splits and unescapes the lines.
+  // `t.*`, not `t`: in a table with a column named `t`, `to_jsonb(t)` is that column's value.
+  await copyLines(
+    client,
+    `select ${encodedRowSql('t', encoded)} from ${tableSql(table)} t where ${where}`,
+    (line) => {
+      if (!line) return;
+      if (whole) {
+        hasher.addCanonical(canonicalFromText(line));
+        return;
+      }
+      const row = parseRowLine(line);
+      const picked: Record<string, unknown> = {};
+      for (const k of Object.keys(row)) if (keep.has(k)) picked[k] = row[k];
+      hasher.add(picked);
+    },
   );
-  let carry = '';
-  const handle = (raw: string) => {
-    if (!raw) return;
-    const line = raw.includes('\\') ? raw.replace(/\\\\/g, '\\') : raw;
-    if (whole) {
-      hasher.addCanonical(canonicalFromText(line));
-      return;
-    }
-    const row = parseRowLine(line);
-    const picked: Record<string, unknown> = {};
-    for (const k of Object.keys(row)) if (keep.has(k)) picked[k] = row[k];
-    hasher.add(picked);
-  };
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const text = carry + chunk;
-    const parts = text.split('\n');
-    carry = parts.pop() ?? '';
-    // A throw inside a 'data' listener escapes as an uncaught exception and `finished` never
-    // settles (materialize hung); fail the stream instead.
-    try {
-      for (const p of parts) handle(p);
-    } catch (err) {
-      stream.destroy(err as Error);
-    }
-  });
-  await finished(stream);
-  handle(carry);
   return { rows: hasher.rows, sha256: hasher.digest() };
 }
