@@ -39,12 +39,12 @@ import {
   scrypt,
   timingSafeEqual,
 } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { Duplex, pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { InputError } from '../errors.js';
-import { requireRegularFile, statIfExists } from '../util/input-file-kind.js';
+import { readRegularTextFile } from '../util/input-file-kind.js';
 import {
   type AgeDecryptKey,
   type AgeEncryptOptions,
@@ -157,11 +157,10 @@ export function capsuleKeyFromEnv(
 }
 
 function readKeyFile(path: string, what: string): string {
-  const st = statIfExists(path);
-  if (st && !st.isDirectory()) requireRegularFile(what, st, 'key');
   try {
-    return readFileSync(path, 'utf8');
+    return readRegularTextFile(path, what, 'key');
   } catch (err) {
+    if (err instanceof InputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new InputError(
       code === 'ENOENT'

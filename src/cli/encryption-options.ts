@@ -2,11 +2,11 @@
  * export-postgres' `--encrypt-to` / `--encrypt`: the key to encrypt the capsule with, read and
  * checked before anything connects (a bad recipient or a missing key is exit 2).
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseAgeRecipients } from '../capsule/age.js';
 import { CAPSULE_KEY_ENV, type CapsuleKey, capsuleKeyFromEnv } from '../capsule/encryption.js';
 import { InputError } from '../errors.js';
+import { readRegularTextFile } from '../util/input-file-kind.js';
 import type { CliIO } from './context.js';
 
 /** Commander's collector for a repeatable option. */
@@ -30,8 +30,9 @@ export function encryptionKeyFor(
 
 function readRecipientsFile(path: string, shown: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readRegularTextFile(path, `--encrypt-to ${shown}`, 'recipients');
   } catch (err) {
+    if (err instanceof InputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new InputError(
       code === 'ENOENT'

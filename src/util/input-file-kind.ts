@@ -4,7 +4,7 @@
  * instead of hanging or failing later with an operating-system error.
  */
 import type { Stats } from 'node:fs';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { InputError } from '../errors.js';
 
 /** What a non-regular file is, in words ("a directory", "a character device", …). */
@@ -34,4 +34,15 @@ export function statIfExists(path: string): Stats | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Reads a small text input (a key or recipients file), refusing a device, FIFO or socket before
+ * opening it. A missing file or a directory is left to readFileSync: its error (ENOENT, EISDIR)
+ * goes to the caller, which words it for its own flag or variable.
+ */
+export function readRegularTextFile(path: string, shown: string, what: string): string {
+  const st = statIfExists(path);
+  if (st && !st.isDirectory()) requireRegularFile(shown, st, what);
+  return readFileSync(path, 'utf8');
 }

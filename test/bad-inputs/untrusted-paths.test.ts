@@ -497,6 +497,21 @@ const CASES: Case[] = [
 
   // ---- inputs that are not files
   {
+    // A recipients file that is a FIFO would block the export forever before it starts.
+    id: 'export-encrypt-to-fifo',
+    setup: (d) => {
+      const fifo = join(d.dir, 'recipients.fifo');
+      execFileSync('mkfifo', [fifo]);
+      return {
+        args: [...exportTo(fixture('app.json'), join(d.dir, 'c.json.age')), '--encrypt-to', fifo],
+        file: '--encrypt-to',
+        keep: [fifo],
+        process: true,
+      };
+    },
+    problem: /expected a recipients file, found a pipe \(FIFO\)/,
+  },
+  {
     id: 'inspect-dev-zero',
     setup: () => ({ args: ['inspect', '/dev/zero'], file: '/dev/zero', process: true }),
     problem: /expected a capsule file, found a character device/,
